@@ -1,0 +1,239 @@
+"""All framework content as one catalogue of typed objects and flat, searchable entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from frameworks.loader import FrameworkDataError, load_files
+from frameworks.schema import (
+    CrosswalkFile,
+    FileHeader,
+    GmtsFile,
+    HlmFile,
+    LfFile,
+    MlfFile,
+    ProgrammesFile,
+)
+
+DEFAULT_FRAMEWORK = "mlf2025"
+STAGE_KEYS = ("fundamental", "1", "2", "3", "4")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One quotable piece of framework content."""
+
+    framework: str
+    id: str
+    kind: str
+    title: str
+    text: str
+    code: str | None = None
+    stage: str | None = None
+    parent: str | None = None
+    context: str = ""  # extra words the lookup may match (e.g. the competency's statements)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    target: str
+    rationale: str
+
+
+@dataclass
+class Catalogue:
+    mlf: MlfFile
+    lf: LfFile
+    gmts: GmtsFile
+    hlm: HlmFile
+    programmes: ProgrammesFile
+    crosswalk: CrosswalkFile
+    entries: list[Entry] = field(default_factory=list)
+    by_id: dict[str, Entry] = field(default_factory=dict)
+    _links: dict[str, list[Link]] = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[FileHeader]:
+        return [self.mlf, self.lf, self.gmts, self.hlm, self.programmes]
+
+    def get(self, entry_id: str) -> Entry:
+        try:
+            return self.by_id[entry_id]
+        except KeyError:
+            raise KeyError(f"no framework item {entry_id!r}") from None
+
+    def framework(self, framework_id: str) -> FileHeader:
+        for f in [*self.files, self.crosswalk]:
+            if f.id == framework_id:
+                return f
+        raise KeyError(f"no framework {framework_id!r}")
+
+    def of_kind(self, framework: str, kind: str) -> list[Entry]:
+        return [e for e in self.entries if e.framework == framework and e.kind == kind]
+
+    def stage_entry(self, framework: str, stage: str) -> Entry | None:
+        return self.by_id.get(f"{framework}.stage.{stage}")
+
+    def statement(self, item_id: str, stage: str) -> Entry | None:
+        """The MLF statement or LF indicator of an item at a stage."""
+        return self.by_id.get(f"{item_id}@{stage}")
+
+    def counts(self, framework_id: str) -> dict[str, int]:
+        def n(kind: str) -> int:
+            return len(self.of_kind(framework_id, kind))
+
+        if framework_id == "mlf2025":
+            return {"values": n("value"), "areas": n("area"), "standards": n("standard"),
+                    "competencies": n("competency"), "stage_statements": n("statement")}
+        if framework_id == "lf2011":
+            return {"domains": n("domain"), "elements": n("element"),
+                    "descriptors": n("descriptor"), "stage_indicators": n("indicator")}
+        if framework_id == "gmts-gm":
+            comps = self.gmts.competencies
+            return {"competencies": len(comps), "core": sum(c.type == "core" for c in comps),
+                    "specialist": sum(c.type == "specialist" for c in comps)}
+        if framework_id == "hlm":
+            return {"dimensions": n("dimension")}
+        if framework_id == "programmes":
+            return {"entries": n("programme")}
+        raise KeyError(f"no framework {framework_id!r}")
+
+    def related(self, item_id: str) -> list[Link]:
+        """Crosswalk links of an item (or of its standard/domain), so evidence counts twice."""
+        seen: set[str] = set()
+        out: list[Link] = []
+        for key in _crosswalk_keys(self, item_id):
+            for link in self._links.get(key, []):
+                if link.target not in seen and link.target != item_id:
+                    seen.add(link.target)
+                    out.append(link)
+        return out
+
+
+def _crosswalk_keys(cat: Catalogue, item_id: str) -> list[str]:
+    base = item_id.split("@", 1)[0]
+    fw, _, code = base.partition(".")
+    keys = [base]
+    if fw in ("mlf2025", "lf2011") and code and code[0].isdigit():
+        keys.append(f"{fw}.{code.split('.')[0]}")
+    if fw == "gmts-gm" and base in cat.by_id:
+        comp = next(c for c in cat.gmts.competencies if f"gmts-gm.{c.key}" == base)
+        keys += [comp.lf_element, comp.lf_element.rsplit(".", 1)[0], *comp.hlm]
+    return keys
+
+
+def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
+    fw = f.id
+    for st in f.stages:
+        yield Entry(fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}" if st.key != "fundamental"
+                    else st.title, " ".join(st.definition), stage=st.key)
+    for v in f.values:
+        yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, v.statement)
+    for area in f.areas:
+        area_id = f"{fw}.area.{area.code}"
+        yield Entry(fw, area_id, "area", area.title, " ".join(area.introduction), code=f"area {area.code}")
+        for std in area.standards:
+            std_id = f"{fw}.{std.code}"
+            titles = "; ".join(c.title for c in std.competencies)
+            yield Entry(fw, std_id, "standard", std.title, titles, code=std.code, parent=area_id)
+            for comp in std.competencies:
+                comp_id = f"{fw}.{comp.code}"
+                statements = " ".join(t for _, t in comp.stages.items())
+                yield Entry(fw, comp_id, "competency", comp.title, comp.stages.fundamental, code=comp.code,
+                            parent=std_id, context=f"{std.title} {statements}")
+                for key, text in comp.stages.items():
+                    yield Entry(fw, f"{comp_id}@{key}", "statement", comp.title, text, code=comp.code,
+                                stage=key, parent=comp_id, context=std.title)
+
+
+def _lf_entries(f: LfFile) -> Iterator[Entry]:
+    fw = f.id
+    for st in f.stages:
+        yield Entry(fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}",
+                    " ".join(st.definition), stage=st.key)
+    for d in f.domains:
+        dom_id = f"{fw}.{d.code}"
+        yield Entry(fw, dom_id, "domain", d.title, d.introduction, code=d.code)
+        yield Entry(fw, f"{dom_id}.not-yet", "not_yet", f"{d.title}: not yet demonstrating",
+                    "; ".join(d.not_yet_demonstrating), code=d.code, parent=dom_id)
+        for el in d.elements:
+            el_id = f"{fw}.{el.code}"
+            yield Entry(fw, el_id, "element", el.title, el.summary, code=el.code, parent=dom_id,
+                        context=f"{d.title} " + " ".join(el.descriptors))
+            for n, desc in enumerate(el.descriptors, 1):
+                yield Entry(fw, f"{el_id}.d{n}", "descriptor", el.title, desc, code=f"{el.code}.{n}", parent=el_id)
+            for stage, text in el.indicators.items():
+                yield Entry(fw, f"{el_id}@{stage}", "indicator", el.title, text, code=el.code, stage=stage,
+                            parent=el_id, context=d.title)
+
+
+def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
+    domains = {d.code: d.title for d in f.domains}
+    for c in f.competencies:
+        yield Entry(f.id, f"{f.id}.{c.key}", "competency", c.text, c.text, code=c.code,
+                    parent=c.lf_element, context=f"{domains[c.code[0]]} {c.type} " + " ".join(c.examples))
+
+
+def build(files: Iterable[FileHeader]) -> Catalogue:
+    by_kind: dict[str, FileHeader] = {}
+    for f in files:
+        if f.kind in by_kind:
+            raise FrameworkDataError(f"{f.id}: kind {f.kind!r} is defined twice")
+        by_kind[f.kind] = f
+    try:
+        cat = Catalogue(mlf=by_kind["mlf"], lf=by_kind["lf"], gmts=by_kind["gmts"],  # type: ignore[arg-type]
+                        hlm=by_kind["hlm"], programmes=by_kind["programmes"],  # type: ignore[arg-type]
+                        crosswalk=by_kind["crosswalk"])  # type: ignore[arg-type]
+    except KeyError as exc:
+        raise FrameworkDataError(f"data: no file of kind {exc.args[0]!r}") from None
+    entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
+    entries += [Entry("hlm", f"hlm.{d.code}", "dimension", d.title, d.title, code=d.code) for d in cat.hlm.dimensions]
+    entries += [Entry("programmes", f"programmes.{p.code}", "programme", p.title,
+                      p.description, context=f"{p.provider} {p.audience} {p.eligibility} {p.kind}")
+                for p in cat.programmes.entries]
+    for e in entries:
+        if e.id in cat.by_id:
+            raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
+        cat.by_id[e.id] = e
+    cat.entries = entries
+    _check_references(cat)
+    for link in cat.crosswalk.links:
+        cat._links.setdefault(link.from_, []).append(Link(link.to, link.rationale))
+        cat._links.setdefault(link.to, []).append(Link(link.from_, link.rationale))
+    return cat
+
+
+def _check_references(cat: Catalogue) -> None:
+    def need(ref: str, where: str) -> None:
+        if ref not in cat.by_id:
+            raise FrameworkDataError(f"{where}: unknown reference {ref!r}")
+
+    for i, c in enumerate(cat.gmts.competencies):
+        need(c.lf_element, f"gmts-gm.yaml: competencies[{i}].lf_element")
+        for j, h in enumerate(c.hlm):
+            need(h, f"gmts-gm.yaml: competencies[{i}].hlm[{j}]")
+    for i, p in enumerate(cat.programmes.entries):
+        for j, ref in enumerate(p.develops):
+            need(ref, f"programmes.yaml: entries[{i}].develops[{j}]")
+    for i, link in enumerate(cat.crosswalk.links):
+        need(link.from_, f"crosswalk.yaml: links[{i}].from")
+        need(link.to, f"crosswalk.yaml: links[{i}].to")
+    for d in cat.lf.domains:
+        expected = {"1", "2", "3", "4"} if d.core else {"4"}
+        for el in d.elements:
+            if set(el.indicators) != expected:
+                raise FrameworkDataError(f"lf2011.yaml: element {el.code}.indicators: expected stages {sorted(expected)}")
+
+
+def load_catalogue(data_dir: Path | None = None) -> Catalogue:
+    """Load and validate every data file (uncached: use :func:`default_catalogue` to share one)."""
+    return build(f for _, f in load_files(data_dir))
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    """The packaged content, loaded once per process."""
+    return load_catalogue()

@@ -1,0 +1,245 @@
+"""Pydantic models for the framework data files (one per file kind)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+StageKey = Literal["fundamental", "1", "2", "3", "4"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(_Model):
+    document: Text
+    publisher: Text
+    year: int
+    notice: Text
+    seed: str | None = None
+
+
+class FileHeader(_Model):
+    id: Text
+    kind: str
+    title: Text
+    short_title: Text
+    year: int
+    draft: bool = False
+    source: Source
+
+
+class Stage(_Model):
+    key: StageKey
+    label: Text
+    title: Text
+    definition: list[Text] = Field(min_length=1)
+
+
+class RatingLevel(_Model):
+    level: int = Field(ge=1, le=5)
+    label: Text
+
+
+# --- MLF 2025 -----------------------------------------------------------------------
+
+
+class MlfStages(_Model):
+    fundamental: Text
+    s1: Text = Field(alias="1")
+    s2: Text = Field(alias="2")
+    s3: Text = Field(alias="3")
+    s4: Text = Field(alias="4")
+
+    def get(self, key: str) -> str:
+        return str(getattr(self, "fundamental" if key == "fundamental" else f"s{key}"))
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(k, self.get(k)) for k in ("fundamental", "1", "2", "3", "4")]
+
+
+class MlfCompetency(_Model):
+    code: Text
+    title: Text
+    heading_in_source: str | None = None
+    stages: MlfStages
+
+
+class MlfStandard(_Model):
+    code: Text
+    title: Text
+    competencies: list[MlfCompetency] = Field(min_length=1)
+
+
+class MlfArea(_Model):
+    code: Text
+    title: Text
+    introduction: list[Text]
+    standards: list[MlfStandard] = Field(min_length=1)
+
+
+class MlfValue(_Model):
+    code: Text
+    title: Text
+    statement: Text
+
+
+class MlfFile(FileHeader):
+    kind: Literal["mlf"]
+    rating_scale: list[RatingLevel] = Field(min_length=5, max_length=5)
+    stages: list[Stage] = Field(min_length=5, max_length=5)
+    values: list[MlfValue]
+    areas: list[MlfArea]
+
+
+# --- LF 2011 ------------------------------------------------------------------------
+
+
+class LfElement(_Model):
+    code: Text
+    title: Text
+    summary: Text
+    descriptors: list[Text] = Field(min_length=4, max_length=4)
+    indicators: dict[Literal["1", "2", "3", "4"], Text] = Field(min_length=1)
+    indicator_title: str | None = None
+
+
+class LfDomain(_Model):
+    code: Text
+    title: Text
+    introduction: Text
+    core: bool
+    elements: list[LfElement] = Field(min_length=4, max_length=4)
+    not_yet_demonstrating: list[Text] = Field(min_length=1)
+
+
+class LfFile(FileHeader):
+    kind: Literal["lf"]
+    core_domains_note: Text
+    stages: list[Stage] = Field(min_length=4, max_length=4)
+    domains: list[LfDomain]
+
+
+# --- GMTS ---------------------------------------------------------------------------
+
+
+class GmtsLevel(_Model):
+    level: int = Field(ge=1, le=5)
+    label: Text
+    description: Text
+
+
+class GmtsStatus(_Model):
+    key: Literal["not_achieved", "partially_achieved", "achieved", "achieved_plus"]
+    label: Text
+    description: Text
+
+
+class GmtsThresholds(_Model):
+    end_of_year_one: float = Field(gt=0, le=1)
+    end_of_scheme: float = Field(gt=0, le=1)
+    text: Text
+
+
+class GmtsPersonalQualities(_Model):
+    section: Text
+    assessment: Literal["reflective_piece"]
+    words: int
+    tolerance: float
+    statuses: list[Literal["achieved", "not_achieved"]]
+    text: Text
+    rule: Text
+
+
+class GmtsDomain(_Model):
+    code: Text
+    title: Text
+
+
+class GmtsCompetency(_Model):
+    code: Annotated[str, StringConstraints(pattern=r"^[1-7]\.[1-4]\.\d{1,2}$")]
+    id_suffix: str | None = None
+    type: Literal["core", "specialist"]
+    text: Text
+    lf_element: Text
+    hlm: list[str]
+    target_level: int | None = Field(default=None, ge=1, le=5)
+    examples: list[Text]
+
+    @property
+    def key(self) -> str:
+        return self.id_suffix or self.code
+
+
+class GmtsFile(FileHeader):
+    kind: Literal["gmts"]
+    levels: list[GmtsLevel] = Field(min_length=5, max_length=5)
+    statuses: list[GmtsStatus] = Field(min_length=4, max_length=4)
+    thresholds: GmtsThresholds
+    target_levels_note: Text
+    personal_qualities: GmtsPersonalQualities
+    domains: list[GmtsDomain]
+    competencies: list[GmtsCompetency]
+
+
+# --- HLM, programmes, crosswalk -----------------------------------------------------
+
+
+class HlmDimension(_Model):
+    code: Text
+    title: Text
+
+
+class HlmFile(FileHeader):
+    kind: Literal["hlm"]
+    dimensions: list[HlmDimension] = Field(min_length=9, max_length=9)
+
+
+class Programme(_Model):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
+    title: Text
+    kind: Literal["programme", "course", "network", "coaching", "elearning", "tool", "method"]
+    provider: Text
+    description: Text
+    audience: Text
+    eligibility: Text
+    positive_action: bool
+    stages: list[StageKey] = Field(min_length=1)
+    format: str | None
+    duration: str | None
+    cost: str | None
+    url: str | None
+    develops: list[str] = Field(min_length=1)
+    seed: Text
+    status: Text
+    last_checked: Text
+
+
+class ProgrammesFile(FileHeader):
+    kind: Literal["programmes"]
+    entries: list[Programme]
+
+
+class CrosswalkLink(_Model):
+    from_: Text = Field(alias="from")
+    to: Text
+    rationale: Text
+
+
+class CrosswalkFile(FileHeader):
+    kind: Literal["crosswalk"]
+    links: list[CrosswalkLink]
+
+
+AnyFile = MlfFile | LfFile | GmtsFile | HlmFile | ProgrammesFile | CrosswalkFile
+FILE_MODELS: dict[str, type[FileHeader]] = {
+    "mlf": MlfFile,
+    "lf": LfFile,
+    "gmts": GmtsFile,
+    "hlm": HlmFile,
+    "programmes": ProgrammesFile,
+    "crosswalk": CrosswalkFile,
+}
