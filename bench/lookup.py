@@ -1,0 +1,64 @@
+"""Lookup benchmark: load + index time, and p50/p99 latency of 1,000 mixed queries.
+
+Targets (issue 2): load + index < 300 ms, p99 < 5 ms. Run with ``make bench`` or
+``python bench/lookup.py``. A plain substring scan over the same entries runs in the same
+process as the baseline, so the ratio holds on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+from frameworks.catalogue import Catalogue, load_catalogue
+from frameworks.lookup import LookupIndex
+
+QUERIES = [
+    "what does stage 2 look like", "stage 3 budget", "fundamental communicate", "3.2", "2.4.1",
+    "stage to managment", "conflcit", "what does stage 2 look like for managing conflict?", "LF stage 2",
+    "senior wellbeing", "gmts 3.2.5", "hlm holding to account", "mary seacole", "executive civility",
+    "how do I manage a budget at mid-level", "first-line managers prioritise tasks", "patient safety stage 3",
+    "digital skills technology", "old framework managing resources", "graduate trainee budget setting",
+    "coaching register", "speaking up and feedback", "2011 creating the vision", "stage 1 data and evidence",
+]
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _naive(cat: Catalogue, query: str) -> list[str]:
+    words = query.lower().split()
+    return [e.id for e in cat.entries if any(w in f"{e.title} {e.text}".lower() for w in words)][:5]
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    cat = load_catalogue()
+    t1 = time.perf_counter()
+    index = LookupIndex(cat)
+    t2 = time.perf_counter()
+    rng = random.Random(7)
+    queries = [rng.choice(QUERIES) for _ in range(1000)]
+    ours, naive = [], []
+    for q in queries:
+        s = time.perf_counter()
+        index.search(q)
+        ours.append((time.perf_counter() - s) * 1000)
+        s = time.perf_counter()
+        _naive(cat, q)
+        naive.append((time.perf_counter() - s) * 1000)
+    print(f"entries indexed:        {len(cat.entries)}")
+    print(f"load (YAML + validate): {(t1 - t0) * 1000:7.1f} ms")
+    print(f"index build:            {(t2 - t1) * 1000:7.1f} ms")
+    print(f"load + index:           {(t2 - t0) * 1000:7.1f} ms   (target < 300 ms)")
+    print(f"lookup p50:             {statistics.median(ours):7.3f} ms")
+    print(f"lookup p99:             {_pct(ours, 99):7.3f} ms   (target < 5 ms)")
+    print(f"baseline substring scan p50 / p99: {statistics.median(naive):.3f} / {_pct(naive, 99):.3f} ms")
+    print(f"ratio ours/baseline p50: {statistics.median(ours) / statistics.median(naive):.2f}")
+
+
+if __name__ == "__main__":
+    main()

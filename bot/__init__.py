@@ -1,0 +1,1 @@
+"""The runtime: settings, database, Telegram and terminal adapters, nudges, CLI."""

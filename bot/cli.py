@@ -1,0 +1,98 @@
+"""The ``leadcoach`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from frameworks.catalogue import default_catalogue
+from frameworks.lookup import LookupIndex
+
+_FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes")
+
+
+def _cmd_frameworks(args: argparse.Namespace) -> int:
+    cat = default_catalogue()
+    rows = [{"id": f.id, "title": f.title, "year": f.year, "counts": cat.counts(f.id)} for f in cat.files]
+    if args.json:
+        print(json.dumps({"frameworks": rows}, indent=2, ensure_ascii=False))
+        return 0
+    for f, row in zip(cat.files, rows, strict=True):
+        counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in row["counts"].items())
+        draft = " (draft)" if f.draft else ""
+        print(f"{f.id:<11} {f.title}{draft}, {f.year}\n{'':<11} {counts}\n{'':<11} Source: {f.source.publisher}")
+    return 0
+
+
+def _cmd_lookup(args: argparse.Namespace) -> int:
+    cat = default_catalogue()
+    hits = LookupIndex(cat).search(args.query, framework=args.framework, limit=args.limit)
+    if args.json:
+        print(json.dumps({"query": args.query, "results": [h.as_dict() for h in hits]}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    if not hits:
+        print("Nothing found. Try a code like 3.2, a stage (\"stage 2\") or a topic word (\"conflict\").")
+        return 1
+    for h in hits:
+        e = h.entry
+        fw = cat.framework(e.framework).short_title
+        stage = f" · {cat.stage_entry(e.framework, e.stage).title if cat.stage_entry(e.framework, e.stage) else e.stage}" \
+            if e.stage else ""
+        code = f"{e.code} " if e.code else ""
+        print(f"{code}{e.title}  [{fw}{stage}]")
+        print(textwrap.indent(textwrap.fill(e.text, 88), "  "), end="\n\n")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bot.main import run
+
+    return run(terminal=False)
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from bot.main import chat
+
+    return chat(user=args.user)
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    from bot.main import run
+
+    return run(terminal=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadcoach", description="LeadCoach: a pocket leadership coach.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("frameworks", help="list the frameworks and what they contain")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_frameworks)
+    p = sub.add_parser("lookup", help="look something up in the frameworks")
+    p.add_argument("query")
+    p.add_argument("--framework", choices=_FRAMEWORK_IDS)
+    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_lookup)
+    p = sub.add_parser("run", help="run the Telegram bot (long polling, or a webhook if configured)")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("chat", help="talk to the coach in this terminal")
+    p.add_argument("--user", default="me", help="whose coach this is (default: me)")
+    p.set_defaults(func=_cmd_chat)
+    p = sub.add_parser("start", help="Telegram if a token is configured, otherwise the terminal")
+    p.set_defaults(func=_cmd_start)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
