@@ -1,0 +1,36 @@
+"""Configuration from the environment (prefix ``LEADCOACH_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADCOACH_", env_file=".env", extra="ignore")
+
+    telegram_token: SecretStr | None = Field(default=None, description="Bot token from @BotFather")
+    telegram_api_url: str = Field(default="https://api.telegram.org/bot", description="Bot API base URL")
+    telegram_file_url: str = Field(default="https://api.telegram.org/file/bot", description="Bot API file URL")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    data_dir: Path = Field(default=Path("data"), description="where the embedded database and key live")
+    encryption_key: SecretStr | None = Field(default=None, description="Fernet key for free text at rest")
+    default_timezone: str = Field(default="Europe/London")
+    log_level: str = Field(default="INFO")
+    session_ttl_days: int = Field(default=14, ge=1, description="an unfinished conversation expires after this")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            for plain in ("postgresql://", "postgres://"):
+                if url.startswith(plain):
+                    return "postgresql+asyncpg://" + url[len(plain):]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'leadcoach.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")

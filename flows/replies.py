@@ -1,0 +1,62 @@
+"""What flows return: replies with buttons and attachments, rendered by an adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Button:
+    label: str
+    action: str
+    arg: str = ""
+    scoped: bool = True  # bound to the conversation step it was shown at
+    data: str = ""  # filled in by the engine: the signed callback data (<= 64 bytes)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    kind: str = "document"  # or "photo"
+    caption: str = ""
+
+
+@dataclass
+class Reply:
+    text: str  # Telegram-safe HTML: user text is escaped by the templates
+    buttons: list[list[Button]] = field(default_factory=list)
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    channel: str  # "telegram" or "terminal"
+    external_id: str
+    first_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TextEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandEvent:
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class ClickEvent:
+    data: str
+
+
+Event = TextEvent | CommandEvent | ClickEvent
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply] = field(default_factory=list)
+    notice: str | None = None  # a short answer to a button press (Telegram's answerCallbackQuery)
+    duplicate: bool = False
