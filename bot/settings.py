@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(default=None, description="Fernet key for free text at rest")
     default_timezone: str = Field(default="Europe/London")
     log_level: str = Field(default="INFO")
+    webhook_url: str | None = Field(default=None, description="public HTTPS URL; set it to use a webhook")
+    webhook_secret: SecretStr | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")
+    webhook_listen: str = Field(default="0.0.0.0")
+    webhook_port: int = Field(default=8443)
     session_ttl_days: int = Field(default=14, ge=1, description="an unfinished conversation expires after this")
 
     @property

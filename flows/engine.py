@@ -147,6 +147,14 @@ class Engine:
                     return Outcome(duplicate=True)
                 raise
 
+    async def mark_blocked(self, who: Identity) -> None:
+        """The user blocked us: stop messaging them until they write again."""
+        async with self.sessionmaker() as db, db.begin():
+            user = (await db.execute(select(User).where(User.channel == who.channel,
+                                                        User.external_id == who.external_id))).scalar_one_or_none()
+            if user is not None:
+                user.blocked = True
+
     async def _first_delivery(self, db: AsyncSession, channel: str, update_id: int) -> bool:
         seen = await db.get(ProcessedUpdate, (channel, update_id))
         if seen is not None:

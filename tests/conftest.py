@@ -1,9 +1,22 @@
 from __future__ import annotations
 
-import pytest
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from flows.crypto import Cipher
 from frameworks.catalogue import Catalogue, default_catalogue
 from frameworks.lookup import LookupIndex
+from tests.client import FakeClient
+
+POSTGRES_URL = os.environ.get("LEADCOACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+TEST_KEY = Cipher.generate_key()
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +27,43 @@ def catalogue() -> Catalogue:
 @pytest.fixture(scope="session")
 def index(catalogue: Catalogue) -> LookupIndex:
     return LookupIndex(catalogue)
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    except OSError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'leadcoach.sqlite3'}"
+    await reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path,  # type: ignore[call-arg]
+                    encryption_key=TEST_KEY, telegram_token=None)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = await open_runtime(settings)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FakeClient:
+    return FakeClient(runtime.coach)

@@ -1,0 +1,67 @@
+"""The one place that builds the python-telegram-bot Application."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import telegram as tg
+from bot.runtime import open_runtime
+from bot.settings import Settings
+
+COMMANDS = [
+    ("reflect", "Five-minute weekly reflection"),
+    ("lookup", "What a competency or stage looks like"),
+    ("history", "Your reflections"),
+    ("settings", "Framework, stage, reminders, appraisal date"),
+    ("menu", "Main menu"),
+    ("help", "What I can do"),
+    ("privacy", "What I store"),
+    ("export", "Download all your data"),
+    ("delete", "Erase all your data"),
+    ("cancel", "Stop what we're doing"),
+    ("start", "Start again"),
+]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def build_application(settings: Settings, *, rate_limit: bool = True) -> Application:  # type: ignore[type-arg]
+    if settings.telegram_token is None:
+        raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        app.bot_data["runtime"] = await open_runtime(settings)
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        runtime = app.bot_data.pop("runtime", None)
+        if runtime is not None:
+            await runtime.close()
+
+    builder = (
+        Application.builder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .defaults(Defaults(disable_web_page_preview=True))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=3))
+    app = builder.build()
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CallbackQueryHandler(tg.on_callback))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, tg.on_edited))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS, tg.on_group))
+    app.add_handler(MessageHandler(private & (filters.TEXT | filters.COMMAND), tg.on_text))
+    app.add_handler(MessageHandler(private, tg.on_other))
+    app.add_error_handler(tg.on_error)
+    return app

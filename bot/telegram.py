@@ -1,0 +1,142 @@
+"""The Telegram adapter: updates in, replies out. The only module (with app.py) that imports telegram."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.runtime import Runtime, parse_input
+from flows import texts
+from flows.replies import ClickEvent, Event, Identity, Outcome, Reply
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE = 4096
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def runtime_of(context: Context) -> Runtime:
+    runtime: Runtime = context.application.bot_data["runtime"]
+    return runtime
+
+
+def identity(update: Update) -> Identity | None:
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    return Identity("telegram", str(user.id), user.first_name)
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split on paragraph, then line, then word boundaries; never inside an HTML tag we emit."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [p for p in parts if p]
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                                 for row in reply.buttons])
+
+
+async def send_replies(context: Context, chat_id: int, replies: list[Reply]) -> None:
+    for reply in replies:
+        chunks = split_text(reply.text) if reply.text else []
+        for i, chunk in enumerate(chunks):
+            markup = keyboard(reply) if i == len(chunks) - 1 else None
+            await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+        if reply.attachment is not None:
+            a = reply.attachment
+            if a.kind == "photo":
+                await context.bot.send_photo(chat_id, a.content, caption=a.caption or None)
+            else:
+                await context.bot.send_document(chat_id, a.content, filename=a.filename, caption=a.caption or None)
+
+
+async def _run(update: Update, context: Context, event: Event) -> Outcome | None:
+    who = identity(update)
+    chat = update.effective_chat
+    if who is None or chat is None:
+        return None
+    runtime = runtime_of(context)
+    outcome = await runtime.coach.handle(who, event, update_id=update.update_id)
+    if outcome.duplicate:
+        log.info("update %s was already processed; ignored", update.update_id)
+        return outcome
+    try:
+        await send_replies(context, chat.id, outcome.replies)
+    except Forbidden:
+        log.info("user blocked the bot; they won't be messaged again")
+        await runtime.coach.mark_blocked(who)
+    return outcome
+
+
+async def on_text(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    await _run(update, context, parse_input(message.text, context.bot.username))
+
+
+async def on_callback(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
+        await query.answer(texts.GROUP_CHAT)
+        return
+    outcome = await _run(update, context, ClickEvent(query.data or ""))
+    if outcome is None or outcome.duplicate:
+        await query.answer()
+        return
+    await query.answer(outcome.notice or None)
+    if outcome.notice is None and isinstance(query.message, Message) and query.message.reply_markup:
+        try:  # the step is done: take its buttons away so a second tap can't land
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            log.debug("could not remove the keyboard: %s", exc)
+
+
+async def on_group(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    text = message.text or ""
+    addressed = text.startswith("/") or (context.bot.username and f"@{context.bot.username}" in text)
+    if addressed or (message.new_chat_members and any(m.id == context.bot.id for m in message.new_chat_members)):
+        await message.reply_text(texts.GROUP_CHAT)
+
+
+async def on_edited(update: Update, context: Context) -> None:
+    message = update.edited_message
+    if message is not None and message.chat.type == ChatType.PRIVATE:
+        await message.reply_text(texts.EDITED)
+
+
+async def on_other(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is not None and message.chat.type == ChatType.PRIVATE:
+        await message.reply_text(texts.NOT_TEXT)
+
+
+async def on_error(update: object, context: Context) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, texts.SOMETHING_WRONG)
+        except Exception:  # noqa: BLE001 - the error handler must never raise
+            log.warning("could not tell the user about the error", exc_info=True)
+
+

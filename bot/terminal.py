@@ -1,0 +1,79 @@
+"""The terminal adapter: the same coach, with buttons shown as numbered choices."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.runtime import Runtime, parse_input
+from flows.replies import Button, ClickEvent, Event, Identity, Reply, TextEvent
+
+_TAGS = re.compile(r"</?(?:b|i|u|s|code|pre|a)(?: [^>]*)?>")
+
+
+def plain(text: str) -> str:
+    """Telegram HTML to terminal text."""
+    return html.unescape(_TAGS.sub("", text))
+
+
+class Terminal:
+    def __init__(self, runtime: Runtime, user: str, out: TextIO = sys.stdout) -> None:
+        self.runtime = runtime
+        self.who = Identity("terminal", user, user)
+        self.out = out
+        self.choices: list[Button] = []
+        self.exports = runtime.settings.data_dir / "exports"
+
+    def render(self, replies: list[Reply]) -> None:
+        choices: list[Button] = []
+        for reply in replies:
+            print(plain(reply.text), file=self.out)
+            for row in reply.buttons:
+                for b in row:
+                    choices.append(b)
+                    print(f"  [{len(choices)}] {plain(b.label)}", file=self.out)
+            if reply.attachment is not None:
+                self.exports.mkdir(parents=True, exist_ok=True)
+                path = self.exports / reply.attachment.filename
+                path.write_bytes(reply.attachment.content)
+                print(f"  (saved {reply.attachment.filename} to {path})", file=self.out)
+            print(file=self.out)
+        if choices:
+            self.choices = choices
+
+    def event_for(self, line: str) -> Event:
+        text = line.strip()
+        if text.isdigit() and 1 <= int(text) <= len(self.choices):
+            return ClickEvent(self.choices[int(text) - 1].data)
+        for b in self.choices:
+            if text and plain(b.label).lower() == text.lower():
+                return ClickEvent(b.data)
+        return parse_input(text) if text else TextEvent("")
+
+    async def handle_line(self, line: str) -> None:
+        outcome = await self.runtime.coach.handle(self.who, self.event_for(line))
+        if outcome.notice and not outcome.replies:
+            print(outcome.notice, file=self.out)
+        self.render(outcome.replies)
+
+    async def run(self, stdin: TextIO = sys.stdin) -> None:
+        interactive = stdin.isatty()
+        if interactive:
+            print("LeadCoach in your terminal. Type /start to begin, /help for commands, Ctrl-D to quit.\n",
+                  file=self.out)
+        while True:
+            if interactive:
+                print("> ", end="", file=self.out, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            if line.strip():
+                if not interactive:
+                    print(f"> {line.rstrip()}", file=self.out)
+                await self.handle_line(line)
+
+

@@ -1,0 +1,346 @@
+"""A local fake of the Telegram Bot API, for end-to-end tests and benchmarks.
+
+It behaves like Telegram where it matters: long-polling getUpdates with offsets, 400 for text
+over 4096 characters, callback data over 64 bytes and bad HTML entities, 429 with retry_after
+above a configurable rate, and 403 for a user who blocked the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+BOT = {"id": 999000, "is_bot": True, "first_name": "LeadCoach", "username": "LeadCoachTestBot",
+       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+_ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+                 "pre", "blockquote", "tg-emoji"}
+_BAD_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+
+
+class _EntityChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _ALLOWED_TAGS:
+            self.error = self.error or f'Unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.error = self.error or f'Unmatched end tag "{tag}"'
+        else:
+            self.stack.pop()
+
+
+def html_error(text: str) -> str | None:
+    if "<" in text and re.search(r"<(?![a-zA-Z/])", text):
+        return "Unsupported start tag"
+    if _BAD_AMP.search(text):
+        return "Can't find end of the entity"
+    checker = _EntityChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.error is None and checker.stack:
+        checker.error = f'Can\'t find end tag corresponding to start tag "{checker.stack[-1]}"'
+    return checker.error
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+@dataclass
+class Sent:
+    method: str
+    chat_id: int
+    message_id: int
+    text: str = ""
+    reply_markup: dict[str, Any] | None = None
+    document: bytes | None = None
+    filename: str | None = None
+    parse_mode: str | None = None
+
+    @property
+    def buttons(self) -> list[dict[str, str]]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup.get("inline_keyboard", []) for b in row]
+
+
+@dataclass
+class FakeTelegram:
+    token: str = "123456:TEST-TOKEN"
+    rate_limit_per_second: float | None = None  # total sends per second before 429
+    blocked: set[int] = field(default_factory=set)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[tuple[str, int, str]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(100)
+        self._new = asyncio.Condition()
+        self._send_times: list[float] = []
+        self._runner: web.AppRunner | None = None
+
+    # --- server -------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.calls.append(method)
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        params = await self._params(request)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        try:
+            result = await handler(params)
+        except ApiError as exc:
+            body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.retry_after is not None:
+                body["parameters"] = {"retry_after": exc.retry_after}
+            self.rejected.append((method, exc.code, exc.description))
+            return web.json_response(body, status=exc.code)
+        return web.json_response({"ok": True, "result": result})
+
+    @staticmethod
+    async def _params(request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            data: dict[str, Any] = await request.json()
+            return data
+        form = await request.post()
+        out: dict[str, Any] = {}
+        for key, value in form.items():
+            out[key] = value.file.read() if hasattr(value, "file") else value
+            if hasattr(value, "filename"):
+                out[f"{key}__filename"] = value.filename
+        return out
+
+    # --- what tests do ------------------------------------------------------------------
+
+    async def push(self, update: dict[str, Any], update_id: int | None = None) -> int:
+        uid = update_id if update_id is not None else next(self._ids)
+        async with self._new:
+            self.updates.append({"update_id": uid, **update})
+            self._new.notify_all()
+        return uid
+
+    @staticmethod
+    def _user(user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "en"}
+
+    def _message(self, user_id: int, text: str | None, chat_type: str = "private", **extra: Any) -> dict[str, Any]:
+        chat_id = user_id if chat_type == "private" else -1000 - user_id
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type != "private":
+            chat["title"] = "Ward team"
+        msg = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+               "from": self._user(user_id), **extra}
+        if text is not None:
+            msg["text"] = text
+            if text.startswith("/"):
+                msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return msg
+
+    async def send_text(self, user_id: int, text: str, chat_type: str = "private") -> int:
+        return await self.push({"message": self._message(user_id, text, chat_type)})
+
+    async def send_sticker(self, user_id: int) -> int:
+        sticker = {"file_id": "CAAC", "file_unique_id": "U1", "type": "regular", "width": 512, "height": 512,
+                   "is_animated": False, "is_video": False}
+        return await self.push({"message": self._message(user_id, None, sticker=sticker)})
+
+    async def edit_text(self, user_id: int, text: str) -> int:
+        msg = self._message(user_id, text, edit_date=int(time.time()))
+        return await self.push({"edited_message": msg})
+
+    async def click(self, user_id: int, data: str, message: Sent | None = None) -> int:
+        msg = {"message_id": message.message_id if message else 1, "date": int(time.time()),
+               "chat": {"id": user_id, "type": "private"}, "from": BOT, "text": message.text if message else "x"}
+        query = {"id": str(next(self._ids) + 10_000), "from": self._user(user_id), "chat_instance": "ci",
+                 "data": data, "message": msg}
+        return await self.push({"callback_query": query})
+
+    def to(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id]
+
+    async def wait_for(self, chat_id: int, count: int, timeout: float = 10.0) -> list[Sent]:
+        """Wait until the chat has received ``count`` more messages than it had; return the new ones."""
+        deadline = time.monotonic() + timeout
+        start = getattr(self, "_seen", {}).get(chat_id, 0)
+        while len(self.to(chat_id)) < start + count:
+            if time.monotonic() > deadline:
+                got = [s.text[:60] for s in self.to(chat_id)[start:]]
+                raise AssertionError(f"chat {chat_id}: wanted {count} new messages, got {got}")
+            await asyncio.sleep(0.01)
+        new = self.to(chat_id)[start:]
+        self.mark_seen(chat_id)
+        return new
+
+    def mark_seen(self, chat_id: int) -> None:
+        seen = getattr(self, "_seen", {})
+        seen[chat_id] = len(self.to(chat_id))
+        self._seen = seen
+
+    async def settle(self, seconds: float = 0.3) -> None:
+        """Wait until nothing has been sent for a moment."""
+        last = -1
+        while last != len(self.sent):
+            last = len(self.sent)
+            await asyncio.sleep(seconds)
+
+    # --- Bot API methods ----------------------------------------------------------------
+
+    async def _api_getMe(self, p: dict[str, Any]) -> dict[str, Any]:
+        return BOT
+
+    async def _api_deleteWebhook(self, p: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_setMyCommands(self, p: dict[str, Any]) -> bool:
+        cmds = p.get("commands", "[]")
+        self.commands = json.loads(cmds) if isinstance(cmds, str) else cmds
+        return True
+
+    async def _api_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(p.get("offset") or 0)
+        timeout = float(p.get("timeout") or 0)
+        limit = int(p.get("limit") or 100)
+        async with self._new:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset] if offset else self.updates
+            if not self.updates and timeout:
+                try:
+                    await asyncio.wait_for(self._new.wait(), timeout)
+                except TimeoutError:
+                    pass
+            return list(self.updates[:limit])
+
+    def _check_rate(self) -> None:
+        if self.rate_limit_per_second is None:
+            return
+        now = time.monotonic()
+        self._send_times = [t for t in self._send_times if now - t < 1.0]
+        if len(self._send_times) >= self.rate_limit_per_second:
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+        self._send_times.append(now)
+
+    def _check_chat(self, chat_id: int) -> None:
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+
+    @staticmethod
+    def _markup(p: dict[str, Any]) -> dict[str, Any] | None:
+        raw = p.get("reply_markup")
+        markup: dict[str, Any] | None = json.loads(raw) if isinstance(raw, str) else raw
+        for row in (markup or {}).get("inline_keyboard", []):
+            for b in row:
+                if len(b.get("callback_data", "").encode()) > 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup
+
+    def _check_text(self, text: str, parse_mode: str | None) -> None:
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        if parse_mode == "HTML":
+            error = html_error(text)
+            if error:
+                raise ApiError(400, f"Bad Request: can't parse entities: {error}")
+
+    def _result(self, s: Sent) -> dict[str, Any]:
+        msg: dict[str, Any] = {"message_id": s.message_id, "date": int(time.time()),
+                               "chat": {"id": s.chat_id, "type": "private"}, "from": BOT}
+        if s.text:
+            msg["text"] = s.text
+        if s.reply_markup:
+            msg["reply_markup"] = s.reply_markup
+        if s.document is not None:
+            msg["document"] = {"file_id": "DOC", "file_unique_id": "D1", "file_name": s.filename or "file"}
+        return msg
+
+    async def _api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(p["chat_id"])
+        self._check_chat(chat_id)
+        self._check_rate()
+        text, mode = str(p.get("text", "")), p.get("parse_mode")
+        self._check_text(text, mode)
+        s = Sent("sendMessage", chat_id, next(self._message_ids), text, self._markup(p), parse_mode=mode)
+        self.sent.append(s)
+        return self._result(s)
+
+    async def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(p["chat_id"])
+        self._check_chat(chat_id)
+        self._check_rate()
+        doc = p.get("document")
+        s = Sent("sendDocument", chat_id, next(self._message_ids), str(p.get("caption", "")),
+                 document=doc if isinstance(doc, bytes) else str(doc).encode(), filename=p.get("document__filename"))
+        self.sent.append(s)
+        return self._result(s)
+
+    async def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(p["chat_id"])
+        self._check_chat(chat_id)
+        self._check_rate()
+        photo = p.get("photo")
+        s = Sent("sendPhoto", chat_id, next(self._message_ids), str(p.get("caption", "")),
+                 document=photo if isinstance(photo, bytes) else None, filename=p.get("photo__filename"))
+        self.sent.append(s)
+        result = self._result(s)
+        result["photo"] = [{"file_id": "PH", "file_unique_id": "P1", "width": 800, "height": 800}]
+        return result
+
+    async def _api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._check_text(str(p.get("text", "")), p.get("parse_mode"))
+        s = Sent("editMessageText", int(p["chat_id"]), int(p["message_id"]), str(p["text"]), self._markup(p))
+        return self._result(s)
+
+    async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> dict[str, Any]:
+        s = Sent("editMessageReplyMarkup", int(p["chat_id"]), int(p["message_id"]), "x", self._markup(p))
+        return self._result(s)
+
+    async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> bool:
+        self.callback_answers.append(dict(p))
+        return True
