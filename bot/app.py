@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, Update
+import os
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to timedelta retry_after (PTB 22.2+), no warnings
+
+from telegram import BotCommand, LinkPreviewOptions, Update  # noqa: E402
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -50,7 +54,7 @@ def build_application(settings: Settings, *, rate_limit: bool = True) -> Applica
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .defaults(Defaults(disable_web_page_preview=True))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

@@ -65,29 +65,34 @@ async def send_replies(context: Context, chat_id: int, replies: list[Reply]) -> 
                 await context.bot.send_document(chat_id, a.content, filename=a.filename, caption=a.caption or None)
 
 
-async def _run(update: Update, context: Context, event: Event) -> Outcome | None:
+async def _handle(update: Update, context: Context, event: Event) -> Outcome | None:
     who = identity(update)
-    chat = update.effective_chat
-    if who is None or chat is None:
+    if who is None or update.effective_chat is None:
         return None
-    runtime = runtime_of(context)
-    outcome = await runtime.coach.handle(who, event, update_id=update.update_id)
+    outcome = await runtime_of(context).coach.handle(who, event, update_id=update.update_id)
     if outcome.duplicate:
         log.info("update %s was already processed; ignored", update.update_id)
-        return outcome
+    return outcome
+
+
+async def _deliver(update: Update, context: Context, outcome: Outcome) -> None:
+    chat, who = update.effective_chat, identity(update)
+    if chat is None or who is None or outcome.duplicate:
+        return
     try:
         await send_replies(context, chat.id, outcome.replies)
     except Forbidden:
         log.info("user blocked the bot; they won't be messaged again")
-        await runtime.coach.mark_blocked(who)
-    return outcome
+        await runtime_of(context).coach.mark_blocked(who)
 
 
 async def on_text(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
-    await _run(update, context, parse_input(message.text, context.bot.username))
+    outcome = await _handle(update, context, parse_input(message.text, context.bot.username))
+    if outcome is not None:
+        await _deliver(update, context, outcome)
 
 
 async def on_callback(update: Update, context: Context) -> None:
@@ -97,11 +102,12 @@ async def on_callback(update: Update, context: Context) -> None:
     if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
         await query.answer(texts.GROUP_CHAT)
         return
-    outcome = await _run(update, context, ClickEvent(query.data or ""))
+    outcome = await _handle(update, context, ClickEvent(query.data or ""))
     if outcome is None or outcome.duplicate:
         await query.answer()
         return
     await query.answer(outcome.notice or None)
+    await _deliver(update, context, outcome)
     if outcome.notice is None and isinstance(query.message, Message) and query.message.reply_markup:
         try:  # the step is done: take its buttons away so a second tap can't land
             await query.edit_message_reply_markup(reply_markup=None)

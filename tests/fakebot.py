@@ -198,6 +198,8 @@ class FakeTelegram:
     async def click(self, user_id: int, data: str, message: Sent | None = None) -> int:
         msg = {"message_id": message.message_id if message else 1, "date": int(time.time()),
                "chat": {"id": user_id, "type": "private"}, "from": BOT, "text": message.text if message else "x"}
+        if message is not None and message.reply_markup:
+            msg["reply_markup"] = message.reply_markup
         query = {"id": str(next(self._ids) + 10_000), "from": self._user(user_id), "chat_instance": "ci",
                  "data": data, "message": msg}
         return await self.push({"callback_query": query})
@@ -214,14 +216,9 @@ class FakeTelegram:
                 got = [s.text[:60] for s in self.to(chat_id)[start:]]
                 raise AssertionError(f"chat {chat_id}: wanted {count} new messages, got {got}")
             await asyncio.sleep(0.01)
-        new = self.to(chat_id)[start:]
-        self.mark_seen(chat_id)
+        new = self.to(chat_id)[start:start + count]
+        self._seen = {**getattr(self, "_seen", {}), chat_id: start + count}
         return new
-
-    def mark_seen(self, chat_id: int) -> None:
-        seen = getattr(self, "_seen", {})
-        seen[chat_id] = len(self.to(chat_id))
-        self._seen = seen
 
     async def settle(self, seconds: float = 0.3) -> None:
         """Wait until nothing has been sent for a moment."""
