@@ -15,18 +15,36 @@ from frameworks.catalogue import Catalogue, load_catalogue
 from frameworks.lookup import LookupIndex
 
 QUERIES = [
-    "what does stage 2 look like", "stage 3 budget", "fundamental communicate", "3.2", "2.4.1",
-    "stage to managment", "conflcit", "what does stage 2 look like for managing conflict?", "LF stage 2",
-    "senior wellbeing", "gmts 3.2.5", "hlm holding to account", "mary seacole", "executive civility",
-    "how do I manage a budget at mid-level", "first-line managers prioritise tasks", "patient safety stage 3",
-    "digital skills technology", "old framework managing resources", "graduate trainee budget setting",
-    "coaching register", "speaking up and feedback", "2011 creating the vision", "stage 1 data and evidence",
+    "what does stage 2 look like",
+    "stage 3 budget",
+    "fundamental communicate",
+    "3.2",
+    "2.4.1",
+    "stage to managment",
+    "conflcit",
+    "what does stage 2 look like for managing conflict?",
+    "LF stage 2",
+    "senior wellbeing",
+    "gmts 3.2.5",
+    "hlm holding to account",
+    "mary seacole",
+    "executive civility",
+    "how do I manage a budget at mid-level",
+    "first-line managers prioritise tasks",
+    "patient safety stage 3",
+    "digital skills technology",
+    "old framework managing resources",
+    "graduate trainee budget setting",
+    "coaching register",
+    "speaking up and feedback",
+    "2011 creating the vision",
+    "stage 1 data and evidence",
 ]
 
 
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _naive(cat: Catalogue, query: str) -> list[str]:

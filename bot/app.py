@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to timedelta retry_after (PTB 22.2+), no warnings
 
-from telegram import BotCommand, LinkPreviewOptions, Update  # noqa: E402
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -59,7 +59,9 @@ def build_application(settings: Settings, *, rate_limit: bool = True) -> Applica
         .post_shutdown(post_shutdown)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=3))
+        builder = builder.rate_limiter(
+            AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=3)  # type: ignore[arg-type]
+        )
     app = builder.build()
     private = filters.ChatType.PRIVATE
     app.add_handler(CallbackQueryHandler(tg.on_callback))

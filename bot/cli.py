@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from frameworks.catalogue import default_catalogue
 from frameworks.lookup import LookupIndex
@@ -16,7 +17,9 @@ _FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes")
 
 def _cmd_frameworks(args: argparse.Namespace) -> int:
     cat = default_catalogue()
-    rows = [{"id": f.id, "title": f.title, "year": f.year, "counts": cat.counts(f.id)} for f in cat.files]
+    rows: list[dict[str, Any]] = [
+        {"id": f.id, "title": f.title, "year": f.year, "counts": cat.counts(f.id)} for f in cat.files
+    ]
     if args.json:
         print(json.dumps({"frameworks": rows}, indent=2, ensure_ascii=False))
         return 0
@@ -31,17 +34,16 @@ def _cmd_lookup(args: argparse.Namespace) -> int:
     cat = default_catalogue()
     hits = LookupIndex(cat).search(args.query, framework=args.framework, limit=args.limit)
     if args.json:
-        print(json.dumps({"query": args.query, "results": [h.as_dict() for h in hits]}, indent=2,
-                         ensure_ascii=False))
+        print(json.dumps({"query": args.query, "results": [h.as_dict() for h in hits]}, indent=2, ensure_ascii=False))
         return 0
     if not hits:
-        print("Nothing found. Try a code like 3.2, a stage (\"stage 2\") or a topic word (\"conflict\").")
+        print('Nothing found. Try a code like 3.2, a stage ("stage 2") or a topic word ("conflict").')
         return 1
     for h in hits:
         e = h.entry
         fw = cat.framework(e.framework).short_title
-        stage = f" · {cat.stage_entry(e.framework, e.stage).title if cat.stage_entry(e.framework, e.stage) else e.stage}" \
-            if e.stage else ""
+        stage_entry = cat.stage_entry(e.framework, e.stage) if e.stage else None
+        stage = f" · {stage_entry.title}" if stage_entry and e.kind != "stage" else ""
         code = f"{e.code} " if e.code else ""
         print(f"{code}{e.title}  [{fw}{stage}]")
         print(textwrap.indent(textwrap.fill(e.text, 88), "  "), end="\n\n")

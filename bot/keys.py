@@ -20,6 +20,5 @@ def load_cipher(settings: Settings) -> Cipher:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(Cipher.generate_key())
-        log.warning("created a new encryption key at %s (mode 0600); back it up, or set "
-                    "LEADCOACH_ENCRYPTION_KEY", path)
+        log.warning("created a new encryption key at %s (mode 0600); back it up, or set LEADCOACH_ENCRYPTION_KEY", path)
     return Cipher(path.read_text().strip())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -14,8 +15,9 @@ log = logging.getLogger("leadcoach")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -31,10 +33,8 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
         finally:
             await runtime.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -43,25 +43,34 @@ def run(terminal: bool | None = False, settings: Settings | None = None) -> int:
     settings = settings or Settings()
     if settings.telegram_token is None:
         if terminal is None:
-            print("No LEADCOACH_TELEGRAM_TOKEN is set, so LeadCoach is starting in this terminal.\n"
-                  "To connect Telegram: create a bot with @BotFather, then run\n"
-                  "  LEADCOACH_TELEGRAM_TOKEN=123:abc make run\n", file=sys.stderr)
+            print(
+                "No LEADCOACH_TELEGRAM_TOKEN is set, so LeadCoach is starting in this terminal.\n"
+                "To connect Telegram: create a bot with @BotFather, then run\n"
+                "  LEADCOACH_TELEGRAM_TOKEN=123:abc make run\n",
+                file=sys.stderr,
+            )
             return chat(settings=settings)
-        print("LEADCOACH_TELEGRAM_TOKEN is not set. Create a bot with @BotFather and set it, "
-              "or use `leadcoach chat` for the terminal.", file=sys.stderr)
+        print(
+            "LEADCOACH_TELEGRAM_TOKEN is not set. Create a bot with @BotFather and set it, "
+            "or use `leadcoach chat` for the terminal.",
+            file=sys.stderr,
+        )
         return 2
     _logging(settings)
-    from bot.app import build_application
-
-    from bot.app import ALLOWED_UPDATES
+    from bot.app import ALLOWED_UPDATES, build_application
 
     application = build_application(settings)
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         path = settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
-        application.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
-                                webhook_url=settings.webhook_url, secret_token=secret,
-                                allowed_updates=ALLOWED_UPDATES)
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
     else:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0

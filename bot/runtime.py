@@ -30,8 +30,13 @@ async def open_runtime(settings: Settings) -> Runtime:
     db = create_engine(settings.effective_database_url)
     await migrate(db)
     catalogue = default_catalogue()
-    coach = Engine(sessionmaker(db), catalogue, LookupIndex(catalogue), load_cipher(settings),
-                   session_ttl=timedelta(days=settings.session_ttl_days))
+    coach = Engine(
+        sessionmaker(db),
+        catalogue,
+        LookupIndex(catalogue),
+        load_cipher(settings),
+        session_ttl=timedelta(days=settings.session_ttl_days),
+    )
     return Runtime(settings, db, coach)
 
 

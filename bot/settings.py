@@ -31,7 +31,7 @@ class Settings(BaseSettings):
             url = self.database_url
             for plain in ("postgresql://", "postgres://"):
                 if url.startswith(plain):
-                    return "postgresql+asyncpg://" + url[len(plain):]
+                    return "postgresql+asyncpg://" + url[len(plain) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'leadcoach.sqlite3').resolve()}"
 

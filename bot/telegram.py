@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -47,8 +46,9 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                                 for row in reply.buttons])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
 
 
 async def send_replies(context: Context, chat_id: int, replies: list[Reply]) -> None:
@@ -142,7 +142,5 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await context.bot.send_message(update.effective_chat.id, texts.SOMETHING_WRONG)
-        except Exception:  # noqa: BLE001 - the error handler must never raise
+        except Exception:
             log.warning("could not tell the user about the error", exc_info=True)
-
-

@@ -6,7 +6,6 @@ import asyncio
 import html
 import re
 import sys
-from pathlib import Path
 from typing import TextIO
 
 from bot.runtime import Runtime, parse_input
@@ -63,8 +62,9 @@ class Terminal:
     async def run(self, stdin: TextIO = sys.stdin) -> None:
         interactive = stdin.isatty()
         if interactive:
-            print("LeadCoach in your terminal. Type /start to begin, /help for commands, Ctrl-D to quit.\n",
-                  file=self.out)
+            print(
+                "LeadCoach in your terminal. Type /start to begin, /help for commands, Ctrl-D to quit.\n", file=self.out
+            )
         while True:
             if interactive:
                 print("> ", end="", file=self.out, flush=True)
@@ -75,5 +75,3 @@ class Terminal:
                 if not interactive:
                     print(f"> {line.rstrip()}", file=self.out)
                 await self.handle_line(line)
-
-

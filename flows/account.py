@@ -35,31 +35,55 @@ async def privacy(ctx: Ctx, args: str) -> None:
 
 async def export(ctx: Ctx, args: str) -> None:
     u = ctx.user
-    rows = (await ctx.db.execute(select(Reflection).where(Reflection.user_id == u.id)
-                                 .order_by(Reflection.created_at))).scalars()
+    rows = (
+        await ctx.db.execute(select(Reflection).where(Reflection.user_id == u.id).order_by(Reflection.created_at))
+    ).scalars()
     doc = {
         "exported_at": ctx.now.isoformat(),
-        "user": {"channel": u.channel, "id": u.external_id, "first_name": u.first_name,
-                 "created_at": u.created_at.isoformat(), "framework": u.framework, "stage": u.stage,
-                 "reflection_day": u.reflect_day, "reflection_time": u.reflect_time, "timezone": u.timezone,
-                 "appraisal_date": u.appraisal_date.isoformat() if u.appraisal_date else None,
-                 "prompt_model": u.prompt_model},
-        "reflections": [{"id": r.id, "framework": r.framework, "item": r.item_id,
-                         "title": ctx.catalogue.by_id[r.item_id].title if r.item_id in ctx.catalogue.by_id else None,
-                         "stage": r.stage, "extra_items": r.extra_items, "prompt_model": r.prompt_model,
-                         "answers": ctx.cipher.decrypt_json(r.answers_enc), "rating": r.rating,
-                         "minutes": r.minutes, "created_at": r.created_at.isoformat(),
-                         "updated_at": r.updated_at.isoformat()} for r in rows],
+        "user": {
+            "channel": u.channel,
+            "id": u.external_id,
+            "first_name": u.first_name,
+            "created_at": u.created_at.isoformat(),
+            "framework": u.framework,
+            "stage": u.stage,
+            "reflection_day": u.reflect_day,
+            "reflection_time": u.reflect_time,
+            "timezone": u.timezone,
+            "appraisal_date": u.appraisal_date.isoformat() if u.appraisal_date else None,
+            "prompt_model": u.prompt_model,
+        },
+        "reflections": [
+            {
+                "id": r.id,
+                "framework": r.framework,
+                "item": r.item_id,
+                "title": ctx.catalogue.by_id[r.item_id].title if r.item_id in ctx.catalogue.by_id else None,
+                "stage": r.stage,
+                "extra_items": r.extra_items,
+                "prompt_model": r.prompt_model,
+                "answers": ctx.cipher.decrypt_json(r.answers_enc),
+                "rating": r.rating,
+                "minutes": r.minutes,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ],
     }
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
-    ctx.say("Here is everything I hold about you.",
-            attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"))
+    ctx.say(
+        "Here is everything I hold about you.",
+        attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
+    )
 
 
 async def delete_command(ctx: Ctx, args: str) -> None:
     ctx.goto("erase", "confirm")
-    ctx.say("This erases your settings and every reflection, for good. Are you sure?",
-            [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]])
+    ctx.say(
+        "This erases your settings and every reflection, for good. Are you sure?",
+        [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]],
+    )
 
 
 async def on_click(ctx: Ctx, action: str, arg: str) -> None:
@@ -85,6 +109,12 @@ async def resume(ctx: Ctx) -> None:
 
 def register(engine: Engine) -> None:
     engine.flow(Flow("erase", on_text, on_click, resume))
-    for name, handler in (("menu", menu), ("help", help_command), ("cancel", cancel), ("privacy", privacy),
-                          ("export", export), ("delete", delete_command)):
+    for name, handler in (
+        ("menu", menu),
+        ("help", help_command),
+        ("cancel", cancel),
+        ("privacy", privacy),
+        ("export", export),
+        ("delete", delete_command),
+    ):
         engine.command(name, handler)

@@ -8,8 +8,10 @@ from flows.replies import Button
 from flows.templating import render
 from frameworks.catalogue import Entry
 
-NOTHING = ("I couldn't find that in the frameworks. Try a code like <i>3.2</i>, a stage (<i>what does stage 2 "
-           "look like</i>) or a topic (<i>stage 3 budget</i>).")
+NOTHING = (
+    "I couldn't find that in the frameworks. Try a code like <i>3.2</i>, a stage (<i>what does stage 2 "
+    "look like</i>) or a topic (<i>stage 3 budget</i>)."
+)
 
 
 def show(ctx: Ctx, entry: Entry, others: list[Entry] | None = None) -> None:
@@ -17,22 +19,40 @@ def show(ctx: Ctx, entry: Entry, others: list[Entry] | None = None) -> None:
     label = stage_label(ctx.catalogue, entry.framework, entry.stage) if entry.stage else ""
     if entry.kind == "stage":
         label = ""
-    text = render("item", code=entry.code if entry.kind not in ("stage", "value") else "", title=entry.title,
-                  framework=fw.short_title, stage_label=label, text=entry.text)
+    text = render(
+        "item",
+        code=entry.code if entry.kind not in ("stage", "value") else "",
+        title=entry.title,
+        framework=fw.short_title,
+        stage_label=label,
+        text=entry.text,
+    )
     buttons: list[list[Button]] = []
     base = entry.id.split("@", 1)[0]
     if entry.kind in ("statement", "indicator", "competency", "element"):
         stages = [e for e in (ctx.catalogue.statement(base, s) for s in ("fundamental", "1", "2", "3", "4")) if e]
-        row = [Button(e.stage.capitalize()[:4] if e.stage == "fundamental" else f"Stage {e.stage}", "s", e.id,
-                      scoped=False) for e in stages if e.id != entry.id and e.stage]
-        buttons += [row[i:i + 3] for i in range(0, len(row), 3)]
+        row = [
+            Button(
+                e.stage.capitalize()[:4] if e.stage == "fundamental" else f"Stage {e.stage}", "s", e.id, scoped=False
+            )
+            for e in stages
+            if e.id != entry.id and e.stage
+        ]
+        buttons += [row[i : i + 3] for i in range(0, len(row), 3)]
     for link in ctx.catalogue.related(entry.id)[:2]:
         target = ctx.catalogue.get(link.target)
-        buttons.append([Button(short(f"{ctx.catalogue.framework(target.framework).short_title}: {target.title}", 48),
-                               "s", target.id, scoped=False)])
+        buttons.append(
+            [
+                Button(
+                    short(f"{ctx.catalogue.framework(target.framework).short_title}: {target.title}", 48),
+                    "s",
+                    target.id,
+                    scoped=False,
+                )
+            ]
+        )
     for other in (others or [])[:2]:
-        buttons.append([Button(short(f"See also: {other.code or ''} {other.title}", 48), "s", other.id,
-                               scoped=False)])
+        buttons.append([Button(short(f"See also: {other.code or ''} {other.title}", 48), "s", other.id, scoped=False)])
     ctx.say(text, buttons)
 
 

@@ -15,18 +15,31 @@ RATING_LABELS = ["Insufficient", "Essential", "Proficient", "Strong", "Exemplary
 
 PROMPTS: dict[str, list[tuple[str, bool]]] = {
     # (prompt, whether a very short answer gets the "so what" follow-up)
-    "rolfe": [("What? What happened, and what was your part in it?", False),
-              ("So what? What does it tell you about your practice against this statement?", True),
-              ("Now what? What will you do differently, and by when?", True)],
-    "gibbs": [("Description: what happened?", False), ("Feelings: what were you thinking and feeling?", False),
-              ("Evaluation: what was good and bad about it?", True), ("Analysis: what sense can you make of it?", True),
-              ("Conclusion: what else could you have done?", True), ("Action plan: what will you do next time?", True)],
-    "kolb": [("Concrete experience: what happened?", False),
-             ("Reflective observation: what did you notice, looking back?", True),
-             ("Abstract conceptualisation: what have you learned or concluded?", True),
-             ("Active experimentation: what will you try next?", True)],
+    "rolfe": [
+        ("What? What happened, and what was your part in it?", False),
+        ("So what? What does it tell you about your practice against this statement?", True),
+        ("Now what? What will you do differently, and by when?", True),
+    ],
+    "gibbs": [
+        ("Description: what happened?", False),
+        ("Feelings: what were you thinking and feeling?", False),
+        ("Evaluation: what was good and bad about it?", True),
+        ("Analysis: what sense can you make of it?", True),
+        ("Conclusion: what else could you have done?", True),
+        ("Action plan: what will you do next time?", True),
+    ],
+    "kolb": [
+        ("Concrete experience: what happened?", False),
+        ("Reflective observation: what did you notice, looking back?", True),
+        ("Abstract conceptualisation: what have you learned or concluded?", True),
+        ("Active experimentation: what will you try next?", True),
+    ],
 }
-PROMPT_NAMES = {"rolfe": "Rolfe (What? So what? Now what?)", "gibbs": "Gibbs reflective cycle", "kolb": "Kolb learning cycle"}
+PROMPT_NAMES = {
+    "rolfe": "Rolfe (What? So what? Now what?)",
+    "gibbs": "Gibbs reflective cycle",
+    "kolb": "Kolb learning cycle",
+}
 FOLLOW_UP = "So what does this mean for your practice?"
 SHORT_ANSWER_WORDS = 8
 
@@ -111,13 +124,15 @@ def menu_buttons() -> list[list[Button]]:
     def b(label: str, cmd: str) -> Button:
         return Button(label, "m", cmd, scoped=False)
 
-    return [[b("Reflect now", "reflect"), b("Look something up", "lookup")],
-            [b("My reflections", "history"), b("Settings", "settings")],
-            [b("Help", "help"), b("Privacy", "privacy")]]
+    return [
+        [b("Reflect now", "reflect"), b("Look something up", "lookup")],
+        [b("My reflections", "history"), b("Settings", "settings")],
+        [b("Help", "help"), b("Privacy", "privacy")],
+    ]
 
 
 def chunks(buttons: list[Button], width: int = 1) -> list[list[Button]]:
-    return [buttons[i:i + width] for i in range(0, len(buttons), width)]
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
 
 
 def short(text: str, limit: int = 40) -> str:

@@ -64,8 +64,7 @@ class Ctx:
     notice: str | None = None
     erased: bool = False
 
-    def say(self, text: str, buttons: list[list[Button]] | None = None,
-            attachment: Attachment | None = None) -> None:
+    def say(self, text: str, buttons: list[list[Button]] | None = None, attachment: Attachment | None = None) -> None:
         self.replies.append(Reply(text, buttons or [], attachment))
 
     def goto(self, flow: str, step: str, **data: Any) -> None:
@@ -94,9 +93,16 @@ class Flow:
 class Engine:
     """Turns events into replies. Adapters (Telegram, terminal) own only rendering."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], catalogue: Catalogue, index: LookupIndex,
-                 cipher: Cipher, *, session_ttl: timedelta = timedelta(days=14),
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        catalogue: Catalogue,
+        index: LookupIndex,
+        cipher: Cipher,
+        *,
+        session_ttl: timedelta = timedelta(days=14),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.catalogue = catalogue
         self.index = index
@@ -135,8 +141,13 @@ class Engine:
                     ctx = Ctx(db, user, state, self.catalogue, self.index, self.cipher, self.clock())
                     await self._dispatch(ctx, event, row)
                     if not ctx.erased:
-                        version = await self._save_state(db, user, row, ctx.state, changed=not isinstance(
-                            event, ClickEvent) or ctx.state.flow is not None)
+                        version = await self._save_state(
+                            db,
+                            user,
+                            row,
+                            ctx.state,
+                            changed=not isinstance(event, ClickEvent) or ctx.state.flow is not None,
+                        )
                         self._sign(ctx.replies, user.id, version)
                     else:
                         self._sign(ctx.replies, 0, 0)
@@ -150,8 +161,9 @@ class Engine:
     async def mark_blocked(self, who: Identity) -> None:
         """The user blocked us: stop messaging them until they write again."""
         async with self.sessionmaker() as db, db.begin():
-            user = (await db.execute(select(User).where(User.channel == who.channel,
-                                                        User.external_id == who.external_id))).scalar_one_or_none()
+            user = (
+                await db.execute(select(User).where(User.channel == who.channel, User.external_id == who.external_id))
+            ).scalar_one_or_none()
             if user is not None:
                 user.blocked = True
 
@@ -164,14 +176,26 @@ class Engine:
         return True
 
     async def _user(self, db: AsyncSession, who: Identity) -> User:
-        user = (await db.execute(select(User).where(User.channel == who.channel,
-                                                    User.external_id == who.external_id))).scalar_one_or_none()
+        user = (
+            await db.execute(select(User).where(User.channel == who.channel, User.external_id == who.external_id))
+        ).scalar_one_or_none()
         now = self.clock()
         if user is None:
-            user = User(channel=who.channel, external_id=who.external_id, first_name=who.first_name,
-                        created_at=now, last_seen_at=now, onboarded=False, framework="mlf2025", stage="1",
-                        reflect_day=4, reflect_time="17:30", timezone="Europe/London", prompt_model="rolfe",
-                        blocked=False)
+            user = User(
+                channel=who.channel,
+                external_id=who.external_id,
+                first_name=who.first_name,
+                created_at=now,
+                last_seen_at=now,
+                onboarded=False,
+                framework="mlf2025",
+                stage="1",
+                reflect_day=4,
+                reflect_time="17:30",
+                timezone="Europe/London",
+                prompt_model="rolfe",
+                blocked=False,
+            )
             db.add(user)
             await db.flush()
         else:
@@ -191,12 +215,14 @@ class Engine:
             return row, State()
         return row, State(row.flow, row.step, data)
 
-    async def _save_state(self, db: AsyncSession, user: User, row: ConversationSession | None, state: State,
-                          *, changed: bool) -> int:
+    async def _save_state(
+        self, db: AsyncSession, user: User, row: ConversationSession | None, state: State, *, changed: bool
+    ) -> int:
         now = self.clock()
         if row is None:
-            row = ConversationSession(user_id=user.id, flow="", step="", version=0,
-                                      data_enc=b"", updated_at=now, expires_at=now)
+            row = ConversationSession(
+                user_id=user.id, flow="", step="", version=0, data_enc=b"", updated_at=now, expires_at=now
+            )
             db.add(row)
         if changed:
             row.version += 1

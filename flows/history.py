@@ -16,8 +16,14 @@ PAGE = 8
 
 
 async def list_entries(ctx: Ctx, args: str) -> None:
-    rows = (await ctx.db.execute(select(Reflection).where(Reflection.user_id == ctx.user.id)
-                                 .order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(PAGE))).scalars()
+    rows = (
+        await ctx.db.execute(
+            select(Reflection)
+            .where(Reflection.user_id == ctx.user.id)
+            .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+            .limit(PAGE)
+        )
+    ).scalars()
     buttons = []
     for r in rows:
         item = ctx.catalogue.by_id.get(r.item_id)
@@ -38,15 +44,23 @@ async def _owned(ctx: Ctx, arg: str) -> Reflection:
 
 
 def _data(ctx: Ctx, row: Reflection) -> dict[str, Any]:
-    return {"item": row.item_id, "stage": row.stage, "answers": ctx.cipher.decrypt_json(row.answers_enc),
-            "rating": row.rating, "minutes": row.minutes, "extras": row.extra_items}
+    return {
+        "item": row.item_id,
+        "stage": row.stage,
+        "answers": ctx.cipher.decrypt_json(row.answers_enc),
+        "rating": row.rating,
+        "minutes": row.minutes,
+        "extras": row.extra_items,
+    }
 
 
 async def open_entry(ctx: Ctx, action: str, arg: str) -> None:
     row = await _owned(ctx, arg)
     ctx.goto("history", "open", id=row.id)
-    ctx.say(f"<i>{row.created_at:%A %d %B %Y}</i>\n" + summary_text(ctx, _data(ctx, row)),
-            [[Button("Edit an answer", "edit"), Button("Delete", "delete")], [Button("Back to list", "list")]])
+    ctx.say(
+        f"<i>{row.created_at:%A %d %B %Y}</i>\n" + summary_text(ctx, _data(ctx, row)),
+        [[Button("Edit an answer", "edit"), Button("Delete", "delete")], [Button("Back to list", "list")]],
+    )
 
 
 async def on_click(ctx: Ctx, action: str, arg: str) -> None:
@@ -56,8 +70,10 @@ async def on_click(ctx: Ctx, action: str, arg: str) -> None:
     elif action == "edit":
         answers = ctx.cipher.decrypt_json(row.answers_enc)
         ctx.state.step = "edit"
-        ctx.say("Which answer would you like to replace?",
-                [[Button(short(qa["prompt"], 48), "which", str(i))] for i, qa in enumerate(answers)])
+        ctx.say(
+            "Which answer would you like to replace?",
+            [[Button(short(qa["prompt"], 48), "which", str(i))] for i, qa in enumerate(answers)],
+        )
     elif action == "which" and arg.isdigit():
         ctx.state.step = "typing"
         ctx.state.data["which"] = int(arg)

@@ -26,52 +26,73 @@ TIMES = ["08:00", "12:30", "17:30", "20:00"]
 
 async def start(ctx: Ctx, args: str) -> None:
     ctx.goto("setup", "welcome", mode="onboard")
-    ctx.say(render("welcome", name=ctx.user.first_name or ""),
-            [[Button("Set up (1 minute)", "go")], [Button("Use the defaults", "defaults")]])
+    ctx.say(
+        render("welcome", name=ctx.user.first_name or ""),
+        [[Button("Set up (1 minute)", "go")], [Button("Use the defaults", "defaults")]],
+    )
 
 
 async def settings(ctx: Ctx, args: str) -> None:
     ctx.goto("setup", "pick", mode="settings")
-    ctx.say(summary(ctx), [[Button("Framework", "edit", "framework"), Button("Stage", "edit", "stage")],
-                           [Button("Reminder day", "edit", "day"), Button("Reminder time", "edit", "time")],
-                           [Button("Time zone", "edit", "tz"), Button("Appraisal date", "edit", "appraisal")],
-                           [Button("Reflection prompts", "edit", "model"), Button("Done", "done")]])
+    ctx.say(
+        summary(ctx),
+        [
+            [Button("Framework", "edit", "framework"), Button("Stage", "edit", "stage")],
+            [Button("Reminder day", "edit", "day"), Button("Reminder time", "edit", "time")],
+            [Button("Time zone", "edit", "tz"), Button("Appraisal date", "edit", "appraisal")],
+            [Button("Reflection prompts", "edit", "model"), Button("Done", "done")],
+        ],
+    )
 
 
 def summary(ctx: Ctx) -> str:
     u = ctx.user
-    return render("settings", framework=FRAMEWORKS.get(u.framework, u.framework),
-                  stage=stage_label(ctx.catalogue, u.framework, u.stage), day=DAYS[u.reflect_day],
-                  time=u.reflect_time, tz=u.timezone,
-                  appraisal=u.appraisal_date.strftime("%d %B %Y") if u.appraisal_date else "not set",
-                  model=PROMPT_NAMES[u.prompt_model])
+    return render(
+        "settings",
+        framework=FRAMEWORKS.get(u.framework, u.framework),
+        stage=stage_label(ctx.catalogue, u.framework, u.stage),
+        day=DAYS[u.reflect_day],
+        time=u.reflect_time,
+        tz=u.timezone,
+        appraisal=u.appraisal_date.strftime("%d %B %Y") if u.appraisal_date else "not set",
+        model=PROMPT_NAMES[u.prompt_model],
+    )
 
 
 async def ask(ctx: Ctx, step: str) -> None:
     ctx.state.step = step
     u = ctx.user
     if step == "framework":
-        ctx.say("Which framework would you like to work with?",
-                [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [[SKIP]])
+        ctx.say(
+            "Which framework would you like to work with?",
+            [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [[SKIP]],
+        )
     elif step == "stage":
         options = stage_options(ctx.catalogue, u.framework)
         lines = [f"<b>{e.title}</b> — {first_sentence(e.text)}" for e in options]
-        ctx.say("Which stage fits your role best?\n\n" + "\n".join(lines),
-                chunks([Button(e.title.split(":")[0], "set", e.stage or "") for e in options], 3) + [[SKIP]])
+        ctx.say(
+            "Which stage fits your role best?\n\n" + "\n".join(lines),
+            [*chunks([Button(e.title.split(":")[0], "set", e.stage or "") for e in options], 3), [SKIP]],
+        )
     elif step == "day":
-        ctx.say("Which day would you like your weekly reflection reminder?",
-                chunks([Button(d[:3], "set", str(i)) for i, d in enumerate(DAYS)], 4) + [[SKIP]])
+        ctx.say(
+            "Which day would you like your weekly reflection reminder?",
+            [*chunks([Button(d[:3], "set", str(i)) for i, d in enumerate(DAYS)], 4), [SKIP]],
+        )
     elif step == "time":
-        ctx.say("What time? Tap one or type a time like 18:15.",
-                [[Button(t, "set", t) for t in TIMES], [SKIP]])
+        ctx.say("What time? Tap one or type a time like 18:15.", [[Button(t, "set", t) for t in TIMES], [SKIP]])
     elif step == "tz":
-        ctx.say(f"Your time zone is {u.timezone}. Keep it, or type another (for example Europe/Dublin).",
-                [[Button("Keep Europe/London", "set", "Europe/London")], [SKIP]])
+        ctx.say(
+            f"Your time zone is {u.timezone}. Keep it, or type another (for example Europe/Dublin).",
+            [[Button("Keep Europe/London", "set", "Europe/London")], [SKIP]],
+        )
     elif step == "appraisal":
         ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [[SKIP]])
     elif step == "model":
-        ctx.say("Which reflection prompts do you prefer?",
-                [[Button(name, "set", key)] for key, name in PROMPT_NAMES.items()] + [[SKIP]])
+        ctx.say(
+            "Which reflection prompts do you prefer?",
+            [[Button(name, "set", key)] for key, name in PROMPT_NAMES.items()] + [[SKIP]],
+        )
 
 
 def first_sentence(text: str) -> str:
@@ -93,8 +114,11 @@ async def apply(ctx: Ctx, step: str, value: str) -> str | None:
     elif step == "day":
         names = [d.lower() for d in DAYS]
         low = value.strip().lower()
-        idx = int(value) if value.isdigit() and int(value) < 7 else next(
-            (i for i, d in enumerate(names) if low and d.startswith(low[:3])), None)
+        idx = (
+            int(value)
+            if value.isdigit() and int(value) < 7
+            else next((i for i, d in enumerate(names) if low and d.startswith(low[:3])), None)
+        )
         if idx is None:
             return "Please tap a day, or type one like Friday."
         u.reflect_day = idx
@@ -138,8 +162,7 @@ async def advance(ctx: Ctx) -> None:
 async def finish(ctx: Ctx) -> None:
     ctx.user.onboarded = True
     ctx.finish()
-    ctx.say("You're all set.\n\n" + summary(ctx) + "\n\nChange any of this with /settings. What next?",
-            menu_buttons())
+    ctx.say("You're all set.\n\n" + summary(ctx) + "\n\nChange any of this with /settings. What next?", menu_buttons())
 
 
 async def on_click(ctx: Ctx, action: str, arg: str) -> None:

@@ -37,8 +37,11 @@ def _items(ctx: Ctx) -> list[str]:
 
 async def suggestion(ctx: Ctx) -> str:
     """An item not covered recently: never reflected on first, then the longest ago."""
-    rows = await ctx.db.execute(select(Reflection.item_id, func.max(Reflection.created_at))
-                                .where(Reflection.user_id == ctx.user.id).group_by(Reflection.item_id))
+    rows = await ctx.db.execute(
+        select(Reflection.item_id, func.max(Reflection.created_at))
+        .where(Reflection.user_id == ctx.user.id)
+        .group_by(Reflection.item_id)
+    )
     last = {item: when for item, when in rows.all()}
     items = _items(ctx)
     fresh = [i for i in items if i not in last]
@@ -58,9 +61,14 @@ async def begin(ctx: Ctx, args: str) -> None:
 async def ask_focus(ctx: Ctx) -> None:
     ctx.state.step = "focus"
     entry = ctx.catalogue.get(ctx.state.data["suggested"])
-    ctx.say("What would you like to reflect on this week?",
-            [[Button(f"Suggested: {short(entry.title, 36)}", "pick", entry.id)],
-             [Button("Browse", "browse"), Button("Search", "search")], [LATER_BUTTON]])
+    ctx.say(
+        "What would you like to reflect on this week?",
+        [
+            [Button(f"Suggested: {short(entry.title, 36)}", "pick", entry.id)],
+            [Button("Browse", "browse"), Button("Search", "search")],
+            [LATER_BUTTON],
+        ],
+    )
 
 
 async def browse(ctx: Ctx, group: str | None) -> None:
@@ -68,26 +76,48 @@ async def browse(ctx: Ctx, group: str | None) -> None:
     if group is None:
         kind = "standard" if fw == "mlf2025" else "domain"
         groups = ctx.catalogue.of_kind(fw, kind)
-        ctx.say("Choose an area:", [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
-                + [[Button("Back", "back"), LATER_BUTTON]])
+        ctx.say(
+            "Choose an area:",
+            [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
+            + [[Button("Back", "back"), LATER_BUTTON]],
+        )
         return
     kind = "competency" if fw == "mlf2025" else "element"
     items = [e for e in ctx.catalogue.of_kind(fw, kind) if e.parent == group]
-    ctx.say("Choose one:", [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
-            + [[Button("Back", "browse"), LATER_BUTTON]])
+    ctx.say(
+        "Choose one:",
+        [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
+        + [[Button("Back", "browse"), LATER_BUTTON]],
+    )
 
 
 async def pick(ctx: Ctx, item_id: str) -> None:
     item = ctx.catalogue.get(item_id)
     stage = ctx.user.stage
     statement = statement_for(ctx.catalogue, item_id, stage)
-    ctx.goto("reflect", "answer", item=item_id, stage=statement.stage if statement else stage,
-             model=ctx.user.prompt_model, answers=[], followed=False, extras=[])
+    ctx.goto(
+        "reflect",
+        "answer",
+        item=item_id,
+        stage=statement.stage if statement else stage,
+        model=ctx.user.prompt_model,
+        answers=[],
+        followed=False,
+        extras=[],
+    )
     fw = ctx.catalogue.framework(item.framework).short_title
     text = statement.text if statement else item.text
-    ctx.say(render("item", code=item.code, title=item.title, framework=fw,
-                   stage_label=stage_label(ctx.catalogue, item.framework, ctx.state.data["stage"]), text=text)
-            + "\n\nThink of one moment from the last week or two that relates to this.")
+    ctx.say(
+        render(
+            "item",
+            code=item.code,
+            title=item.title,
+            framework=fw,
+            stage_label=stage_label(ctx.catalogue, item.framework, ctx.state.data["stage"]),
+            text=text,
+        )
+        + "\n\nThink of one moment from the last week or two that relates to this."
+    )
     await ask_prompt(ctx)
 
 
@@ -107,9 +137,11 @@ async def take_answer(ctx: Ctx, text: str) -> None:
     if nhs_numbers(text):
         ctx.state.step = "pii"
         data["pending"] = text
-        ctx.say("⚠️ That looks like it contains an NHS number. Please don't store patient-identifiable "
-                "information here. Shall I remove it before saving?",
-                [[Button("Remove it", "pii", "remove")], [Button("It isn't patient information — keep it", "pii", "keep")]])
+        ctx.say(
+            "⚠️ That looks like it contains an NHS number. Please don't store patient-identifiable "
+            "information here. Shall I remove it before saving?",
+            [[Button("Remove it", "pii", "remove")], [Button("It isn't patient information — keep it", "pii", "keep")]],
+        )
         return
     if data.get("following"):
         data["answers"][-1]["answer"] += "\n\n" + text
@@ -133,14 +165,18 @@ async def next_prompt(ctx: Ctx) -> None:
         return
     ctx.state.step = "rating"
     labels = [f"{i} {lab}" for i, lab in enumerate(RATING_LABELS, 1)]
-    ctx.say("How would you rate yourself against this statement now?",
-            [[Button(labels[i], "rate", str(i + 1))] for i in range(5)] + [[Button("Skip", "rate", "")]])
+    ctx.say(
+        "How would you rate yourself against this statement now?",
+        [[Button(labels[i], "rate", str(i + 1))] for i in range(5)] + [[Button("Skip", "rate", "")]],
+    )
 
 
 async def ask_minutes(ctx: Ctx) -> None:
     ctx.state.step = "minutes"
-    ctx.say("Log this as CPD? Tap the minutes you spent, type a number, or skip.",
-            [[Button(f"{m} min", "mins", m) for m in MINUTES], [Button("Skip", "mins", "")]])
+    ctx.say(
+        "Log this as CPD? Tap the minutes you spent, type a number, or skip.",
+        [[Button(f"{m} min", "mins", m) for m in MINUTES], [Button("Skip", "mins", "")]],
+    )
 
 
 async def ask_extras(ctx: Ctx) -> None:
@@ -151,10 +187,13 @@ async def ask_extras(ctx: Ctx) -> None:
         return
     ctx.state.step = "extras"
     chosen = set(data["extras"])
-    rows = [[Button(("✅ " if link.target in chosen else "") + _label(ctx, link.target), "tag", link.target)]
-            for link in links]
-    ctx.say("Does it also count as evidence for any of these? Tap to tick, then Done.",
-            [*rows, [Button("Done", "tagged")]])
+    rows = [
+        [Button(("✅ " if link.target in chosen else "") + _label(ctx, link.target), "tag", link.target)]
+        for link in links
+    ]
+    ctx.say(
+        "Does it also count as evidence for any of these? Tap to tick, then Done.", [*rows, [Button("Done", "tagged")]]
+    )
 
 
 def _label(ctx: Ctx, item_id: str) -> str:
@@ -170,28 +209,50 @@ async def confirm(ctx: Ctx) -> None:
 def summary_text(ctx: Ctx, data: dict[str, Any]) -> str:
     item = ctx.catalogue.get(data["item"])
     rating = data.get("rating")
-    return render("summary", code=item.code or "", title=item.title,
-                  stage_label=stage_label(ctx.catalogue, item.framework, data["stage"]),
-                  answers=data["answers"], rating=f"{rating} {RATING_LABELS[rating - 1]}" if rating else "not rated",
-                  minutes=data.get("minutes") or "not logged",
-                  extras=[_label(ctx, x) for x in data.get("extras", [])])
+    return render(
+        "summary",
+        code=item.code or "",
+        title=item.title,
+        stage_label=stage_label(ctx.catalogue, item.framework, data["stage"]),
+        answers=data["answers"],
+        rating=f"{rating} {RATING_LABELS[rating - 1]}" if rating else "not rated",
+        minutes=data.get("minutes") or "not logged",
+        extras=[_label(ctx, x) for x in data.get("extras", [])],
+    )
 
 
 async def save(ctx: Ctx) -> None:
     data = ctx.state.data
     item = ctx.catalogue.get(data["item"])
-    ctx.db.add(Reflection(user_id=ctx.user.id, framework=item.framework, item_id=item.id, stage=data["stage"],
-                          extra_items=list(data.get("extras", [])), prompt_model=data["model"],
-                          answers_enc=ctx.cipher.encrypt_json(data["answers"]), rating=data.get("rating"),
-                          minutes=data.get("minutes"), created_at=ctx.now, updated_at=ctx.now))
+    ctx.db.add(
+        Reflection(
+            user_id=ctx.user.id,
+            framework=item.framework,
+            item_id=item.id,
+            stage=data["stage"],
+            extra_items=list(data.get("extras", [])),
+            prompt_model=data["model"],
+            answers_enc=ctx.cipher.encrypt_json(data["answers"]),
+            rating=data.get("rating"),
+            minutes=data.get("minutes"),
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+    )
     await ctx.db.flush()
     week_start = ctx.now - timedelta(days=7)
     total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
-    recent = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(
-        Reflection.user_id == ctx.user.id, Reflection.created_at >= week_start))
+    recent = await ctx.db.scalar(
+        select(func.count())
+        .select_from(Reflection)
+        .where(Reflection.user_id == ctx.user.id, Reflection.created_at >= week_start)
+    )
     ctx.finish()
-    ctx.say(f"Saved. That's {total} reflection{'s' if total != 1 else ''} in all, {recent} in the last 7 days. "
-            "Well done for making the time.", menu_buttons())
+    ctx.say(
+        f"Saved. That's {total} reflection{'s' if total != 1 else ''} in all, {recent} in the last 7 days. "
+        "Well done for making the time.",
+        menu_buttons(),
+    )
 
 
 async def on_click(ctx: Ctx, action: str, arg: str) -> None:
@@ -263,17 +324,28 @@ async def on_text(ctx: Ctx, text: str) -> None:
         hits = [h.entry for h in ctx.index.search(text, framework=ctx.user.framework, limit=12)]
         items: list[str] = []
         for e in hits:
-            item = e.id if e.kind == kind else (e.parent if e.parent and e.kind in ("statement", "indicator",
-                                                                                     "descriptor") else None)
+            item = (
+                e.id
+                if e.kind == kind
+                else (e.parent if e.parent and e.kind in ("statement", "indicator", "descriptor") else None)
+            )
             if item and item not in items:
                 items.append(item)
         if not items:
-            ctx.say("I couldn't find anything for that. Try other words, or browse.",
-                    [[Button("Browse", "browse"), LATER_BUTTON]])
+            ctx.say(
+                "I couldn't find anything for that. Try other words, or browse.",
+                [[Button("Browse", "browse"), LATER_BUTTON]],
+            )
             return
         ctx.state.step = "search"
-        ctx.say("Which one?", [[Button(short(f"{ctx.catalogue.get(i).code} {ctx.catalogue.get(i).title}", 50),
-                                       "pick", i)] for i in items[:5]] + [[Button("Browse", "browse"), LATER_BUTTON]])
+        ctx.say(
+            "Which one?",
+            [
+                [Button(short(f"{ctx.catalogue.get(i).code} {ctx.catalogue.get(i).title}", 50), "pick", i)]
+                for i in items[:5]
+            ]
+            + [[Button("Browse", "browse"), LATER_BUTTON]],
+        )
     elif step == "minutes":
         digits = text.strip().split()[0] if text.strip() else ""
         if digits.isdigit() and 0 < int(digits) <= 600:
@@ -301,8 +373,10 @@ async def resume(ctx: Ctx) -> None:
     elif step == "confirm":
         await confirm(ctx)
     elif step == "pii":
-        ctx.say("Shall I remove the number before saving?",
-                [[Button("Remove it", "pii", "remove")], [Button("Keep it", "pii", "keep")]])
+        ctx.say(
+            "Shall I remove the number before saving?",
+            [[Button("Remove it", "pii", "remove")], [Button("Keep it", "pii", "keep")]],
+        )
     else:
         data.setdefault("suggested", await suggestion(ctx))
         await ask_focus(ctx)

@@ -8,8 +8,9 @@ STALE_BUTTON = "That button is from an earlier step, so I've left it alone."
 FORGED_BUTTON = "Sorry, I can't use that button. Here's the menu instead."
 NOT_TEXT = "I can only read text here. Please type your answer, or send /menu."
 GROUP_CHAT = "I'm a personal coach, so I only work in a private chat. Tap my name and send /start there."
-EDITED = ("I saw you edited a message. I keep what you first sent; if you want to change a saved "
-          "reflection, use /history.")
+EDITED = (
+    "I saw you edited a message. I keep what you first sent; if you want to change a saved reflection, use /history."
+)
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Nothing you saved is lost. Please try again, or send /menu."
 CANCELLED = "Stopped. Nothing from that conversation was saved. Send /menu when you're ready."
 NOTHING_TO_CANCEL = "There's nothing to stop. Send /menu to see what I can do."

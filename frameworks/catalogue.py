@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from frameworks.loader import FrameworkDataError, load_files
 from frameworks.schema import (
@@ -18,6 +19,7 @@ from frameworks.schema import (
     ProgrammesFile,
 )
 
+_F = TypeVar("_F", bound=FileHeader)
 DEFAULT_FRAMEWORK = "mlf2025"
 STAGE_KEYS = ("fundamental", "1", "2", "3", "4")
 
@@ -86,15 +88,27 @@ class Catalogue:
             return len(self.of_kind(framework_id, kind))
 
         if framework_id == "mlf2025":
-            return {"values": n("value"), "areas": n("area"), "standards": n("standard"),
-                    "competencies": n("competency"), "stage_statements": n("statement")}
+            return {
+                "values": n("value"),
+                "areas": n("area"),
+                "standards": n("standard"),
+                "competencies": n("competency"),
+                "stage_statements": n("statement"),
+            }
         if framework_id == "lf2011":
-            return {"domains": n("domain"), "elements": n("element"),
-                    "descriptors": n("descriptor"), "stage_indicators": n("indicator")}
+            return {
+                "domains": n("domain"),
+                "elements": n("element"),
+                "descriptors": n("descriptor"),
+                "stage_indicators": n("indicator"),
+            }
         if framework_id == "gmts-gm":
             comps = self.gmts.competencies
-            return {"competencies": len(comps), "core": sum(c.type == "core" for c in comps),
-                    "specialist": sum(c.type == "specialist" for c in comps)}
+            return {
+                "competencies": len(comps),
+                "core": sum(c.type == "core" for c in comps),
+                "specialist": sum(c.type == "specialist" for c in comps),
+            }
         if framework_id == "hlm":
             return {"dimensions": n("dimension")}
         if framework_id == "programmes":
@@ -128,8 +142,14 @@ def _crosswalk_keys(cat: Catalogue, item_id: str) -> list[str]:
 def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
     fw = f.id
     for st in f.stages:
-        yield Entry(fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}" if st.key != "fundamental"
-                    else st.title, " ".join(st.definition), stage=st.key)
+        yield Entry(
+            fw,
+            f"{fw}.stage.{st.key}",
+            "stage",
+            f"{st.label}: {st.title}" if st.key != "fundamental" else st.title,
+            " ".join(st.definition),
+            stage=st.key,
+        )
     for v in f.values:
         yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, v.statement)
     for area in f.areas:
@@ -142,39 +162,96 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
             for comp in std.competencies:
                 comp_id = f"{fw}.{comp.code}"
                 statements = " ".join(t for _, t in comp.stages.items())
-                yield Entry(fw, comp_id, "competency", comp.title, comp.stages.fundamental, code=comp.code,
-                            parent=std_id, context=f"{std.title} {statements}")
+                yield Entry(
+                    fw,
+                    comp_id,
+                    "competency",
+                    comp.title,
+                    comp.stages.fundamental,
+                    code=comp.code,
+                    parent=std_id,
+                    context=f"{std.title} {statements}",
+                )
                 for key, text in comp.stages.items():
-                    yield Entry(fw, f"{comp_id}@{key}", "statement", comp.title, text, code=comp.code,
-                                stage=key, parent=comp_id, context=std.title)
+                    yield Entry(
+                        fw,
+                        f"{comp_id}@{key}",
+                        "statement",
+                        comp.title,
+                        text,
+                        code=comp.code,
+                        stage=key,
+                        parent=comp_id,
+                        context=std.title,
+                    )
 
 
 def _lf_entries(f: LfFile) -> Iterator[Entry]:
     fw = f.id
     for st in f.stages:
-        yield Entry(fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}",
-                    " ".join(st.definition), stage=st.key)
+        yield Entry(
+            fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}", " ".join(st.definition), stage=st.key
+        )
     for d in f.domains:
         dom_id = f"{fw}.{d.code}"
         yield Entry(fw, dom_id, "domain", d.title, d.introduction, code=d.code)
-        yield Entry(fw, f"{dom_id}.not-yet", "not_yet", f"{d.title}: not yet demonstrating",
-                    "; ".join(d.not_yet_demonstrating), code=d.code, parent=dom_id)
+        yield Entry(
+            fw,
+            f"{dom_id}.not-yet",
+            "not_yet",
+            f"{d.title}: not yet demonstrating",
+            "; ".join(d.not_yet_demonstrating),
+            code=d.code,
+            parent=dom_id,
+        )
         for el in d.elements:
             el_id = f"{fw}.{el.code}"
-            yield Entry(fw, el_id, "element", el.title, el.summary, code=el.code, parent=dom_id,
-                        context=f"{d.title} " + " ".join(el.descriptors))
+            yield Entry(
+                fw,
+                el_id,
+                "element",
+                el.title,
+                el.summary,
+                code=el.code,
+                parent=dom_id,
+                context=f"{d.title} " + " ".join(el.descriptors),
+            )
             for n, desc in enumerate(el.descriptors, 1):
                 yield Entry(fw, f"{el_id}.d{n}", "descriptor", el.title, desc, code=f"{el.code}.{n}", parent=el_id)
             for stage, text in el.indicators.items():
-                yield Entry(fw, f"{el_id}@{stage}", "indicator", el.title, text, code=el.code, stage=stage,
-                            parent=el_id, context=d.title)
+                yield Entry(
+                    fw,
+                    f"{el_id}@{stage}",
+                    "indicator",
+                    el.title,
+                    text,
+                    code=el.code,
+                    stage=stage,
+                    parent=el_id,
+                    context=d.title,
+                )
 
 
 def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
     domains = {d.code: d.title for d in f.domains}
     for c in f.competencies:
-        yield Entry(f.id, f"{f.id}.{c.key}", "competency", c.text, c.text, code=c.code,
-                    parent=c.lf_element, context=f"{domains[c.code[0]]} {c.type} " + " ".join(c.examples))
+        yield Entry(
+            f.id,
+            f"{f.id}.{c.key}",
+            "competency",
+            c.text,
+            c.text,
+            code=c.code,
+            parent=c.lf_element,
+            context=f"{domains[c.code[0]]} {c.type} " + " ".join(c.examples),
+        )
+
+
+def _one(by_kind: dict[str, FileHeader], kind: str, model: type[_F]) -> _F:
+    found = by_kind.get(kind)
+    if not isinstance(found, model):
+        raise FrameworkDataError(f"data: no file of kind {kind!r}")
+    return found
 
 
 def build(files: Iterable[FileHeader]) -> Catalogue:
@@ -183,17 +260,27 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         if f.kind in by_kind:
             raise FrameworkDataError(f"{f.id}: kind {f.kind!r} is defined twice")
         by_kind[f.kind] = f
-    try:
-        cat = Catalogue(mlf=by_kind["mlf"], lf=by_kind["lf"], gmts=by_kind["gmts"],  # type: ignore[arg-type]
-                        hlm=by_kind["hlm"], programmes=by_kind["programmes"],  # type: ignore[arg-type]
-                        crosswalk=by_kind["crosswalk"])  # type: ignore[arg-type]
-    except KeyError as exc:
-        raise FrameworkDataError(f"data: no file of kind {exc.args[0]!r}") from None
+    cat = Catalogue(
+        mlf=_one(by_kind, "mlf", MlfFile),
+        lf=_one(by_kind, "lf", LfFile),
+        gmts=_one(by_kind, "gmts", GmtsFile),
+        hlm=_one(by_kind, "hlm", HlmFile),
+        programmes=_one(by_kind, "programmes", ProgrammesFile),
+        crosswalk=_one(by_kind, "crosswalk", CrosswalkFile),
+    )
     entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
     entries += [Entry("hlm", f"hlm.{d.code}", "dimension", d.title, d.title, code=d.code) for d in cat.hlm.dimensions]
-    entries += [Entry("programmes", f"programmes.{p.code}", "programme", p.title,
-                      p.description, context=f"{p.provider} {p.audience} {p.eligibility} {p.kind}")
-                for p in cat.programmes.entries]
+    entries += [
+        Entry(
+            "programmes",
+            f"programmes.{p.code}",
+            "programme",
+            p.title,
+            p.description,
+            context=f"{p.provider} {p.audience} {p.eligibility} {p.kind}",
+        )
+        for p in cat.programmes.entries
+    ]
     for e in entries:
         if e.id in cat.by_id:
             raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
@@ -225,7 +312,9 @@ def _check_references(cat: Catalogue) -> None:
         expected = {"1", "2", "3", "4"} if d.core else {"4"}
         for el in d.elements:
             if set(el.indicators) != expected:
-                raise FrameworkDataError(f"lf2011.yaml: element {el.code}.indicators: expected stages {sorted(expected)}")
+                raise FrameworkDataError(
+                    f"lf2011.yaml: element {el.code}.indicators: expected stages {sorted(expected)}"
+                )
 
 
 def load_catalogue(data_dir: Path | None = None) -> Catalogue:

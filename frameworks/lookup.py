@@ -19,12 +19,87 @@ from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry
 _WORD = re.compile(r"[a-z0-9]+")
 _CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
 _STOP = frozenset(
-    "a about an and any are as at be can could do does doing for from give how i in is it its like look "
-    "looks me mean means my of on or please say says show tell that the their them this to what whats "
-    "when where which who with would you your level stage stages framework new old draft model".split()
+    [
+        "a",
+        "about",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "can",
+        "could",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "give",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "like",
+        "look",
+        "looks",
+        "me",
+        "mean",
+        "means",
+        "my",
+        "of",
+        "on",
+        "or",
+        "please",
+        "say",
+        "says",
+        "show",
+        "tell",
+        "that",
+        "the",
+        "their",
+        "them",
+        "this",
+        "to",
+        "what",
+        "whats",
+        "when",
+        "where",
+        "which",
+        "who",
+        "with",
+        "would",
+        "you",
+        "your",
+        "level",
+        "stage",
+        "stages",
+        "framework",
+        "new",
+        "old",
+        "draft",
+        "model",
+    ]
 )
-_NUMBER_WORDS = {"one": "1", "two": "2", "to": "2", "too": "2", "three": "3", "four": "4", "for": "4", "1": "1",
-                 "2": "2", "3": "3", "4": "4", "fundamental": "fundamental", "0": "fundamental", "zero": "fundamental"}
+_NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "to": "2",
+    "too": "2",
+    "three": "3",
+    "four": "4",
+    "for": "4",
+    "1": "1",
+    "2": "2",
+    "3": "3",
+    "4": "4",
+    "fundamental": "fundamental",
+    "0": "fundamental",
+    "zero": "fundamental",
+}
 _STAGE_PHRASES: list[tuple[re.Pattern[str], str, str | None]] = [
     # (pattern, stage, framework it implies or None)
     (re.compile(r"\bfundamentals?\b|\bfundemental\b|\bfundamentl\b"), "fundamental", "mlf2025"),
@@ -41,7 +116,10 @@ _FRAMEWORK_HINTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bgmts\b|\bgraduate\b|\btrainees?\b|\bgrad scheme\b"), "gmts-gm"),
     (re.compile(r"\bhlm\b|\bhealthcare leadership model\b|\bdimensions?\b"), "hlm"),
     (re.compile(r"\blf\b|\b2011\b|\bold framework\b|\bleadership framework\b|\bdomains?\b"), "lf2011"),
-    (re.compile(r"\bmlf\b|\b2025\b|\bnew framework\b|\bdraft framework\b|\bmanagement (?:and|&) leadership\b"), "mlf2025"),
+    (
+        re.compile(r"\bmlf\b|\b2025\b|\bnew framework\b|\bdraft framework\b|\bmanagement (?:and|&) leadership\b"),
+        "mlf2025",
+    ),
     (re.compile(r"\bprogrammes?\b|\bprograms?\b|\bcourses?\b|\btraining\b|\bmentor\w*|\bcoach\w*"), "programmes"),
 ]
 _SYNONYMS = {
@@ -60,9 +138,19 @@ _SYNONYMS = {
     "it": (),
 }
 _KIND_WEIGHT = {
-    "statement": 1.0, "competency": 1.15, "standard": 0.9, "stage": 1.0, "value": 0.9, "area": 0.7,
-    "element": 1.15, "indicator": 1.0, "descriptor": 0.85, "domain": 0.9, "not_yet": 0.6,
-    "dimension": 1.0, "programme": 0.9,
+    "statement": 1.0,
+    "competency": 1.15,
+    "standard": 0.9,
+    "stage": 1.0,
+    "value": 0.9,
+    "area": 0.7,
+    "element": 1.15,
+    "indicator": 1.0,
+    "descriptor": 0.85,
+    "domain": 0.9,
+    "not_yet": 0.6,
+    "dimension": 1.0,
+    "programme": 0.9,
 }
 
 
@@ -93,8 +181,16 @@ class Hit:
 
     def as_dict(self) -> dict[str, object]:
         e = self.entry
-        return {"framework": e.framework, "id": e.id, "kind": e.kind, "code": e.code, "title": e.title,
-                "stage": e.stage, "text": e.text, "score": round(self.score, 3)}
+        return {
+            "framework": e.framework,
+            "id": e.id,
+            "kind": e.kind,
+            "code": e.code,
+            "title": e.title,
+            "stage": e.stage,
+            "text": e.text,
+            "score": round(self.score, 3),
+        }
 
 
 def parse(text: str) -> Query:
@@ -105,19 +201,19 @@ def parse(text: str) -> Query:
     m = re.search(r"\b(?:stage|stg|level|lvl)\s*([a-z]+|\d)\b(?!\.\d)", low)
     if m and m.group(1) in _NUMBER_WORDS:
         stage = _NUMBER_WORDS[m.group(1)]
-        low = low[: m.start()] + " " + low[m.end():]
+        low = low[: m.start()] + " " + low[m.end() :]
     for rx, st, implied in _STAGE_PHRASES:
         found = rx.search(low)
         if found:
             stage = stage or st
             framework = framework or implied
-            low = low[: found.start()] + " " + low[found.end():]
+            low = low[: found.start()] + " " + low[found.end() :]
             break
     code = None
     cm = _CODE.search(low)
     if cm:
         code = ".".join(g for g in cm.groups() if g)
-        low = low[: cm.start()] + " " + low[cm.end():]
+        low = low[: cm.start()] + " " + low[cm.end() :]
     for rx, _ in _FRAMEWORK_HINTS[:4]:
         low = rx.sub(" ", low)
     words = tuple(w for w in _words(low) if w not in _STOP and not w.isdigit())
@@ -143,8 +239,14 @@ class LookupIndex:
                 self._postings[s][i] = weight
         n = len(self._entries)
         self._idf = {s: math.log(1 + n / len(p)) for s, p in self._postings.items()}
-        self._vocab = sorted({w for e in self._entries for w in _words(f"{e.title} {e.text} {e.context}")
-                              if w not in _STOP and len(w) > 2})
+        self._vocab = sorted(
+            {
+                w
+                for e in self._entries
+                for w in _words(f"{e.title} {e.text} {e.context}")
+                if w not in _STOP and len(w) > 2
+            }
+        )
         self._vocab_set = frozenset(self._vocab)
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(self._entries):
@@ -185,8 +287,11 @@ class LookupIndex:
             entry = self.catalogue.stage_entry(target, q.stage)
             if entry is not None:
                 scores[self._entries.index(entry)] += 100.0
-        ranked = [(self._adjust(self._entries[i], s, q, fw), i) for i, s in scores.items()
-                  if s > 0 and (framework is None or self._entries[i].framework == framework)]
+        ranked = [
+            (self._adjust(self._entries[i], s, q, fw), i)
+            for i, s in scores.items()
+            if s > 0 and (framework is None or self._entries[i].framework == framework)
+        ]
         ranked.sort(key=lambda t: (-t[0], t[1]))
         return [Hit(self._entries[i], s) for s, i in ranked[:limit] if s > 0]
 

@@ -53,8 +53,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path,  # type: ignore[call-arg]
-                    encryption_key=TEST_KEY, telegram_token=None)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=tmp_path,
+        encryption_key=TEST_KEY,
+        telegram_token=None,
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ above a configurable rate, and 403 for a user who blocked the bot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -18,10 +19,33 @@ from typing import Any
 
 from aiohttp import web
 
-BOT = {"id": 999000, "is_bot": True, "first_name": "LeadCoach", "username": "LeadCoachTestBot",
-       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
-_ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-                 "pre", "blockquote", "tg-emoji"}
+BOT = {
+    "id": 999000,
+    "is_bot": True,
+    "first_name": "LeadCoach",
+    "username": "LeadCoachTestBot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+_ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 _BAD_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
 
 
@@ -117,9 +141,8 @@ class FakeTelegram:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        server: Any = site._server
+        self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -175,8 +198,13 @@ class FakeTelegram:
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         if chat_type != "private":
             chat["title"] = "Ward team"
-        msg = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
-               "from": self._user(user_id), **extra}
+        msg = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._user(user_id),
+            **extra,
+        }
         if text is not None:
             msg["text"] = text
             if text.startswith("/"):
@@ -187,8 +215,15 @@ class FakeTelegram:
         return await self.push({"message": self._message(user_id, text, chat_type)})
 
     async def send_sticker(self, user_id: int) -> int:
-        sticker = {"file_id": "CAAC", "file_unique_id": "U1", "type": "regular", "width": 512, "height": 512,
-                   "is_animated": False, "is_video": False}
+        sticker = {
+            "file_id": "CAAC",
+            "file_unique_id": "U1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
         return await self.push({"message": self._message(user_id, None, sticker=sticker)})
 
     async def edit_text(self, user_id: int, text: str) -> int:
@@ -196,12 +231,22 @@ class FakeTelegram:
         return await self.push({"edited_message": msg})
 
     async def click(self, user_id: int, data: str, message: Sent | None = None) -> int:
-        msg = {"message_id": message.message_id if message else 1, "date": int(time.time()),
-               "chat": {"id": user_id, "type": "private"}, "from": BOT, "text": message.text if message else "x"}
+        msg = {
+            "message_id": message.message_id if message else 1,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"},
+            "from": BOT,
+            "text": message.text if message else "x",
+        }
         if message is not None and message.reply_markup:
             msg["reply_markup"] = message.reply_markup
-        query = {"id": str(next(self._ids) + 10_000), "from": self._user(user_id), "chat_instance": "ci",
-                 "data": data, "message": msg}
+        query = {
+            "id": str(next(self._ids) + 10_000),
+            "from": self._user(user_id),
+            "chat_instance": "ci",
+            "data": data,
+            "message": msg,
+        }
         return await self.push({"callback_query": query})
 
     def to(self, chat_id: int) -> list[Sent]:
@@ -216,7 +261,7 @@ class FakeTelegram:
                 got = [s.text[:60] for s in self.to(chat_id)[start:]]
                 raise AssertionError(f"chat {chat_id}: wanted {count} new messages, got {got}")
             await asyncio.sleep(0.01)
-        new = self.to(chat_id)[start:start + count]
+        new = self.to(chat_id)[start : start + count]
         self._seen = {**getattr(self, "_seen", {}), chat_id: start + count}
         return new
 
@@ -247,10 +292,8 @@ class FakeTelegram:
         async with self._new:
             self.updates = [u for u in self.updates if u["update_id"] >= offset] if offset else self.updates
             if not self.updates and timeout:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait(), timeout)
-                except TimeoutError:
-                    pass
             return list(self.updates[:limit])
 
     def _check_rate(self) -> None:
@@ -287,8 +330,12 @@ class FakeTelegram:
                 raise ApiError(400, f"Bad Request: can't parse entities: {error}")
 
     def _result(self, s: Sent) -> dict[str, Any]:
-        msg: dict[str, Any] = {"message_id": s.message_id, "date": int(time.time()),
-                               "chat": {"id": s.chat_id, "type": "private"}, "from": BOT}
+        msg: dict[str, Any] = {
+            "message_id": s.message_id,
+            "date": int(time.time()),
+            "chat": {"id": s.chat_id, "type": "private"},
+            "from": BOT,
+        }
         if s.text:
             msg["text"] = s.text
         if s.reply_markup:
@@ -312,8 +359,14 @@ class FakeTelegram:
         self._check_chat(chat_id)
         self._check_rate()
         doc = p.get("document")
-        s = Sent("sendDocument", chat_id, next(self._message_ids), str(p.get("caption", "")),
-                 document=doc if isinstance(doc, bytes) else str(doc).encode(), filename=p.get("document__filename"))
+        s = Sent(
+            "sendDocument",
+            chat_id,
+            next(self._message_ids),
+            str(p.get("caption", "")),
+            document=doc if isinstance(doc, bytes) else str(doc).encode(),
+            filename=p.get("document__filename"),
+        )
         self.sent.append(s)
         return self._result(s)
 
@@ -322,8 +375,14 @@ class FakeTelegram:
         self._check_chat(chat_id)
         self._check_rate()
         photo = p.get("photo")
-        s = Sent("sendPhoto", chat_id, next(self._message_ids), str(p.get("caption", "")),
-                 document=photo if isinstance(photo, bytes) else None, filename=p.get("photo__filename"))
+        s = Sent(
+            "sendPhoto",
+            chat_id,
+            next(self._message_ids),
+            str(p.get("caption", "")),
+            document=photo if isinstance(photo, bytes) else None,
+            filename=p.get("photo__filename"),
+        )
         self.sent.append(s)
         result = self._result(s)
         result["photo"] = [{"file_id": "PH", "file_unique_id": "P1", "width": 800, "height": 800}]

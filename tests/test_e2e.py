@@ -27,9 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_settings(fake: FakeTelegram, database_url: str, data_dir: Path) -> Settings:
-    return Settings(_env_file=None, telegram_token=fake.token, telegram_api_url=fake.api_url,  # type: ignore[call-arg]
-                    telegram_file_url=fake.file_url, database_url=database_url, data_dir=data_dir,
-                    encryption_key=TEST_KEY)
+    return Settings(
+        _env_file=None,
+        telegram_token=fake.token,
+        telegram_api_url=fake.api_url,
+        telegram_file_url=fake.file_url,
+        database_url=database_url,
+        data_dir=data_dir,
+        encryption_key=TEST_KEY,
+    )
 
 
 async def start_app(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -38,8 +44,9 @@ async def start_app(settings: Settings) -> Application:  # type: ignore[type-arg
     assert app.post_init is not None
     await app.post_init(app)
     assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=["message", "edited_message",
-                                                                                  "callback_query"])
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=1, allowed_updates=["message", "edited_message", "callback_query"]
+    )
     await app.start()
     return app
 
@@ -109,8 +116,9 @@ async def onboard(bot: Bot, user: int = ALICE) -> None:
     await bot.tap(user, "Use the defaults")
 
 
-async def reflect(bot: Bot, user: int = ALICE, first: str = "I chaired a tense rota meeting on the ward this week.") \
-        -> None:
+async def reflect(
+    bot: Bot, user: int = ALICE, first: str = "I chaired a tense rota meeting on the ward this week."
+) -> None:
     await bot.say(user, "/reflect")
     await bot.tap(user, "Suggested", replies=2)
     await bot.say(user, first)
@@ -243,12 +251,26 @@ async def test_a_user_who_blocked_the_bot_is_marked(bot: Bot) -> None:
 
 
 async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Process:
-    env = {**os.environ, "LEADCOACH_TELEGRAM_TOKEN": fake.token, "LEADCOACH_TELEGRAM_API_URL": fake.api_url,
-           "LEADCOACH_TELEGRAM_FILE_URL": fake.file_url, "LEADCOACH_DATABASE_URL": settings.effective_database_url,
-           "LEADCOACH_DATA_DIR": str(settings.data_dir), "LEADCOACH_ENCRYPTION_KEY": TEST_KEY}
+    env = {
+        **os.environ,
+        "LEADCOACH_TELEGRAM_TOKEN": fake.token,
+        "LEADCOACH_TELEGRAM_API_URL": fake.api_url,
+        "LEADCOACH_TELEGRAM_FILE_URL": fake.file_url,
+        "LEADCOACH_DATABASE_URL": settings.effective_database_url,
+        "LEADCOACH_DATA_DIR": str(settings.data_dir),
+        "LEADCOACH_ENCRYPTION_KEY": TEST_KEY,
+    }
     before = fake.calls.count("getUpdates")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     for _ in range(600):
         if fake.calls.count("getUpdates") > before:
             return proc

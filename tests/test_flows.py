@@ -16,10 +16,14 @@ async def onboard(c: FakeClient) -> None:
     await c.click("Use the defaults")
 
 
-async def reflect(c: FakeClient, answers: tuple[str, str, str] = (
+async def reflect(
+    c: FakeClient,
+    answers: tuple[str, str, str] = (
         "I led a handover where two nurses disagreed about staffing on the late shift.",
         "It showed me I step in too fast instead of letting people work it through themselves.",
-        "Next week I will ask open questions first and only then suggest a way forward.")) -> None:
+        "Next week I will ask open questions first and only then suggest a way forward.",
+    ),
+) -> None:
     await c.send("/reflect")
     await c.click("Suggested")
     for a in answers:
@@ -48,7 +52,13 @@ async def test_onboarding_step_by_step(client: FakeClient, runtime: Runtime) -> 
     async with runtime.coach.sessionmaker() as db:
         u = (await db.execute(select(User))).scalar_one()
     assert (u.framework, u.stage, u.reflect_day, u.reflect_time, u.timezone, str(u.appraisal_date)) == (
-        "lf2011", "3", 2, "18:00", "Europe/Dublin", "2099-12-31")
+        "lf2011",
+        "3",
+        2,
+        "18:00",
+        "Europe/Dublin",
+        "2099-12-31",
+    )
 
 
 async def test_onboarding_every_step_can_be_skipped(client: FakeClient, runtime: Runtime) -> None:
@@ -86,8 +96,10 @@ async def test_nhs_number_is_flagged_and_removed(client: FakeClient, runtime: Ru
     await client.send("Patient 943 476 5919 was discharged late and the family complained to me.")
     assert "NHS number" in client.text
     await client.click("Remove it")
-    for a in ("It showed I need to check discharge plans every morning with the ward clerk.",
-              "I will add a discharge check to the daily huddle from Monday onwards."):
+    for a in (
+        "It showed I need to check discharge plans every morning with the ward clerk.",
+        "I will add a discharge check to the daily huddle from Monday onwards.",
+    ):
         await client.send(a)
     await client.click("Skip")
     await client.click("Skip")
@@ -151,8 +163,11 @@ async def test_user_text_is_escaped(client: FakeClient) -> None:
     await onboard(client)
     await client.send("/reflect")
     await client.click("Suggested")
-    for a in ("<b>bold</b> & <script> tags in my answer, to see what happens here",
-              "It means the coach must escape what I type & show it safely to me.", "I will keep typing < and > freely in every answer I give from now on."):
+    for a in (
+        "<b>bold</b> & <script> tags in my answer, to see what happens here",
+        "It means the coach must escape what I type & show it safely to me.",
+        "I will keep typing < and > freely in every answer I give from now on.",
+    ):
         await client.send(a)
     await client.click("Skip")
     await client.click("Skip")

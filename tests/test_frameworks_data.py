@@ -16,9 +16,13 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 def test_counts(catalogue: Catalogue) -> None:
     assert catalogue.counts("mlf2025") == {
-        "values": 6, "areas": 3, "standards": 9, "competencies": 27, "stage_statements": 135}
-    assert catalogue.counts("lf2011") == {
-        "domains": 7, "elements": 28, "descriptors": 112, "stage_indicators": 88}
+        "values": 6,
+        "areas": 3,
+        "standards": 9,
+        "competencies": 27,
+        "stage_statements": 135,
+    }
+    assert catalogue.counts("lf2011") == {"domains": 7, "elements": 28, "descriptors": 112, "stage_indicators": 88}
     assert catalogue.counts("gmts-gm") == {"competencies": 106, "core": 63, "specialist": 43}
     assert catalogue.counts("hlm") == {"dimensions": 9}
     assert catalogue.counts("programmes")["entries"] >= 14
@@ -38,7 +42,13 @@ def test_mlf_is_marked_draft_and_every_competency_has_five_stages(catalogue: Cat
     for comp in catalogue.of_kind("mlf2025", "competency"):
         assert [catalogue.statement(comp.id, s) is not None for s in ("fundamental", "1", "2", "3", "4")] == [True] * 5
     assert [v.title for v in catalogue.mlf.values] == [
-        "Accountability", "Collaboration", "Compassion", "Curiosity", "Inclusion", "Integrity"]
+        "Accountability",
+        "Collaboration",
+        "Compassion",
+        "Curiosity",
+        "Inclusion",
+        "Integrity",
+    ]
 
 
 def test_lf_core_and_senior_domains(catalogue: Catalogue) -> None:
@@ -48,7 +58,10 @@ def test_lf_core_and_senior_domains(catalogue: Catalogue) -> None:
 
 def test_hlm_order(catalogue: Catalogue) -> None:
     assert [d.title for d in catalogue.hlm.dimensions][:3] == [
-        "Inspiring shared purpose", "Leading with care", "Evaluating information"]
+        "Inspiring shared purpose",
+        "Leading with care",
+        "Evaluating information",
+    ]
 
 
 def test_gmts_rules(catalogue: Catalogue) -> None:
@@ -65,9 +78,19 @@ def test_programmes_have_eligibility_and_positive_action(catalogue: Catalogue) -
     progs = {p.code: p for p in catalogue.programmes.entries}
     assert progs["stepping-up"].positive_action and progs["ready-now"].positive_action
     assert not progs["mary-seacole"].positive_action
-    for name in ("edward-jenner", "elizabeth-garrett-anderson", "local-leadership-academies",
-                 "coaching-register", "faculty-leadership-management", "clinical-leaders-network",
-                 "fmlm", "rcn-leadership", "kings-fund-courses", "lead-elearning", "model-for-improvement"):
+    for name in (
+        "edward-jenner",
+        "elizabeth-garrett-anderson",
+        "local-leadership-academies",
+        "coaching-register",
+        "faculty-leadership-management",
+        "clinical-leaders-network",
+        "fmlm",
+        "rcn-leadership",
+        "kings-fund-courses",
+        "lead-elearning",
+        "model-for-improvement",
+    ):
         assert name in progs
 
 
@@ -103,7 +126,9 @@ def test_loader_names_file_and_path_of_a_missing_stage(tmp_path: Path) -> None:
     path = folder / "mlf2025.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("        '3': >-", "        '9': >-", 1), encoding="utf-8")
-    with pytest.raises(FrameworkDataError, match=r"mlf2025\.yaml: areas\[0\]\.standards\[0\]\.competencies\[0\]\.stages"):
+    with pytest.raises(
+        FrameworkDataError, match=r"mlf2025\.yaml: areas\[0\]\.standards\[0\]\.competencies\[0\]\.stages"
+    ):
         load_catalogue(folder)
 
 
@@ -175,9 +200,19 @@ def test_gmts_competencies_are_verbatim(catalogue: Catalogue, seeds: dict[str, s
 def test_hlm_and_programme_names_are_in_the_source(catalogue: Catalogue, seeds: dict[str, str]) -> None:
     blueprint = seeds["003"]
     assert all(_norm(d.title) in blueprint for d in catalogue.hlm.dimensions)
-    names = ["Mary Seacole programme", "Edward Jenner Programme", "Stepping Up programme", "Ready Now Programme",
-             "Local Leadership Academies", "Faculty for Leadership and Management", "NHS Clinical Leaders Network",
-             "Faculty of Medical Leadership and Management", "Royal College of Nursing (RCN) Leadership Programmes",
-             "The King's Fund", "LeAD", "Coaching and mentoring"]
+    names = [
+        "Mary Seacole programme",
+        "Edward Jenner Programme",
+        "Stepping Up programme",
+        "Ready Now Programme",
+        "Local Leadership Academies",
+        "Faculty for Leadership and Management",
+        "NHS Clinical Leaders Network",
+        "Faculty of Medical Leadership and Management",
+        "Royal College of Nursing (RCN) Leadership Programmes",
+        "The King's Fund",
+        "LeAD",
+        "Coaching and mentoring",
+    ]
     urls = [p.url for p in catalogue.programmes.entries if p.url and p.seed.startswith("003")]
     _assert_verbatim(names + urls + [d.title for d in catalogue.hlm.dimensions] * 2, blueprint, minimum=30)

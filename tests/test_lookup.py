@@ -68,8 +68,11 @@ def test_expected_answer_in_top_three(index: LookupIndex, question: str, framewo
 
 def test_at_least_ninety_percent_right_at_rank_one(index: LookupIndex) -> None:
     assert len(CASES) >= 40
-    wrong = [(q, index.search(q, framework=fw, limit=1)[0].entry.id) for q, fw, exp in CASES
-             if index.search(q, framework=fw, limit=1)[0].entry.id != exp]
+    wrong = [
+        (q, index.search(q, framework=fw, limit=1)[0].entry.id)
+        for q, fw, exp in CASES
+        if index.search(q, framework=fw, limit=1)[0].entry.id != exp
+    ]
     assert len(wrong) <= len(CASES) // 10, wrong
 
 
