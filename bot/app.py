@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to timedelta retry_after (PTB 22.2+), no warnings
 
 from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.request import BaseRequest  # noqa: E402
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,7 +37,9 @@ COMMANDS = [
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 
-def build_application(settings: Settings, *, rate_limit: bool = True) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: Settings, *, rate_limit: bool = True, request: BaseRequest | None = None
+) -> Application:  # type: ignore[type-arg]
     if settings.telegram_token is None:
         raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
 
@@ -58,6 +61,8 @@ def build_application(settings: Settings, *, rate_limit: bool = True) -> Applica
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if request is not None:  # benchmarks fake the network in-process
+        builder = builder.request(request).get_updates_request(request)
     if rate_limit:
         builder = builder.rate_limiter(
             AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=3)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from frameworks.lookup import LookupIndex
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64
+_SEEN_RESOLUTION = timedelta(minutes=10)
 
 
 class FlowError(Exception):
@@ -134,10 +135,11 @@ class Engine:
         async with self.sessionmaker() as db:
             try:
                 async with db.begin():
-                    if update_id is not None and not await self._first_delivery(db, who.channel, update_id):
-                        return Outcome(duplicate=True)
-                    user = await self._user(db, who)
-                    row, state = await self._load_state(db, user)
+                    if update_id is not None:
+                        # Recorded in the same transaction: a repeat (or a second instance) fails on commit.
+                        db.add(ProcessedUpdate(channel=who.channel, update_id=update_id, processed_at=self.clock()))
+                    user, row = await self._user(db, who)
+                    state = self._state(row, user)
                     ctx = Ctx(db, user, state, self.catalogue, self.index, self.cipher, self.clock())
                     await self._dispatch(ctx, event, row)
                     if not ctx.erased:
@@ -167,53 +169,53 @@ class Engine:
             if user is not None:
                 user.blocked = True
 
-    async def _first_delivery(self, db: AsyncSession, channel: str, update_id: int) -> bool:
-        seen = await db.get(ProcessedUpdate, (channel, update_id))
-        if seen is not None:
-            return False
-        db.add(ProcessedUpdate(channel=channel, update_id=update_id, processed_at=self.clock()))
-        await db.flush()
-        return True
-
-    async def _user(self, db: AsyncSession, who: Identity) -> User:
-        user = (
-            await db.execute(select(User).where(User.channel == who.channel, User.external_id == who.external_id))
-        ).scalar_one_or_none()
-        now = self.clock()
-        if user is None:
-            user = User(
-                channel=who.channel,
-                external_id=who.external_id,
-                first_name=who.first_name,
-                created_at=now,
-                last_seen_at=now,
-                onboarded=False,
-                framework="mlf2025",
-                stage="1",
-                reflect_day=4,
-                reflect_time="17:30",
-                timezone="Europe/London",
-                prompt_model="rolfe",
-                blocked=False,
+    async def _user(self, db: AsyncSession, who: Identity) -> tuple[User, ConversationSession | None]:
+        """The user and their session row in one query (the user row locked on PostgreSQL)."""
+        found = (
+            await db.execute(
+                select(User, ConversationSession)
+                .outerjoin(ConversationSession, ConversationSession.user_id == User.id)
+                .where(User.channel == who.channel, User.external_id == who.external_id)
+                .with_for_update(of=User)
             )
-            db.add(user)
-            await db.flush()
-        else:
-            user.last_seen_at = now
-            user.blocked = False
-            if who.first_name:
+        ).one_or_none()
+        now = self.clock()
+        if found is not None:
+            user, row = found
+            # Touch the row only when something changed, to keep each update to a few statements.
+            if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
+                user.last_seen_at = now
+                user.blocked = False
+            if who.first_name and who.first_name != user.first_name:
                 user.first_name = who.first_name
-        return user
+            return user, row
+        user = User(
+            channel=who.channel,
+            external_id=who.external_id,
+            first_name=who.first_name,
+            created_at=now,
+            last_seen_at=now,
+            onboarded=False,
+            framework="mlf2025",
+            stage="1",
+            reflect_day=4,
+            reflect_time="17:30",
+            timezone="Europe/London",
+            prompt_model="rolfe",
+            blocked=False,
+        )
+        db.add(user)
+        await db.flush()
+        return user, None
 
-    async def _load_state(self, db: AsyncSession, user: User) -> tuple[ConversationSession | None, State]:
-        row = await db.get(ConversationSession, user.id, with_for_update=True)
+    def _state(self, row: ConversationSession | None, user: User) -> State:
         if row is None or not row.flow or _aware(row.expires_at) <= self.clock():
-            return row, State()
+            return State()
         data = self.cipher.decrypt_json(row.data_enc)
         if row.flow not in self.flows or not isinstance(data, dict):
             log.warning("discarding a session with unknown flow %r for user %s", row.flow, user.id)
-            return row, State()
-        return row, State(row.flow, row.step, data)
+            return State()
+        return State(row.flow, row.step, data)
 
     async def _save_state(
         self, db: AsyncSession, user: User, row: ConversationSession | None, state: State, *, changed: bool
@@ -231,7 +233,6 @@ class Engine:
         row.data_enc = self.cipher.encrypt_json(state.data)
         row.updated_at = now
         row.expires_at = now + self.session_ttl
-        await db.flush()
         return row.version
 
     async def _dispatch(self, ctx: Ctx, event: Event, row: ConversationSession | None) -> None:
