@@ -24,9 +24,9 @@ from telegram.request import BaseRequest, RequestData
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_application  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from flows.crypto import Cipher  # noqa: E402
+from bot.app import build_application
+from bot.settings import Settings
+from flows.crypto import Cipher
 
 USERS = 60
 BOT = {"id": 1, "is_bot": True, "first_name": "LeadCoach", "username": "LeadCoachBenchBot"}
@@ -49,9 +49,16 @@ class LocalRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         return 1.0
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None, connect_timeout: Any = None,
-                         pool_timeout: Any = None) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
         result: Any = True
@@ -64,34 +71,57 @@ class LocalRequest(BaseRequest):
             markup = params.get("reply_markup")
             if name == "sendMessage":
                 self.keyboards[chat] = [b for row in (markup or {}).get("inline_keyboard", []) for b in row]
-            result = {"message_id": next(self.ids), "date": 0, "chat": {"id": chat, "type": "private"},
-                      "text": str(params.get("text", ""))[:10]}
+            result = {
+                "message_id": next(self.ids),
+                "date": 0,
+                "chat": {"id": chat, "type": "private"},
+                "text": str(params.get("text", ""))[:10],
+            }
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
 def message(uid: int, user: int, text: str) -> dict[str, Any]:
-    msg: dict[str, Any] = {"message_id": uid, "date": 0, "chat": {"id": user, "type": "private"},
-                           "from": {"id": user, "is_bot": False, "first_name": "M"}, "text": text}
+    msg: dict[str, Any] = {
+        "message_id": uid,
+        "date": 0,
+        "chat": {"id": user, "type": "private"},
+        "from": {"id": user, "is_bot": False, "first_name": "M"},
+        "text": text,
+    }
     if text.startswith("/"):
         msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
     return {"update_id": uid, "message": msg}
 
 
 def click(uid: int, user: int, data: str) -> dict[str, Any]:
-    return {"update_id": uid, "callback_query": {"id": str(uid), "chat_instance": "c", "data": data,
-                                                 "from": {"id": user, "is_bot": False, "first_name": "M"},
-                                                 "message": {"message_id": 1, "date": 0, "chat": {"id": user,
-                                                             "type": "private"}, "text": "x"}}}
+    return {
+        "update_id": uid,
+        "callback_query": {
+            "id": str(uid),
+            "chat_instance": "c",
+            "data": data,
+            "from": {"id": user, "is_bot": False, "first_name": "M"},
+            "message": {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"},
+        },
+    }
 
 
 SCRIPT: list[tuple[str, str]] = [
-    ("say", "/start"), ("tap", "Use the defaults"), ("say", "what does stage 2 look like"),
-    ("say", "/reflect"), ("tap", "Suggested"),
+    ("say", "/start"),
+    ("tap", "Use the defaults"),
+    ("say", "what does stage 2 look like"),
+    ("say", "/reflect"),
+    ("tap", "Suggested"),
     ("say", "I had to tell the team about a rota change that nobody wanted this week."),
     ("say", "It showed me I explain the decision but not the reasons behind it clearly enough."),
     ("say", "Next time I will share the reasons first and take questions before the detail."),
-    ("tap", "3 Proficient"), ("tap", "15 min"), ("tap", "Done"), ("tap", "Save"),
-    ("say", "stage 3 budget"), ("say", "/history"), ("say", "conflcit"),
+    ("tap", "3 Proficient"),
+    ("tap", "15 min"),
+    ("tap", "Done"),
+    ("tap", "Save"),
+    ("say", "stage 3 budget"),
+    ("say", "/history"),
+    ("say", "conflcit"),
 ]
 
 
@@ -107,8 +137,9 @@ async def run(app: Application, updates: Any) -> list[float]:  # type: ignore[ty
 
 async def coach(data_dir: Path) -> tuple[list[float], float]:
     request = LocalRequest()
-    settings = Settings(_env_file=None, telegram_token="1:BENCH", data_dir=data_dir,
-                        encryption_key=Cipher.generate_key())
+    settings = Settings(
+        _env_file=None, telegram_token="1:BENCH", data_dir=data_dir, encryption_key=Cipher.generate_key()
+    )
     app = build_application(settings, rate_limit=False, request=request)
     await app.initialize()
     assert app.post_init is not None
@@ -121,6 +152,7 @@ async def coach(data_dir: Path) -> tuple[list[float], float]:
                 return message(next(ids), user, arg)
             data = next(b["callback_data"] for b in request.keyboards[user] if b["text"].startswith(arg))
             return click(next(ids), user, data)
+
         return make
 
     stream = [step(1000 + u, kind, arg) for kind, arg in SCRIPT for u in range(USERS)]

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to timedelta retry_after (PTB 22.2+), no warnings
 
 from telegram import BotCommand, LinkPreviewOptions, Update
-from telegram.request import BaseRequest  # noqa: E402
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -16,6 +15,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot import telegram as tg
 from bot.runtime import open_runtime

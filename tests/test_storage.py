@@ -88,8 +88,14 @@ async def test_postgres_and_sqlite_share_the_same_flows(runtime: Runtime, client
 
 
 def test_item_template_renders_exactly() -> None:
-    assert render("item", code="5.3", title="Manage conflict & sensitive conversations", framework="MLF 2025 (draft)",
-                  stage_label="Stage 2: Mid-Level Managers and Leaders", text="I de-escalate <conflict>.") == (
+    assert render(
+        "item",
+        code="5.3",
+        title="Manage conflict & sensitive conversations",
+        framework="MLF 2025 (draft)",
+        stage_label="Stage 2: Mid-Level Managers and Leaders",
+        text="I de-escalate <conflict>.",
+    ) == (
         "<b>5.3 Manage conflict &amp; sensitive conversations</b>\n"
         "<i>MLF 2025 (draft) · Stage 2: Mid-Level Managers and Leaders</i>\n\n"
         "I de-escalate &lt;conflict&gt;."
