@@ -60,7 +60,7 @@ class LocalRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data else {}
+        params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         result: Any = True
         if name == "getMe":
             result = BOT
@@ -68,9 +68,9 @@ class LocalRequest(BaseRequest):
             result = []
         elif name in ("sendMessage", "sendDocument", "editMessageReplyMarkup"):
             chat = int(params.get("chat_id", 0))
-            markup = params.get("reply_markup")
+            markup: dict[str, Any] = params.get("reply_markup") or {}
             if name == "sendMessage":
-                self.keyboards[chat] = [b for row in (markup or {}).get("inline_keyboard", []) for b in row]
+                self.keyboards[chat] = [b for row in markup.get("inline_keyboard", []) for b in row]
             result = {
                 "message_id": next(self.ids),
                 "date": 0,
