@@ -36,6 +36,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         LookupIndex(catalogue),
         load_cipher(settings),
         session_ttl=timedelta(days=settings.session_ttl_days),
+        default_timezone=settings.default_timezone,
     )
     return Runtime(settings, db, coach)
 

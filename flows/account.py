@@ -30,7 +30,7 @@ async def cancel(ctx: Ctx, args: str) -> None:
 
 async def privacy(ctx: Ctx, args: str) -> None:
     count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
-    ctx.say(render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=14))
+    ctx.say(render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=ctx.ttl_days))
 
 
 async def export(ctx: Ctx, args: str) -> None:

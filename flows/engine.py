@@ -64,6 +64,7 @@ class Ctx:
     replies: list[Reply] = field(default_factory=list)
     notice: str | None = None
     erased: bool = False
+    ttl_days: int = 14
 
     def say(self, text: str, buttons: list[list[Button]] | None = None, attachment: Attachment | None = None) -> None:
         self.replies.append(Reply(text, buttons or [], attachment))
@@ -103,7 +104,9 @@ class Engine:
         *,
         session_ttl: timedelta = timedelta(days=14),
         clock: Callable[[], datetime] | None = None,
+        default_timezone: str = "Europe/London",
     ) -> None:
+        self.default_timezone = default_timezone
         self.sessionmaker = sessionmaker
         self.catalogue = catalogue
         self.index = index
@@ -140,7 +143,16 @@ class Engine:
                         db.add(ProcessedUpdate(channel=who.channel, update_id=update_id, processed_at=self.clock()))
                     user, row = await self._user(db, who)
                     state = self._state(row, user)
-                    ctx = Ctx(db, user, state, self.catalogue, self.index, self.cipher, self.clock())
+                    ctx = Ctx(
+                        db,
+                        user,
+                        state,
+                        self.catalogue,
+                        self.index,
+                        self.cipher,
+                        self.clock(),
+                        ttl_days=self.session_ttl.days,
+                    )
                     await self._dispatch(ctx, event, row)
                     if not ctx.erased:
                         version = await self._save_state(
@@ -200,7 +212,7 @@ class Engine:
             stage="1",
             reflect_day=4,
             reflect_time="17:30",
-            timezone="Europe/London",
+            timezone=self.default_timezone,
             prompt_model="rolfe",
             blocked=False,
         )

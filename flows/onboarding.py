@@ -84,7 +84,7 @@ async def ask(ctx: Ctx, step: str) -> None:
     elif step == "tz":
         ctx.say(
             f"Your time zone is {u.timezone}. Keep it, or type another (for example Europe/Dublin).",
-            [[Button("Keep Europe/London", "set", "Europe/London")], [SKIP]],
+            [[Button(f"Keep {u.timezone}", "set", u.timezone)], [SKIP]],
         )
     elif step == "appraisal":
         ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [[SKIP]])
