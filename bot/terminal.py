@@ -22,7 +22,7 @@ def plain(text: str) -> str:
 class Terminal:
     def __init__(self, runtime: Runtime, user: str, out: TextIO = sys.stdout) -> None:
         self.runtime = runtime
-        self.who = Identity("terminal", user, user)
+        self.who = Identity("terminal", user, None if user == "me" else user)
         self.out = out
         self.choices: list[Button] = []
         self.exports = runtime.settings.data_dir / "exports"

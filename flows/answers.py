@@ -32,9 +32,7 @@ def show(ctx: Ctx, entry: Entry, others: list[Entry] | None = None) -> None:
     if entry.kind in ("statement", "indicator", "competency", "element"):
         stages = [e for e in (ctx.catalogue.statement(base, s) for s in ("fundamental", "1", "2", "3", "4")) if e]
         row = [
-            Button(
-                e.stage.capitalize()[:4] if e.stage == "fundamental" else f"Stage {e.stage}", "s", e.id, scoped=False
-            )
+            Button("Fundamental" if e.stage == "fundamental" else f"Stage {e.stage}", "s", e.id, scoped=False)
             for e in stages
             if e.id != entry.id and e.stage
         ]

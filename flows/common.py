@@ -65,10 +65,6 @@ def remove_identifiers(text: str) -> str:
     return text
 
 
-def stage_options(cat: Catalogue, framework: str) -> list[Entry]:
-    return [e for e in cat.of_kind(framework, "stage")]
-
-
 def stage_label(cat: Catalogue, framework: str, stage: str) -> str:
     entry = cat.stage_entry(framework, stage)
     return entry.title if entry else f"Stage {stage}"
@@ -103,7 +99,7 @@ def parse_time(text: str) -> str | None:
     return f"{hour:02d}:{minute:02d}"
 
 
-def parse_date(text: str, today: date) -> date | None:
+def parse_date(text: str) -> date | None:
     for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%d/%m/%y"):
         try:
             return datetime.strptime(text.strip(), fmt).date()

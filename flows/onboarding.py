@@ -11,7 +11,6 @@ from flows.common import (
     parse_date,
     parse_time,
     stage_label,
-    stage_options,
     valid_stage,
     valid_timezone,
 )
@@ -68,7 +67,7 @@ async def ask(ctx: Ctx, step: str) -> None:
             [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [[SKIP]],
         )
     elif step == "stage":
-        options = stage_options(ctx.catalogue, u.framework)
+        options = ctx.catalogue.of_kind(u.framework, "stage")
         lines = [f"<b>{e.title}</b> — {first_sentence(e.text)}" for e in options]
         ctx.say(
             "Which stage fits your role best?\n\n" + "\n".join(lines),
@@ -133,7 +132,7 @@ async def apply(ctx: Ctx, step: str, value: str) -> str | None:
             return "I don't know that time zone. Try a name like Europe/London or Europe/Dublin."
         u.timezone = zone
     elif step == "appraisal":
-        parsed_date = parse_date(value, ctx.now.date())
+        parsed_date = parse_date(value)
         if parsed_date is None:
             return "I couldn't read that date. Try 14/03/2027."
         if parsed_date < ctx.now.date():

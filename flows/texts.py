@@ -15,7 +15,6 @@ SOMETHING_WRONG = "Sorry, something went wrong on my side. Nothing you saved is 
 CANCELLED = "Stopped. Nothing from that conversation was saved. Send /menu when you're ready."
 NOTHING_TO_CANCEL = "There's nothing to stop. Send /menu to see what I can do."
 LATER = "No problem, I'll keep your place. Send /reflect when you want to carry on."
-BLOCKED_AGAIN = "Welcome back."
 
 
 def unknown_command(name: str) -> str:

@@ -56,6 +56,7 @@ class Catalogue:
     entries: list[Entry] = field(default_factory=list)
     by_id: dict[str, Entry] = field(default_factory=dict)
     _links: dict[str, list[Link]] = field(default_factory=dict)
+    _by_kind: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
 
     @property
     def files(self) -> list[FileHeader]:
@@ -74,7 +75,7 @@ class Catalogue:
         raise KeyError(f"no framework {framework_id!r}")
 
     def of_kind(self, framework: str, kind: str) -> list[Entry]:
-        return [e for e in self.entries if e.framework == framework and e.kind == kind]
+        return list(self._by_kind.get((framework, kind), []))
 
     def stage_entry(self, framework: str, stage: str) -> Entry | None:
         return self.by_id.get(f"{framework}.stage.{stage}")
@@ -285,6 +286,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         if e.id in cat.by_id:
             raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
         cat.by_id[e.id] = e
+        cat._by_kind.setdefault((e.framework, e.kind), []).append(e)
     cat.entries = entries
     _check_references(cat)
     for link in cat.crosswalk.links:
