@@ -98,7 +98,7 @@ def first_sentence(text: str) -> str:
     return text.split(". ")[0].rstrip(".") + "."
 
 
-async def apply(ctx: Ctx, step: str, value: str) -> str | None:
+def apply(ctx: Ctx, step: str, value: str) -> str | None:
     """Store one answer; return an error message if it isn't valid."""
     u = ctx.user
     if step == "framework":
@@ -179,11 +179,7 @@ async def on_click(ctx: Ctx, action: str, arg: str) -> None:
     elif action == "skip":
         await advance(ctx)
     elif action == "set":
-        error = await apply(ctx, step, arg)
-        if error:
-            ctx.say(error)
-        else:
-            await advance(ctx)
+        await _answer(ctx, step, arg)
 
 
 async def on_text(ctx: Ctx, text: str) -> None:
@@ -194,7 +190,11 @@ async def on_text(ctx: Ctx, text: str) -> None:
     if text.lower() in ("skip", "default", "later"):
         await advance(ctx)
         return
-    error = await apply(ctx, step, text)
+    await _answer(ctx, step, text)
+
+
+async def _answer(ctx: Ctx, step: str, value: str) -> None:
+    error = apply(ctx, step, value)
     if error:
         ctx.say(error)
     else:

@@ -30,9 +30,13 @@ LATER_BUTTON = Button("Later", "later")
 MINUTES = ["5", "10", "15", "30"]
 
 
+def _item_kind(framework: str) -> str:
+    """What one reflects on: an MLF competency or an LF element."""
+    return "competency" if framework == "mlf2025" else "element"
+
+
 def _items(ctx: Ctx) -> list[str]:
-    kind = "competency" if ctx.user.framework == "mlf2025" else "element"
-    return [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, kind)]
+    return [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
 
 
 async def suggestion(ctx: Ctx) -> str:
@@ -82,8 +86,7 @@ async def browse(ctx: Ctx, group: str | None) -> None:
             + [[Button("Back", "back"), LATER_BUTTON]],
         )
         return
-    kind = "competency" if fw == "mlf2025" else "element"
-    items = [e for e in ctx.catalogue.of_kind(fw, kind) if e.parent == group]
+    items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == group]
     ctx.say(
         "Choose one:",
         [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
@@ -132,17 +135,23 @@ async def ask_prompt(ctx: Ctx) -> None:
     ctx.say(f"<b>{n}/{total}</b> {escape(prompt)}", [[Button("Skip this one", "skipq"), LATER_BUTTON]])
 
 
-async def take_answer(ctx: Ctx, text: str) -> None:
+def _pii_buttons() -> list[list[Button]]:
+    return [[Button("Remove it", "pii", "remove")], [Button("It isn't patient information — keep it", "pii", "keep")]]
+
+
+async def take_answer(ctx: Ctx, text: str, *, checked: bool = False) -> None:
+    """Record an answer: warn first about an apparent NHS number (unless already warned)."""
     data = ctx.state.data
-    if nhs_numbers(text):
+    if not checked and nhs_numbers(text):
         ctx.state.step = "pii"
         data["pending"] = text
         ctx.say(
             "⚠️ That looks like it contains an NHS number. Please don't store patient-identifiable "
             "information here. Shall I remove it before saving?",
-            [[Button("Remove it", "pii", "remove")], [Button("It isn't patient information — keep it", "pii", "keep")]],
+            _pii_buttons(),
         )
         return
+    ctx.state.step = "answer"
     if data.get("following"):
         data["answers"][-1]["answer"] += "\n\n" + text
         data["following"] = False
@@ -279,8 +288,7 @@ async def on_click(ctx: Ctx, action: str, arg: str) -> None:
         await next_prompt(ctx)
     elif action == "pii":
         pending = data.pop("pending", "")
-        ctx.state.step = "answer"
-        await take_answer_checked(ctx, remove_identifiers(pending) if arg == "remove" else pending)
+        await take_answer(ctx, remove_identifiers(pending) if arg == "remove" else pending, checked=True)
     elif action == "rate":
         data["rating"] = int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None
         await ask_minutes(ctx)
@@ -303,24 +311,13 @@ async def on_click(ctx: Ctx, action: str, arg: str) -> None:
         ctx.say("Discarded. Nothing was saved.", menu_buttons())
 
 
-async def take_answer_checked(ctx: Ctx, text: str) -> None:
-    """Take an answer the user has already been warned about."""
-    data = ctx.state.data
-    if data.get("following"):
-        data["answers"][-1]["answer"] += "\n\n" + text
-        data["following"] = False
-    else:
-        data["answers"].append({"prompt": _prompt(data)[0], "answer": text})
-    await next_prompt(ctx)
-
-
 async def on_text(ctx: Ctx, text: str) -> None:
     step = ctx.state.step
     data = ctx.state.data
     if step == "answer":
         await take_answer(ctx, text)
     elif step in ("focus", "search", "browse"):
-        kind = "competency" if ctx.user.framework == "mlf2025" else "element"
+        kind = _item_kind(ctx.user.framework)
         hits = [h.entry for h in ctx.index.search(text, framework=ctx.user.framework, limit=12)]
         items: list[str] = []
         for e in hits:
@@ -373,10 +370,7 @@ async def resume(ctx: Ctx) -> None:
     elif step == "confirm":
         await confirm(ctx)
     elif step == "pii":
-        ctx.say(
-            "Shall I remove the number before saving?",
-            [[Button("Remove it", "pii", "remove")], [Button("Keep it", "pii", "keep")]],
-        )
+        ctx.say("Shall I remove the number before saving?", _pii_buttons())
     else:
         data.setdefault("suggested", await suggestion(ctx))
         await ask_focus(ctx)
