@@ -26,6 +26,7 @@ from flows.replies import (
     Reply,
     TextEvent,
 )
+from flows.texts import FORGED_BUTTON, STALE_BUTTON, unknown_command
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 
@@ -135,42 +136,49 @@ class Engine:
     # --- handling -----------------------------------------------------------------------
 
     async def handle(self, who: Identity, event: Event, *, update_id: int | None = None) -> Outcome:
+        try:
+            return await self._handle_once(who, event, update_id)
+        except IntegrityError:
+            # Either this update was processed already (here or by another instance), or a first
+            # message raced another one creating the same user: then the second try finds the user.
+            if update_id is not None and await self._processed(who.channel, update_id):
+                return Outcome(duplicate=True)
+            return await self._handle_once(who, event, update_id)
+
+    async def _processed(self, channel: str, update_id: int) -> bool:
         async with self.sessionmaker() as db:
-            try:
-                async with db.begin():
-                    if update_id is not None:
-                        # Recorded in the same transaction: a repeat (or a second instance) fails on commit.
-                        db.add(ProcessedUpdate(channel=who.channel, update_id=update_id, processed_at=self.clock()))
-                    user, row = await self._user(db, who)
-                    state = self._state(row, user)
-                    ctx = Ctx(
-                        db,
-                        user,
-                        state,
-                        self.catalogue,
-                        self.index,
-                        self.cipher,
-                        self.clock(),
-                        ttl_days=self.session_ttl.days,
-                    )
-                    await self._dispatch(ctx, event, row)
-                    if not ctx.erased:
-                        version = await self._save_state(
-                            db,
-                            user,
-                            row,
-                            ctx.state,
-                            changed=not isinstance(event, ClickEvent) or ctx.state.flow is not None,
-                        )
-                        self._sign(ctx.replies, user.id, version)
-                    else:
-                        self._sign(ctx.replies, 0, 0)
-                    return Outcome(ctx.replies, ctx.notice)
-            except IntegrityError:
-                # Another instance recorded this update first (or the user row) — nothing to do twice.
-                if update_id is not None:
-                    return Outcome(duplicate=True)
-                raise
+            return await db.get(ProcessedUpdate, (channel, update_id)) is not None
+
+    async def _handle_once(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
+        async with self.sessionmaker() as db, db.begin():
+            if update_id is not None:
+                # Recorded in the same transaction: a repeat (or a second instance) fails on commit.
+                db.add(ProcessedUpdate(channel=who.channel, update_id=update_id, processed_at=self.clock()))
+            user, row = await self._user(db, who)
+            state = self._state(row, user)
+            ctx = Ctx(
+                db,
+                user,
+                state,
+                self.catalogue,
+                self.index,
+                self.cipher,
+                self.clock(),
+                ttl_days=self.session_ttl.days,
+            )
+            await self._dispatch(ctx, event, row)
+            if not ctx.erased:
+                version = self._save_state(
+                    db,
+                    user,
+                    row,
+                    ctx.state,
+                    changed=not isinstance(event, ClickEvent) or ctx.state.flow is not None,
+                )
+                self._sign(ctx.replies, user.id, version)
+            else:
+                self._sign(ctx.replies, 0, 0)
+            return Outcome(ctx.replies, ctx.notice)
 
     async def mark_blocked(self, who: Identity) -> None:
         """The user blocked us: stop messaging them until they write again."""
@@ -229,7 +237,7 @@ class Engine:
             return State()
         return State(row.flow, row.step, data)
 
-    async def _save_state(
+    def _save_state(
         self, db: AsyncSession, user: User, row: ConversationSession | None, state: State, *, changed: bool
     ) -> int:
         now = self.clock()
@@ -261,8 +269,6 @@ class Engine:
     async def _command(self, ctx: Ctx, event: CommandEvent) -> None:
         handler = self.commands.get(event.name.lower())
         if handler is None:
-            from flows.texts import unknown_command
-
             ctx.say(unknown_command(event.name))
             return
         await handler(ctx, event.args.strip())
@@ -278,8 +284,6 @@ class Engine:
             await self.idle_text(ctx, text)
 
     async def _click(self, ctx: Ctx, event: ClickEvent, row: ConversationSession | None) -> None:
-        from flows.texts import FORGED_BUTTON, STALE_BUTTON
-
         parsed = _parse_data(event.data)
         if parsed is None or not self._valid(parsed, ctx.user.id):
             log.info("ignored a button with a bad signature for user %s", ctx.user.id)
