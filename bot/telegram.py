@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -30,17 +31,46 @@ def identity(update: Update) -> Identity | None:
     return Identity("telegram", str(user.id), user.first_name)
 
 
+_TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
+
+
+def _open_tags(html: str) -> list[str]:
+    stack: list[str] = []
+    for closing, name in _TAG.findall(html):
+        if closing and stack and stack[-1] == name:
+            stack.pop()
+        elif not closing:
+            stack.append(name)
+    return stack
+
+
+def _boundary(text: str, window: int) -> int:
+    """Where to cut: the last paragraph, line or word break in the second half of the window,
+    never inside a tag or an entity."""
+    cut = window
+    for sep in ("\n\n", "\n", " "):
+        pos = text.rfind(sep, window // 2, window)
+        if pos > 0:
+            cut = pos
+            break
+    if text.rfind("<", 0, cut) > text.rfind(">", 0, cut):
+        cut = text.rfind("<", 0, cut)
+    if text.rfind("&", 0, cut) > text.rfind(";", 0, cut):
+        cut = text.rfind("&", 0, cut)
+    return cut
+
+
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Split on paragraph, then line, then word boundaries; never inside an HTML tag we emit."""
+    """Split a long HTML message into parts Telegram accepts, each with balanced tags."""
     parts: list[str] = []
     while len(text) > limit:
-        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-        if cut <= 0:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
+        cut = _boundary(text, limit - 64)  # room to close and reopen formatting
+        chunk, text = text[:cut].rstrip(), text[cut:].lstrip()
+        still_open = _open_tags(chunk)
+        parts.append(chunk + "".join(f"</{t}>" for t in reversed(still_open)))
+        text = "".join(f"<{t}>" for t in still_open) + text
     parts.append(text)
-    return [p for p in parts if p]
+    return [p for p in parts if p.strip()]
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

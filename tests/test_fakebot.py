@@ -56,3 +56,10 @@ def test_split_text_keeps_every_character_in_order() -> None:
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
     assert split_text("short") == ["short"]
+
+
+def test_split_text_keeps_formatting_balanced() -> None:
+    text = "<b>" + "bold &amp; long " * 400 + "</b>\n\n<i>" + "x" * 5000 + "</i>"
+    parts = split_text(text)
+    assert len(parts) >= 3
+    assert all(len(p) <= 4096 and html_error(p) is None for p in parts)
