@@ -134,8 +134,6 @@ _SYNONYMS = {
     "safety": ("safety", "safe"),
     "argument": ("conflict",),
     "disagreement": ("conflict",),
-    "feedback": ("feedback",),
-    "it": (),
 }
 _KIND_WEIGHT = {
     "statement": 1.0,
