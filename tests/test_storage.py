@@ -100,3 +100,19 @@ def test_item_template_renders_exactly() -> None:
         "<i>MLF 2025 (draft) · Stage 2: Mid-Level Managers and Leaders</i>\n\n"
         "I de-escalate &lt;conflict&gt;."
     )
+
+
+async def test_migrations_match_the_models(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from flows.models import Base
+
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        assert diff == []
+    finally:
+        await engine.dispose()
