@@ -340,7 +340,7 @@ class FakeTelegram:
             msg["text"] = s.text
         if s.reply_markup:
             msg["reply_markup"] = s.reply_markup
-        if s.document is not None:
+        if s.document is not None and s.method == "sendDocument":
             msg["document"] = {"file_id": "DOC", "file_unique_id": "D1", "file_name": s.filename or "file"}
         return msg
 
@@ -354,37 +354,27 @@ class FakeTelegram:
         self.sent.append(s)
         return self._result(s)
 
-    async def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _send_file(self, p: dict[str, Any], method: str, field: str) -> Sent:
         chat_id = int(p["chat_id"])
         self._check_chat(chat_id)
         self._check_rate()
-        doc = p.get("document")
+        content = p.get(field)
         s = Sent(
-            "sendDocument",
+            method,
             chat_id,
             next(self._message_ids),
             str(p.get("caption", "")),
-            document=doc if isinstance(doc, bytes) else str(doc).encode(),
-            filename=p.get("document__filename"),
+            document=content if isinstance(content, bytes) else str(content).encode(),
+            filename=p.get(f"{field}__filename"),
         )
         self.sent.append(s)
-        return self._result(s)
+        return s
+
+    async def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._result(self._send_file(p, "sendDocument", "document"))
 
     async def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
-        chat_id = int(p["chat_id"])
-        self._check_chat(chat_id)
-        self._check_rate()
-        photo = p.get("photo")
-        s = Sent(
-            "sendPhoto",
-            chat_id,
-            next(self._message_ids),
-            str(p.get("caption", "")),
-            document=photo if isinstance(photo, bytes) else None,
-            filename=p.get("photo__filename"),
-        )
-        self.sent.append(s)
-        result = self._result(s)
+        result = self._result(self._send_file(p, "sendPhoto", "photo"))
         result["photo"] = [{"file_id": "PH", "file_unique_id": "P1", "width": 800, "height": 800}]
         return result
 

@@ -16,6 +16,17 @@ async def onboard(c: FakeClient) -> None:
     await c.click("Use the defaults")
 
 
+async def finish_unrated(c: FakeClient, answers: tuple[str, ...], *, save: bool = True) -> None:
+    """Answer the remaining prompts, skip rating and minutes, tick nothing, and (optionally) save."""
+    for a in answers:
+        await c.send(a)
+    await c.click("Skip")
+    await c.click("Skip")
+    await c.click("Done")
+    if save:
+        await c.click("Save")
+
+
 async def reflect(
     c: FakeClient,
     answers: tuple[str, str, str] = (
@@ -96,15 +107,13 @@ async def test_nhs_number_is_flagged_and_removed(client: FakeClient, runtime: Ru
     await client.send("Patient 943 476 5919 was discharged late and the family complained to me.")
     assert "NHS number" in client.text
     await client.click("Remove it")
-    for a in (
-        "It showed I need to check discharge plans every morning with the ward clerk.",
-        "I will add a discharge check to the daily huddle from Monday onwards.",
-    ):
-        await client.send(a)
-    await client.click("Skip")
-    await client.click("Skip")
-    await client.click("Done")
-    await client.click("Save")
+    await finish_unrated(
+        client,
+        (
+            "It showed I need to check discharge plans every morning with the ward clerk.",
+            "I will add a discharge check to the daily huddle from Monday onwards.",
+        ),
+    )
     async with runtime.coach.sessionmaker() as db:
         row = (await db.execute(select(Reflection))).scalar_one()
     answers = runtime.coach.cipher.decrypt_json(row.answers_enc)
@@ -163,15 +172,15 @@ async def test_user_text_is_escaped(client: FakeClient) -> None:
     await onboard(client)
     await client.send("/reflect")
     await client.click("Suggested")
-    for a in (
-        "<b>bold</b> & <script> tags in my answer, to see what happens here",
-        "It means the coach must escape what I type & show it safely to me.",
-        "I will keep typing < and > freely in every answer I give from now on.",
-    ):
-        await client.send(a)
-    await client.click("Skip")
-    await client.click("Skip")
-    await client.click("Done")
+    await finish_unrated(
+        client,
+        (
+            "<b>bold</b> & <script> tags in my answer, to see what happens here",
+            "It means the coach must escape what I type & show it safely to me.",
+            "I will keep typing < and > freely in every answer I give from now on.",
+        ),
+        save=False,
+    )
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;" in client.text
 
 

@@ -13,7 +13,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from flows.templating import render
 from tests.client import FakeClient
-from tests.test_flows import onboard
+from tests.test_flows import finish_unrated, onboard
 
 SECRET = "Zebra-crossing-handover-7731 went badly because I interrupted"
 
@@ -55,12 +55,13 @@ async def test_reflection_text_is_not_readable_in_the_database_file(tmp_path: Pa
         await client.send("/reflect")
         await client.click("Suggested")
         await client.send(SECRET)  # in progress: held in the session row
-        await client.send("It told me that I need to listen before I respond, every single time.")
-        await client.send("I will count to five before speaking in the next three handovers.")
-        await client.click("Skip")
-        await client.click("Skip")
-        await client.click("Done")
-        await client.click("Save")
+        await finish_unrated(
+            client,
+            (
+                "It told me that I need to listen before I respond, every single time.",
+                "I will count to five before speaking in the next three handovers.",
+            ),
+        )
         await client.send("/history")
         await client.click(client.last[0].buttons[0][0].label)
         assert SECRET in client.text  # readable through the coach...
