@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flows.crypto import Cipher
-from flows.models import ConversationSession, ProcessedUpdate, User
+from flows.models import ConversationSession, InboxUpdate, User
 from flows.replies import (
     Attachment,
     Button,
@@ -147,13 +147,23 @@ class Engine:
 
     async def _processed(self, channel: str, update_id: int) -> bool:
         async with self.sessionmaker() as db:
-            return await db.get(ProcessedUpdate, (channel, update_id)) is not None
+            return await db.get(InboxUpdate, (channel, update_id)) is not None
 
     async def _handle_once(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
         async with self.sessionmaker() as db, db.begin():
             if update_id is not None:
                 # Recorded in the same transaction: a repeat (or a second instance) fails on commit.
-                db.add(ProcessedUpdate(channel=who.channel, update_id=update_id, processed_at=self.clock()))
+                now = self.clock()
+                db.add(
+                    InboxUpdate(
+                        channel=who.channel,
+                        update_id=update_id,
+                        user_key=who.external_id,
+                        payload_enc=b"",
+                        received_at=now,
+                        done_at=now,
+                    )
+                )
             user, row = await self._user(db, who)
             state = self._state(row, user)
             ctx = Ctx(

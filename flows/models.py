@@ -10,10 +10,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,9 +55,15 @@ class ConversationSession(Base):
     flow: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
     data_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted JSON: it may hold draft answers
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # changes only when the step changes
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # A draft put aside ("Later", or a command that interrupted it), offered again by its flow.
+    parked_flow: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    parked_data_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    parked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The current step's prompt could not be delivered: the next text re-asks instead of answering.
+    undelivered: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Reflection(Base):
@@ -75,11 +83,27 @@ class Reflection(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ProcessedUpdate(Base):
-    """Update ids already handled, so a repeated delivery is ignored."""
+class InboxUpdate(Base):
+    """A received update, stored before it is acknowledged; ``done_at`` is set in the transaction
+    that handles it, so a repeat (or a second instance) handles it once, and nothing is lost."""
 
-    __tablename__ = "processed_updates"
+    __tablename__ = "inbox"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_key: Mapped[str] = mapped_column(String(64))
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted: a message holds what the user typed
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+    __table_args__ = (Index("ix_inbox_user_pending", "user_key", "done_at", "update_id"),)
+
+
+class Meta(Base):
+    """Small facts about this database, e.g. the encryption-key canary."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

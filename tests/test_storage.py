@@ -25,7 +25,7 @@ async def test_migrations_apply_and_roll_back(database_url: str) -> None:
         await migrate(engine)  # idempotent: a second instance starting finds nothing to do
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-        assert {"users", "sessions", "reflections", "processed_updates", "alembic_version"} <= tables
+        assert {"users", "sessions", "reflections", "inbox", "meta", "alembic_version"} <= tables
         await downgrade(engine)
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
