@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -30,7 +30,6 @@ COMMANDS = [
     ("cancel", "Stop what we're doing"),
     ("start", "Start again"),
 ]
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 
 def build_application(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 
 from bot.runtime import open_runtime
@@ -57,20 +58,21 @@ def run(terminal: bool | None = False, settings: Settings | None = None) -> int:
         )
         return 2
     _logging(settings)
-    from bot.app import ALLOWED_UPDATES, build_application
-
-    application = build_application(settings)
-    if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        path = settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    asyncio.run(_serve(settings))
     return 0
+
+
+async def _serve(settings: Settings) -> None:
+    from bot.service import Service
+
+    service = Service(settings)
+    await service.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("LeadCoach is running on Telegram (%s)", "webhook" if settings.webhook_url else "long polling")
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.runtime import Runtime, parse_input
 from flows import texts
-from flows.replies import ClickEvent, Event, Identity, Outcome, Reply
+from flows.push import SendResult, SendStatus
+from flows.replies import Attachment, ClickEvent, Event, Identity, Outcome, Reply
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 4096
+RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
+# Set when the engine handled (and so marked done in the inbox) the update being processed.
+consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", default=False)
 
 
 def runtime_of(context: Context) -> Runtime:
@@ -81,39 +90,109 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
-async def send_replies(context: Context, chat_id: int, replies: list[Reply]) -> None:
+async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
+    """A Bot API call, tried again on a passing network fault or a 5xx (RetryAfter is the limiter's)."""
+    for attempt, pause in enumerate(RETRY_PAUSES):
+        try:
+            await call()
+            return
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest | Forbidden | RetryAfter) or attempt == len(RETRY_PAUSES) - 1:
+                raise
+            log.info("a Bot API call failed (%s); trying again", exc.__class__.__name__)
+            await asyncio.sleep(pause)
+
+
+async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], edit: Message | None = None) -> None:
+    """Send the replies; with ``edit``, the first one replaces that message (the one whose button was pressed)."""
     for reply in replies:
         chunks = split_text(reply.text) if reply.text else []
         for i, chunk in enumerate(chunks):
             markup = keyboard(reply) if i == len(chunks) - 1 else None
-            await context.bot.send_message(chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+            replaced = edit is not None and len(chunks) == 1 and reply.attachment is None
+            if not (replaced and edit is not None and await _edit(edit, chunk, markup)):
+                await _with_retries(
+                    partial(bot.send_message, chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
+                )
+            edit = None
         if reply.attachment is not None:
-            a = reply.attachment
-            if a.kind == "photo":
-                await context.bot.send_photo(chat_id, a.content, caption=a.caption or None)
-            else:
-                await context.bot.send_document(chat_id, a.content, filename=a.filename, caption=a.caption or None)
+            await _with_retries(partial(_send_file, bot, chat_id, reply.attachment))
+        edit = None
+
+
+async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Replace a message in place; False if Telegram won't (then the reply is sent as a new message)."""
+    try:
+        await _with_retries(partial(message.edit_text, text, parse_mode=ParseMode.HTML, reply_markup=markup))
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.debug("could not edit the pressed message: %s", exc)
+        return False
+    return True
+
+
+async def _send_file(bot: Bot, chat_id: int, a: Attachment) -> None:
+    if a.kind == "photo":
+        await bot.send_photo(chat_id, a.content, caption=a.caption or None)
+    else:
+        await bot.send_document(chat_id, a.content, filename=a.filename, caption=a.caption or None)
+
+
+class TelegramSender:
+    """The push seam's Telegram side: bot-initiated messages (nudges) go out through here."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
+        try:
+            await send_replies(self.bot, int(who.external_id), replies)
+        except Forbidden:
+            return SendResult(SendStatus.BLOCKED)
+        except RetryAfter as exc:
+            return SendResult(SendStatus.RETRY, _seconds(exc.retry_after))
+        except TelegramError as exc:
+            log.warning("a pushed message could not be sent: %s", exc.__class__.__name__)
+            return SendResult(SendStatus.FAILED)
+        return SendResult(SendStatus.SENT)
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+
+
+def _private(update: Update) -> bool:
+    """A private chat with the sender themselves (a chat id that isn't the sender's is ignored)."""
+    chat, user = update.effective_chat, update.effective_user
+    return chat is not None and user is not None and chat.type == ChatType.PRIVATE and chat.id == user.id
 
 
 async def _handle(update: Update, context: Context, event: Event) -> Outcome | None:
     who = identity(update)
-    if who is None or update.effective_chat is None:
+    if who is None or not _private(update):
         return None
     outcome = await runtime_of(context).coach.handle(who, event, update_id=update.update_id)
+    consumed.set(True)
     if outcome.duplicate:
-        log.info("update %s was already processed; ignored", update.update_id)
+        log.info("update %s was already handled; ignored", update.update_id)
     return outcome
 
 
-async def _deliver(update: Update, context: Context, outcome: Outcome) -> None:
+async def _deliver(update: Update, context: Context, outcome: Outcome, edit: Message | None = None) -> None:
     chat, who = update.effective_chat, identity(update)
     if chat is None or who is None or outcome.duplicate:
         return
+    coach = runtime_of(context).coach
     try:
-        await send_replies(context, chat.id, outcome.replies)
+        await send_replies(context.bot, chat.id, outcome.replies, edit)
     except Forbidden:
         log.info("user blocked the bot; they won't be messaged again")
-        await runtime_of(context).coach.mark_blocked(who)
+        await coach.mark_blocked(who)
+    except TelegramError as exc:
+        # Committed but not shown: the user's next text re-asks the step rather than answering it.
+        log.warning("replies could not be delivered (%s); the step will be asked again", exc.__class__.__name__)
+        await coach.mark_undelivered(who)
 
 
 async def on_text(update: Update, context: Context) -> None:
@@ -129,7 +208,7 @@ async def on_callback(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
-    if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
+    if not _private(update):
         await query.answer(texts.GROUP_CHAT)
         return
     outcome = await _handle(update, context, ClickEvent(query.data or ""))
@@ -137,12 +216,13 @@ async def on_callback(update: Update, context: Context) -> None:
         await query.answer()
         return
     await query.answer(outcome.notice or None)
-    await _deliver(update, context, outcome)
-    if outcome.notice is None and isinstance(query.message, Message) and query.message.reply_markup:
-        try:  # the step is done: take its buttons away so a second tap can't land
-            await query.edit_message_reply_markup(reply_markup=None)
+    pressed = query.message if isinstance(query.message, Message) else None
+    if pressed is not None and outcome.pressed == "clear" and pressed.reply_markup:
+        try:  # the step is done: take its buttons away, keep its text
+            await pressed.edit_reply_markup(reply_markup=None)
         except BadRequest as exc:
             log.debug("could not remove the keyboard: %s", exc)
+    await _deliver(update, context, outcome, pressed if outcome.pressed == "replace" else None)
 
 
 async def on_group(update: Update, context: Context) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flows.engine import Ctx, Engine
+    from flows.engine import Engine
+    from flows.flow import Ctx
 
 MENU_COMMANDS = ("reflect", "lookup", "history", "settings", "help", "privacy")
 
@@ -13,13 +14,13 @@ MENU_COMMANDS = ("reflect", "lookup", "history", "settings", "help", "privacy")
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
     from flows import account, answers, history, onboarding, reflection
+    from flows.flow import Kind
 
     for module in (onboarding, reflection, answers, history, account):
         module.register(engine)
 
-    async def menu_click(ctx: Ctx, action: str, arg: str) -> None:
+    async def menu_click(ctx: Ctx, arg: str) -> None:
         if arg in MENU_COMMANDS:
-            ctx.finish()
-            await engine.commands[arg](ctx, "")
+            await engine.run_command(ctx, arg)
 
-    engine.click("m", menu_click)
+    engine.click("m", menu_click, Kind.ALWAYS)

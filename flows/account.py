@@ -7,7 +7,8 @@ import json
 from sqlalchemy import delete, func, select
 
 from flows.common import menu_buttons
-from flows.engine import Ctx, Engine, Flow
+from flows.engine import Engine
+from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.models import ConversationSession, Reflection, User
 from flows.replies import Attachment, Button
 from flows.templating import render
@@ -24,7 +25,14 @@ async def help_command(ctx: Ctx, args: str) -> None:
 
 
 async def cancel(ctx: Ctx, args: str) -> None:
-    ctx.say(CANCELLED if ctx.state.flow else NOTHING_TO_CANCEL)
+    """Always answers: a draft with work is put aside rather than lost."""
+    flow = ctx.engine.flows.get(ctx.flow or "")
+    progress = ctx.engine.work(ctx)
+    if flow is not None and flow.parkable and progress is not None:
+        ctx.park()
+        ctx.say(f"Stopped. I've kept your unfinished {flow.label} ({progress}): /{flow.resume_command} picks it up.")
+        return
+    ctx.say(CANCELLED if flow is not None else NOTHING_TO_CANCEL)
     ctx.finish()
 
 
@@ -78,43 +86,58 @@ async def export(ctx: Ctx, args: str) -> None:
     )
 
 
+class EraseState(FlowState):
+    pass
+
+
 async def delete_command(ctx: Ctx, args: str) -> None:
-    ctx.goto("erase", "confirm")
+    """Always answers: a draft in progress is put aside, so "No" loses nothing."""
+    flow = ctx.engine.flows.get(ctx.flow or "")
+    if flow is not None and flow.parkable and ctx.engine.work(ctx) is not None:
+        ctx.park()
+    await ctx.start("erase", EraseState(), "confirm")
+
+
+async def ask_confirm(ctx: Ctx, s: EraseState) -> None:
     ctx.say(
         "This erases your settings and every reflection, for good. Are you sure?",
         [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]],
     )
 
 
-async def on_click(ctx: Ctx, action: str, arg: str) -> None:
-    if action == "erase":
-        uid = ctx.user.id
-        await ctx.db.execute(delete(Reflection).where(Reflection.user_id == uid))
-        await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
-        await ctx.db.execute(delete(User).where(User.id == uid))
-        ctx.erased = True
-        ctx.say("Done. I've erased everything I held about you. Send /start if you ever want to begin again.")
-    else:
-        ctx.finish()
-        ctx.say("Kept. Nothing was deleted.", menu_buttons())
+async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
+    uid = ctx.user.id
+    await ctx.db.execute(delete(Reflection).where(Reflection.user_id == uid))
+    await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
+    await ctx.db.execute(delete(User).where(User.id == uid))
+    ctx.erased = True
+    ctx.finish()
+    ctx.say("Done. I've erased everything I held about you. Send /start if you ever want to begin again.")
 
 
-async def on_text(ctx: Ctx, text: str) -> None:
-    ctx.say("Please tap one of the buttons: erase everything, or keep your data.")
+async def keep(ctx: Ctx, s: EraseState, arg: str) -> None:
+    ctx.finish()
+    waiting = ctx.parked is not None
+    extra = " Your unfinished reflection is waiting: /reflect picks it up." if waiting else ""
+    ctx.say("Kept. Nothing was deleted." + extra, menu_buttons())
 
 
-async def resume(ctx: Ctx) -> None:
-    await delete_command(ctx, "")
+FLOW = Flow(
+    name="erase",
+    label="erasure",
+    state=EraseState,
+    steps={"confirm": Step(ask_confirm, {"erase": erase, "keep": keep})},
+)
 
 
 def register(engine: Engine) -> None:
-    engine.flow(Flow("erase", on_text, on_click, resume))
-    for name, handler in (
-        ("menu", menu),
-        ("help", help_command),
-        ("cancel", cancel),
-        ("privacy", privacy),
-        ("export", export),
-        ("delete", delete_command),
+    engine.flow(FLOW)
+    for name, handler, kind in (
+        ("menu", menu, Kind.OVERLAY),
+        ("help", help_command, Kind.OVERLAY),
+        ("privacy", privacy, Kind.OVERLAY),
+        ("export", export, Kind.OVERLAY),
+        ("cancel", cancel, Kind.ALWAYS),
+        ("delete", delete_command, Kind.ALWAYS),
     ):
-        engine.command(name, handler)
+        engine.command(name, handler, kind)

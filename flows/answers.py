@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flows.common import short, stage_label
-from flows.engine import Ctx, Engine, Flow
+from flows.engine import Engine
+from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.replies import Button
 from flows.templating import render
 from frameworks.catalogue import Entry
@@ -66,28 +67,29 @@ async def answer(ctx: Ctx, question: str) -> None:
     show(ctx, top, others)
 
 
+class LookupState(FlowState):
+    pass
+
+
 async def lookup_command(ctx: Ctx, args: str) -> None:
     if args:
         await answer(ctx, args)
-        return
-    ctx.goto("lookup", "ask")
+    elif ctx.flow is None:
+        await ctx.start("lookup", LookupState(), "ask")
+    else:
+        ctx.say("Type your question after /lookup, for example <i>/lookup stage 2 conflict</i>.")
+
+
+async def ask_question(ctx: Ctx, s: LookupState) -> None:
     ctx.say("What would you like to look up? For example <i>what does stage 2 look like for conflict?</i>")
 
 
-async def on_text(ctx: Ctx, text: str) -> None:
+async def typed_question(ctx: Ctx, s: LookupState, text: str) -> None:
     ctx.finish()
     await answer(ctx, text)
 
 
-async def on_click(ctx: Ctx, action: str, arg: str) -> None:
-    ctx.finish()
-
-
-async def resume(ctx: Ctx) -> None:
-    ctx.say("What would you like to look up?")
-
-
-async def show_click(ctx: Ctx, action: str, arg: str) -> None:
+async def show_click(ctx: Ctx, arg: str) -> None:
     entry = ctx.catalogue.by_id.get(arg)
     if entry is None:
         ctx.notice = "That item is no longer in the frameworks."
@@ -96,7 +98,7 @@ async def show_click(ctx: Ctx, action: str, arg: str) -> None:
 
 
 async def idle_text(ctx: Ctx, text: str) -> None:
-    if not ctx.user.onboarded and ctx.state.flow is None and text.lower() in ("hi", "hello", "hey", "start"):
+    if not ctx.user.onboarded and ctx.flow is None and text.lower() in ("hi", "hello", "hey", "start"):
         from flows.onboarding import start
 
         await start(ctx, "")
@@ -104,8 +106,11 @@ async def idle_text(ctx: Ctx, text: str) -> None:
     await answer(ctx, text)
 
 
+FLOW = Flow(name="lookup", label="look-up", state=LookupState, steps={"ask": Step(ask_question, text=typed_question)})
+
+
 def register(engine: Engine) -> None:
-    engine.flow(Flow("lookup", on_text, on_click, resume))
-    engine.command("lookup", lookup_command)
-    engine.click("s", show_click)
+    engine.flow(FLOW)
+    engine.command("lookup", lookup_command, Kind.OVERLAY)
+    engine.click("s", show_click, Kind.OVERLAY)
     engine.idle_text = idle_text

@@ -43,26 +43,11 @@ PROMPT_NAMES = {
 FOLLOW_UP = "So what does this mean for your practice?"
 SHORT_ANSWER_WORDS = 8
 
-_TEN_DIGITS = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
 
-
-def nhs_numbers(text: str) -> list[str]:
-    """Apparent NHS numbers: ten digits (optionally 3-3-4 spaced) passing the modulus 11 check."""
-    found = []
-    for m in _TEN_DIGITS.finditer(text):
-        digits = "".join(m.groups())
-        total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-        check = 11 - total % 11
-        check = 0 if check == 11 else check
-        if check != 10 and check == int(digits[9]):
-            found.append(m.group(0))
-    return found
-
-
-def remove_identifiers(text: str) -> str:
-    for number in nhs_numbers(text):
-        text = text.replace(number, "[removed]")
-    return text
+def first_number(text: str) -> int | None:
+    """The first whole number in a typed answer ("20", "about 45 minutes")."""
+    m = re.search(r"\d+", text)
+    return int(m.group(0)) if m else None
 
 
 def stage_label(cat: Catalogue, framework: str, stage: str) -> str:

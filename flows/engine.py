@@ -1,96 +1,53 @@
-"""The flow engine: load the user's session, run the flow, save the new state in one transaction."""
+"""The flow engine: for one event, lock the user, load their conversation, run the declared flow,
+save the new state and sign the buttons, all in one transaction. Adapters only render."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flows.crypto import Cipher
+from flows import interrupt
+from flows.crypto import Cipher, DecryptionError
+from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, Step
 from flows.models import ConversationSession, InboxUpdate, User
-from flows.replies import (
-    Attachment,
-    Button,
-    ClickEvent,
-    CommandEvent,
-    Event,
-    Identity,
-    Outcome,
-    Reply,
-    TextEvent,
-)
-from flows.texts import FORGED_BUTTON, STALE_BUTTON, unknown_command
+from flows.push import Sender, SendResult, SendStatus
+from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
+from flows.texts import FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64
+MAC_CHARS = 11  # 66 bits of HMAC-SHA256, base64url
 _SEEN_RESOLUTION = timedelta(minutes=10)
 
 
-class FlowError(Exception):
-    """A problem the user should hear about, in their words."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class _BadState(Exception):
+    """Stored state that can't be used: unknown flow or step, another schema version, invalid or undecryptable."""
 
 
 @dataclass
-class State:
-    flow: str | None = None
-    step: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+class _Snapshot:
+    """What was stored before the event, to decide what to write and whether the step changed."""
 
-
-@dataclass
-class Ctx:
-    """Everything a flow handler needs for one event."""
-
-    db: AsyncSession
-    user: User
-    state: State
-    catalogue: Catalogue
-    index: LookupIndex
-    cipher: Cipher
-    now: datetime
-    replies: list[Reply] = field(default_factory=list)
-    notice: str | None = None
-    erased: bool = False
-    ttl_days: int = 14
-
-    def say(self, text: str, buttons: list[list[Button]] | None = None, attachment: Attachment | None = None) -> None:
-        self.replies.append(Reply(text, buttons or [], attachment))
-
-    def goto(self, flow: str, step: str, **data: Any) -> None:
-        if flow != self.state.flow:
-            self.state = State(flow, step, {})
-        self.state.step = step
-        self.state.data.update(data)
-
-    def finish(self) -> None:
-        self.state = State()
-
-
-TextHandler = Callable[[Ctx, str], Awaitable[None]]
-ClickHandler = Callable[[Ctx, str, str], Awaitable[None]]
-CommandHandler = Callable[[Ctx, str], Awaitable[None]]
-
-
-@dataclass
-class Flow:
-    name: str
-    on_text: TextHandler
-    on_click: ClickHandler
-    resume: Callable[[Ctx], Awaitable[None]]  # say again where the user is
+    blob: str = ""
+    screen: str = ""
+    parked: str = ""
 
 
 class Engine:
@@ -106,120 +63,163 @@ class Engine:
         session_ttl: timedelta = timedelta(days=14),
         clock: Callable[[], datetime] | None = None,
         default_timezone: str = "Europe/London",
+        single_writer: bool = False,
     ) -> None:
-        self.default_timezone = default_timezone
         self.sessionmaker = sessionmaker
         self.catalogue = catalogue
         self.index = index
         self.cipher = cipher
         self.session_ttl = session_ttl
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.flows: dict[str, Flow] = {}
-        self.commands: dict[str, CommandHandler] = {}
-        self.global_clicks: dict[str, ClickHandler] = {}
-        self.idle_text: TextHandler | None = None
+        self.default_timezone = default_timezone
+        self.flows: dict[str, Flow[Any]] = {}
+        self.commands: dict[str, Command] = {}
+        self.global_clicks: dict[str, Command] = {}
+        self.idle_text: Handler | None = None
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        # SQLite has one writer: transactions take turns in process (sending still overlaps).
+        self._write_lock = asyncio.Lock() if single_writer else None
         from flows import register_all
 
         register_all(self)
 
     # --- registration -------------------------------------------------------------------
 
-    def flow(self, flow: Flow) -> None:
+    def flow(self, flow: Flow[Any]) -> None:
         self.flows[flow.name] = flow
 
-    def command(self, name: str, handler: CommandHandler) -> None:
-        self.commands[name] = handler
+    def command(self, name: str, handler: Handler, kind: Kind = Kind.SWITCH) -> None:
+        self.commands[name] = Command(name, handler, kind)
 
-    def click(self, action: str, handler: ClickHandler) -> None:
-        self.global_clicks[action] = handler
+    def click(self, action: str, handler: Handler, kind: Kind = Kind.OVERLAY) -> None:
+        self.global_clicks[action] = Command(action, handler, kind)
 
-    # --- handling -----------------------------------------------------------------------
+    # --- entry points -------------------------------------------------------------------
 
     async def handle(self, who: Identity, event: Event, *, update_id: int | None = None) -> Outcome:
-        try:
-            return await self._handle_once(who, event, update_id)
-        except IntegrityError:
-            # Either this update was processed already (here or by another instance), or a first
-            # message raced another one creating the same user: then the second try finds the user.
-            if update_id is not None and await self._processed(who.channel, update_id):
-                return Outcome(duplicate=True)
-            return await self._handle_once(who, event, update_id)
+        """Handle one event from a user, strictly after their earlier ones."""
+        async with self._user_lock(who):
+            try:
+                return await self._handle(who, event, update_id)
+            except IntegrityError:
+                if update_id is not None:  # another instance recorded this update first
+                    return Outcome(duplicate=True)
+                raise
 
-    async def _processed(self, channel: str, update_id: int) -> bool:
-        async with self.sessionmaker() as db:
-            return await db.get(InboxUpdate, (channel, update_id)) is not None
-
-    async def _handle_once(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
-        async with self.sessionmaker() as db, db.begin():
-            if update_id is not None:
-                # Recorded in the same transaction: a repeat (or a second instance) fails on commit.
-                now = self.clock()
-                db.add(
-                    InboxUpdate(
-                        channel=who.channel,
-                        update_id=update_id,
-                        user_key=who.external_id,
-                        payload_enc=b"",
-                        received_at=now,
-                        done_at=now,
-                    )
-                )
-            user, row = await self._user(db, who)
-            state = self._state(row, user)
-            ctx = Ctx(
-                db,
-                user,
-                state,
-                self.catalogue,
-                self.index,
-                self.cipher,
-                self.clock(),
-                ttl_days=self.session_ttl.days,
-            )
-            await self._dispatch(ctx, event, row)
-            if not ctx.erased:
-                version = self._save_state(
-                    db,
-                    user,
-                    row,
-                    ctx.state,
-                    changed=not isinstance(event, ClickEvent) or ctx.state.flow is not None,
-                )
-                self._sign(ctx.replies, user.id, version)
-            else:
-                self._sign(ctx.replies, 0, 0)
-            return Outcome(ctx.replies, ctx.notice)
+    async def push(self, who: Identity, compose: Callable[[Ctx], Awaitable[None]], sender: Sender) -> SendResult:
+        """Send a bot-initiated message (a nudge, an invitation): ``compose`` runs like a handler, in the
+        user's transaction (it may start a flow), then the replies go out through ``sender``."""
+        async with self._user_lock(who):
+            async with self.transaction() as db:
+                user = await self._locked_user(db, who, create=False)
+                if user is None or user.blocked:
+                    return SendResult(SendStatus.SKIPPED)
+                ctx, row, before = await self._context(db, user)
+                await compose(ctx)
+                self._finish(db, ctx, row, before)
+            result = await sender.send(who, ctx.replies)
+        if result.status is SendStatus.BLOCKED:
+            await self.mark_blocked(who)
+        return result
 
     async def mark_blocked(self, who: Identity) -> None:
         """The user blocked us: stop messaging them until they write again."""
-        async with self.sessionmaker() as db, db.begin():
-            user = (
-                await db.execute(select(User).where(User.channel == who.channel, User.external_id == who.external_id))
-            ).scalar_one_or_none()
-            if user is not None:
-                user.blocked = True
-
-    async def _user(self, db: AsyncSession, who: Identity) -> tuple[User, ConversationSession | None]:
-        """The user and their session row in one query (the user row locked on PostgreSQL)."""
-        found = (
+        async with self.transaction() as db:
             await db.execute(
-                select(User, ConversationSession)
-                .outerjoin(ConversationSession, ConversationSession.user_id == User.id)
+                update(User)
                 .where(User.channel == who.channel, User.external_id == who.external_id)
-                .with_for_update(of=User)
+                .values(blocked=True)
             )
-        ).one_or_none()
+
+    async def mark_undelivered(self, who: Identity) -> None:
+        """The replies to the user's last event could not be delivered: their next text re-asks the step."""
+        async with self.transaction() as db:
+            user_id = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
+            await db.execute(
+                update(ConversationSession).where(ConversationSession.user_id.in_(user_id)).values(undelivered=True)
+            )
+
+    # --- one event ----------------------------------------------------------------------
+
+    async def _handle(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
+        async with self.transaction() as db:
+            if update_id is not None and not await self._claim(db, who, update_id):
+                return Outcome(duplicate=True)
+            user = await self._locked_user(db, who, create=True)
+            assert user is not None
+            ctx, row, before = await self._context(db, user)
+            keep = await self._dispatch(ctx, event, row)
+            self._finish(db, ctx, row, before)
+            pressed = "" if keep is None or ctx.notice else ("clear" if keep else "replace")
+            return Outcome(ctx.replies, ctx.notice, pressed=pressed)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A database transaction; on SQLite one at a time in this process."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            db = await stack.enter_async_context(self.sessionmaker())
+            await stack.enter_async_context(db.begin())
+            yield db
+
+    @contextlib.asynccontextmanager
+    async def _user_lock(self, who: Identity) -> AsyncIterator[None]:
+        key = (who.channel, who.external_id)
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _claim(self, db: AsyncSession, who: Identity, update_id: int) -> bool:
+        """Mark the update handled in this transaction; False if it was handled already."""
         now = self.clock()
-        if found is not None:
-            user, row = found
-            # Touch the row only when something changed, to keep each update to a few statements.
-            if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
-                user.last_seen_at = now
-                user.blocked = False
-            if who.first_name and who.first_name != user.first_name:
-                user.first_name = who.first_name
-            return user, row
-        user = User(
+        key = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == update_id)
+        done = await db.execute(update(InboxUpdate).where(key, InboxUpdate.done_at.is_(None)).values(done_at=now))
+        if getattr(done, "rowcount", 0) == 1:
+            return True
+        if await db.scalar(select(InboxUpdate.update_id).where(key)) is not None:
+            return False
+        db.add(
+            InboxUpdate(
+                channel=who.channel,
+                update_id=update_id,
+                user_key=who.external_id,
+                payload_enc=b"",
+                received_at=now,
+                done_at=now,
+            )
+        )
+        await db.flush()  # a concurrent claim fails here (IntegrityError): a duplicate
+        return True
+
+    async def _locked_user(self, db: AsyncSession, who: Identity, *, create: bool) -> User | None:
+        """The user row, locked (PostgreSQL) before anything of theirs is read, so a second instance waits
+        and then reads what the first one committed."""
+        query = select(User).where(User.channel == who.channel, User.external_id == who.external_id).with_for_update()
+        user = (await db.execute(query)).scalar_one_or_none()
+        now = self.clock()
+        if user is None:
+            if not create:
+                return None
+            await db.execute(self._new_user(db, who, now))
+            user = (await db.execute(query)).scalar_one()
+        if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
+            user.last_seen_at, user.blocked = now, False
+        if who.first_name and who.first_name != user.first_name:
+            user.first_name = who.first_name
+        return user
+
+    def _new_user(self, db: AsyncSession, who: Identity, now: datetime) -> Any:
+        insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        values = dict(
             channel=who.channel,
             external_id=who.external_id,
             first_name=who.first_name,
@@ -234,113 +234,300 @@ class Engine:
             prompt_model="rolfe",
             blocked=False,
         )
-        db.add(user)
-        await db.flush()
-        return user, None
+        return insert(User).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
-    def _state(self, row: ConversationSession | None, user: User) -> State:
-        if row is None or not row.flow or _aware(row.expires_at) <= self.clock():
-            return State()
-        data = self.cipher.decrypt_json(row.data_enc)
-        if row.flow not in self.flows or not isinstance(data, dict):
-            log.warning("discarding a session with unknown flow %r for user %s", row.flow, user.id)
-            return State()
-        return State(row.flow, row.step, data)
+    async def _context(self, db: AsyncSession, user: User) -> tuple[Ctx, ConversationSession | None, _Snapshot]:
+        # A statement of its own, after the user row is locked: it sees what an earlier holder committed.
+        row = (
+            await db.execute(select(ConversationSession).where(ConversationSession.user_id == user.id))
+        ).scalar_one_or_none()
+        ctx = Ctx(db, user, self, self.clock())
+        return ctx, row, self._restore(ctx, row)
 
-    def _save_state(
-        self, db: AsyncSession, user: User, row: ConversationSession | None, state: State, *, changed: bool
-    ) -> int:
-        now = self.clock()
+    # --- stored state -------------------------------------------------------------------
+
+    def _restore(self, ctx: Ctx, row: ConversationSession | None) -> _Snapshot:
+        snap = _Snapshot()
         if row is None:
-            row = ConversationSession(
-                user_id=user.id, flow="", step="", version=0, data_enc=b"", updated_at=now, expires_at=now
-            )
-            db.add(row)
-        if changed:
-            row.version += 1
-        row.flow = state.flow or ""
-        row.step = state.step or ""
-        row.data_enc = self.cipher.encrypt_json(state.data)
-        row.updated_at = now
-        row.expires_at = now + self.session_ttl
-        return row.version
+            return snap
+        if row.parked_flow and row.parked_data_enc and row.parked_until and _aware(row.parked_until) > ctx.now:
+            try:
+                flow, state, where = self._decode(row.parked_flow, row.parked_data_enc)
+                step = (where or {}).get("step", "")
+                if step not in flow.steps:
+                    raise _BadState(f"no step {step!r}")
+                ctx.parked = (flow.name, step, state)
+                snap.parked = self._encode(flow, state, where)
+            except _BadState as exc:
+                log.warning("dropped a parked %s draft of user %s: %s", row.parked_flow, ctx.user.id, exc)
+        if not row.flow or _aware(row.expires_at) <= ctx.now:
+            return snap
+        try:
+            flow, state, pending = self._decode(row.flow, row.data_enc)
+        except _BadState as exc:
+            log.warning("dropped the %s conversation of user %s: %s", row.flow, ctx.user.id, exc)
+            ctx.say(STATE_DROPPED)
+            return snap
+        if row.step not in flow.steps and row.step != interrupt.STEP:
+            log.warning("dropped the %s conversation of user %s: no step %r", row.flow, ctx.user.id, row.step)
+            ctx.say(STATE_DROPPED)
+            return snap
+        ctx.flow, ctx.step, ctx.state, ctx.pending = flow.name, row.step, state, pending
+        snap.blob, snap.screen = self._encode(flow, state, pending), self._screen(ctx)
+        return snap
 
-    async def _dispatch(self, ctx: Ctx, event: Event, row: ConversationSession | None) -> None:
+    def _decode(self, name: str, blob: bytes) -> tuple[Flow[Any], FlowState, dict[str, str] | None]:
+        flow = self.flows.get(name)
+        if flow is None:
+            raise _BadState(f"unknown flow {name!r}")
+        try:
+            envelope = self.cipher.decrypt_json(blob)
+        except (DecryptionError, ValueError) as exc:
+            raise _BadState("undecryptable") from exc
+        if not isinstance(envelope, dict) or envelope.get("v") != flow.state.schema_version:
+            raise _BadState("another schema version")
+        try:
+            state = flow.state.model_validate(envelope.get("data"))
+        except ValidationError as exc:
+            raise _BadState(f"invalid ({exc.error_count()} errors)") from exc
+        pending = envelope.get("pending")
+        return flow, state, pending if isinstance(pending, dict) else None
+
+    @staticmethod
+    def _encode(flow: Flow[Any], state: FlowState, pending: dict[str, str] | None) -> str:
+        envelope = {"v": flow.state.schema_version, "data": state.model_dump(mode="json"), "pending": pending}
+        return json.dumps(envelope, sort_keys=True, ensure_ascii=False)
+
+    def _encrypt(self, blob: str) -> bytes:
+        return self.cipher.encrypt_json(json.loads(blob))
+
+    def _screen(self, ctx: Ctx) -> str:
+        """Which prompt the user is looking at; buttons stay valid until it changes."""
+        if ctx.flow is None or ctx.state is None:
+            return ""
+        if ctx.step == interrupt.STEP:
+            return f"{ctx.flow}/{interrupt.STEP}"
+        step = self.flows[ctx.flow].steps[ctx.step or ""]
+        return f"{ctx.flow}/{ctx.step}/{step.screen(ctx.state)}"
+
+    def _finish(self, db: AsyncSession, ctx: Ctx, row: ConversationSession | None, before: _Snapshot) -> None:
+        """Save what changed and sign the buttons with the step's version."""
+        if ctx.erased:
+            self._sign(ctx.replies, 0, 0)
+            return
+        flow = self.flows[ctx.flow] if ctx.flow else None
+        blob = self._encode(flow, ctx.state, ctx.pending) if flow and ctx.state else ""
+        parked = ""
+        if ctx.parked is not None:
+            parked = self._encode(self.flows[ctx.parked[0]], ctx.parked[2], {"step": ctx.parked[1]})
+        screen = self._screen(ctx)
+        unchanged = blob == before.blob and parked == before.parked and screen == before.screen
+        if row is None and not blob and not parked:
+            self._sign(ctx.replies, ctx.user.id, 0)
+            return
+        if row is not None and unchanged and not row.undelivered:
+            self._sign(ctx.replies, ctx.user.id, row.version)
+            return
+        row = row or self._new_row(db, ctx)
+        if screen != before.screen:
+            row.version += 1
+        row.flow, row.step, row.undelivered = ctx.flow or "", ctx.step or "", False
+        row.data_enc = self._encrypt(blob) if blob else b""
+        row.updated_at, row.expires_at = ctx.now, ctx.now + self.session_ttl
+        if parked != before.parked:
+            row.parked_flow = ctx.parked[0] if ctx.parked else ""
+            row.parked_data_enc = self._encrypt(parked) if parked else None
+            row.parked_until = ctx.now + self.session_ttl if parked else None
+        self._sign(ctx.replies, ctx.user.id, row.version)
+
+    @staticmethod
+    def _new_row(db: AsyncSession, ctx: Ctx) -> ConversationSession:
+        row = ConversationSession(
+            user_id=ctx.user.id,
+            flow="",
+            step="",
+            version=0,
+            data_enc=b"",
+            updated_at=ctx.now,
+            expires_at=ctx.now,
+            parked_flow="",
+            undelivered=False,
+        )
+        db.add(row)
+        return row
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    async def _dispatch(self, ctx: Ctx, event: Event, row: ConversationSession | None) -> bool | None:
+        """Run the event; for a button of the current step, return whether its message is kept."""
         try:
             if isinstance(event, CommandEvent):
-                await self._command(ctx, event)
+                await self.run_command(ctx, event.name.lower(), event.args.strip())
             elif isinstance(event, ClickEvent):
-                await self._click(ctx, event, row)
+                return await self._click(ctx, event.data, row)
             else:
-                await self._text(ctx, event)
+                await self._text(ctx, event.text.strip(), row)
         except FlowError as exc:
             ctx.say(exc.message)
+        return None
 
-    async def _command(self, ctx: Ctx, event: CommandEvent) -> None:
-        handler = self.commands.get(event.name.lower())
-        if handler is None:
-            ctx.say(unknown_command(event.name))
+    async def run_command(self, ctx: Ctx, name: str, args: str = "") -> None:
+        command = self.commands.get(name)
+        if command is None:
+            ctx.say(unknown_command(name))
+            await self.carry_on(ctx)
             return
-        await handler(ctx, event.args.strip())
+        await self._run(ctx, command, args, {"kind": "command", "name": name, "args": args})
 
-    async def _text(self, ctx: Ctx, event: TextEvent) -> None:
-        text = event.text.strip()
-        if not text:
+    async def _run(self, ctx: Ctx, command: Command, arg: str, pending: dict[str, str]) -> None:
+        """Run a command or global button, minding a flow in progress."""
+        if command.kind is Kind.SWITCH:
+            if self.work(ctx) is not None:
+                await interrupt.ask(ctx, pending)
+                return
+            ctx.finish()
+            await command.handler(ctx, arg)
             return
-        flow = self.flows.get(ctx.state.flow or "")
-        if flow is not None:
-            await flow.on_text(ctx, text)
-        elif self.idle_text is not None:
-            await self.idle_text(ctx, text)
+        where = (ctx.flow, ctx.step)
+        await command.handler(ctx, arg)
+        if command.kind is Kind.OVERLAY and (ctx.flow, ctx.step) == where:
+            await self.carry_on(ctx)
 
-    async def _click(self, ctx: Ctx, event: ClickEvent, row: ConversationSession | None) -> None:
-        parsed = _parse_data(event.data)
-        if parsed is None or not self._valid(parsed, ctx.user.id):
+    async def resume_pending(self, ctx: Ctx, pending: dict[str, str]) -> None:
+        """Run what was asked for before the user chose what to do with their unfinished flow."""
+        if pending.get("kind") == "click":
+            command = self.global_clicks.get(pending.get("action", ""))
+            if command is not None:
+                await command.handler(ctx, pending.get("arg", ""))
+            return
+        await self.run_command(ctx, pending.get("name", "menu"), pending.get("args", ""))
+
+    def work(self, ctx: Ctx) -> str | None:
+        """How far the user got in the current flow ("2/3"), or None if there is nothing to lose."""
+        if ctx.flow is None or ctx.state is None:
+            return None
+        return self.flows[ctx.flow].progress(ctx.state)
+
+    async def ask(self, ctx: Ctx) -> None:
+        """Say the current step's prompt."""
+        if ctx.flow is None or ctx.state is None:
+            return
+        if ctx.step == interrupt.STEP:
+            await interrupt.ask(ctx, ctx.pending or {})
+            return
+        await self.flows[ctx.flow].steps[ctx.step or ""].ask(ctx, ctx.state)
+
+    async def carry_on(self, ctx: Ctx) -> None:
+        """After something run on top of a flow, ask its step again (its buttons are still valid)."""
+        if ctx.flow is not None:
+            await self.ask(ctx)
+
+    def _step(self, ctx: Ctx) -> Step[Any]:
+        return self.flows[ctx.flow or ""].steps[ctx.step or ""]
+
+    async def _click(self, ctx: Ctx, data: str, row: ConversationSession | None) -> bool | None:
+        parsed = self._verify(data, ctx.user.id)
+        if parsed is None:
             log.info("ignored a button with a bad signature for user %s", ctx.user.id)
             ctx.notice = FORGED_BUTTON
             ctx.say(FORGED_BUTTON)
-            await self.commands["menu"](ctx, "")
-            return
-        version, action, arg, _ = parsed
+            await self.run_command(ctx, "menu")
+            return None
+        version, action, arg = parsed
         if version == 0:
-            handler = self.global_clicks.get(action)
-            if handler is not None:
-                await handler(ctx, action, arg)
-                return
-        flow = self.flows.get(ctx.state.flow or "")
-        current = row.version if row is not None else 0
-        if flow is None or version != current:
+            command = self.global_clicks.get(action)
+            if command is None:
+                ctx.notice = STALE_BUTTON
+                return None
+            await self._run(ctx, command, arg, {"kind": "click", "action": action, "arg": arg})
+            return None
+        if ctx.flow is None or ctx.state is None or row is None or version != row.version:
             ctx.notice = STALE_BUTTON
-            if flow is not None:
-                await flow.resume(ctx)
+            await self.carry_on(ctx)
+            return None
+        if ctx.step == interrupt.STEP:
+            await interrupt.choose(ctx, action)
+            return False
+        step = self._step(ctx)
+        handler = step.actions.get(action)
+        if handler is None:
+            ctx.notice = STALE_BUTTON
+            await self.carry_on(ctx)
+            return None
+        await handler(ctx, ctx.state, arg)
+        return step.keep
+
+    async def _text(self, ctx: Ctx, text: str, row: ConversationSession | None) -> None:
+        if not text:
             return
-        await flow.on_click(ctx, action, arg)
+        if ctx.flow is None or ctx.state is None:
+            if self.idle_text is not None:
+                await self.idle_text(ctx, text)
+            return
+        if row is not None and row.undelivered:
+            ctx.say(RESENT)  # never take text as the answer to a question the user wasn't shown
+            await self.ask(ctx)
+            return
+        button = await self._typed_button(ctx, text, row.version if row else 0)
+        if button is not None:
+            await self._click(ctx, button.data, row)
+            return
+        step = None if ctx.step == interrupt.STEP else self._step(ctx)
+        if step is None or step.text is None:
+            ctx.say(USE_BUTTONS)
+            await self.ask(ctx)
+            return
+        await step.text(ctx, ctx.state, text)
+
+    async def _typed_button(self, ctx: Ctx, text: str, version: int) -> Button | None:
+        """A typed word that names one of the current step's buttons ("3", "later", "skip") presses it."""
+        if len(text) > 40:
+            return None
+        state = ctx.state.model_copy(deep=True) if ctx.state else None
+        shadow = Ctx(ctx.db, ctx.user, self, ctx.now, ctx.flow, ctx.step, state, pending=ctx.pending)
+        await self.ask(shadow)
+        self._sign(shadow.replies, ctx.user.id, version)
+        return _match([b for r in shadow.replies for row in r.buttons for b in row], text)
 
     # --- button data --------------------------------------------------------------------
 
-    def _valid(self, parsed: tuple[int, str, str, str], user_id: int) -> bool:
-        version, action, arg, sig = parsed
-        return hmac.compare_digest(self._signature(user_id, version, action, arg), sig)
+    def _mac(self, user_id: int, version: int, action: str, arg: str) -> str:
+        return self.cipher.sign(json.dumps([user_id, version, action, arg]), length=MAC_CHARS)
 
-    def _signature(self, user_id: int, version: int, action: str, arg: str) -> str:
-        return self.cipher.sign(f"{user_id}:{version}:{action}:{arg}")
+    def _verify(self, data: str, user_id: int) -> tuple[int, str, str] | None:
+        parts = data.split("|")
+        if len(parts) != 4 or not parts[0].isdigit():
+            return None
+        version, action, arg, mac = int(parts[0]), parts[1], parts[2], parts[3]
+        if not hmac.compare_digest(self._mac(user_id, version, action, arg), mac):
+            return None
+        return version, action, arg
 
     def _sign(self, replies: list[Reply], user_id: int, version: int) -> None:
         for reply in replies:
             for row in reply.buttons:
                 for b in row:
+                    if "|" in b.action or "|" in b.arg:
+                        raise ValueError(f"'|' in a button's action or argument: {b.action!r} {b.arg!r}")
                     v = version if b.scoped else 0
-                    data = f"{v}|{b.action}|{b.arg}|{self._signature(user_id, v, b.action, b.arg)}"
-                    if len(data.encode()) > MAX_CALLBACK_BYTES:
-                        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-                    b.data = data
+                    b.data = f"{v}|{b.action}|{b.arg}|{self._mac(user_id, v, b.action, b.arg)}"
+                    if len(b.data.encode()) > MAX_CALLBACK_BYTES:
+                        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {b.data!r}")
 
 
-def _parse_data(data: str) -> tuple[int, str, str, str] | None:
-    parts = data.split("|")
-    if len(parts) != 4 or not parts[0].isdigit():
+def _match(buttons: list[Button], text: str) -> Button | None:
+    low = text.lower().strip(" .!")
+    exact = [b for b in buttons if _plain(b.label) == low]
+    if exact:
+        return exact[0]
+    if " " in low or len(low) < 1 or (len(low) < 3 and not low.isdigit()):
         return None
-    return int(parts[0]), parts[1], parts[2], parts[3]
+    starts = [b for b in buttons if _plain(b.label).startswith(low + " ") or _plain(b.label) == low]
+    return starts[0] if len(starts) == 1 else None
+
+
+def _plain(label: str) -> str:
+    return label.replace("✅", "").strip().lower()
 
 
 def _aware(moment: datetime) -> datetime:

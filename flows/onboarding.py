@@ -1,6 +1,8 @@
-"""/start onboarding and /settings: framework, stage, day, time, time zone, appraisal date."""
+"""/start onboarding and /settings: framework, stage, day, time, time zone, appraisal date, prompts."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from flows.common import (
     DAYS,
@@ -14,25 +16,40 @@ from flows.common import (
     valid_stage,
     valid_timezone,
 )
-from flows.engine import Ctx, Engine, Flow
+from flows.engine import Engine
+from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.replies import Button
 from flows.templating import render
 
 SKIP = Button("Skip (keep default)", "skip")
-STEPS = ["framework", "stage", "day", "time", "tz", "appraisal"]
+ONBOARDING = ["framework", "stage", "day", "time", "tz", "appraisal"]
 TIMES = ["08:00", "12:30", "17:30", "20:00"]
 
 
+class SetupState(FlowState):
+    mode: Literal["onboard", "settings"] = "onboard"
+
+
 async def start(ctx: Ctx, args: str) -> None:
-    ctx.goto("setup", "welcome", mode="onboard")
+    if ctx.user.onboarded:
+        name = f", {ctx.user.first_name}" if ctx.user.first_name else ""
+        ctx.say(f"Welcome back{name}. You're set up already; /settings changes anything.", menu_buttons())
+        return
+    await ctx.start("setup", SetupState(), "welcome")
+
+
+async def settings(ctx: Ctx, args: str) -> None:
+    await ctx.start("setup", SetupState(mode="settings"), "pick")
+
+
+async def ask_welcome(ctx: Ctx, s: SetupState) -> None:
     ctx.say(
         render("welcome", name=ctx.user.first_name or ""),
         [[Button("Set up (1 minute)", "go")], [Button("Use the defaults", "defaults")]],
     )
 
 
-async def settings(ctx: Ctx, args: str) -> None:
-    ctx.goto("setup", "pick", mode="settings")
+async def ask_pick(ctx: Ctx, s: SetupState) -> None:
     ctx.say(
         summary(ctx),
         [
@@ -58,44 +75,58 @@ def summary(ctx: Ctx) -> str:
     )
 
 
-async def ask(ctx: Ctx, step: str) -> None:
-    ctx.state.step = step
-    u = ctx.user
-    if step == "framework":
-        ctx.say(
-            "Which framework would you like to work with?",
-            [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [[SKIP]],
-        )
-    elif step == "stage":
-        options = ctx.catalogue.of_kind(u.framework, "stage")
-        lines = [f"<b>{e.title}</b> — {first_sentence(e.text)}" for e in options]
-        ctx.say(
-            "Which stage fits your role best?\n\n" + "\n".join(lines),
-            [*chunks([Button(e.title.split(":")[0], "set", e.stage or "") for e in options], 3), [SKIP]],
-        )
-    elif step == "day":
-        ctx.say(
-            "Which day would you like your weekly reflection reminder?",
-            [*chunks([Button(d[:3], "set", str(i)) for i, d in enumerate(DAYS)], 4), [SKIP]],
-        )
-    elif step == "time":
-        ctx.say("What time? Tap one or type a time like 18:15.", [[Button(t, "set", t) for t in TIMES], [SKIP]])
-    elif step == "tz":
-        ctx.say(
-            f"Your time zone is {u.timezone}. Keep it, or type another (for example Europe/Dublin).",
-            [[Button(f"Keep {u.timezone}", "set", u.timezone)], [SKIP]],
-        )
-    elif step == "appraisal":
-        ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [[SKIP]])
-    elif step == "model":
-        ctx.say(
-            "Which reflection prompts do you prefer?",
-            [[Button(name, "set", key)] for key, name in PROMPT_NAMES.items()] + [[SKIP]],
-        )
-
-
-def first_sentence(text: str) -> str:
+def _first_sentence(text: str) -> str:
     return text.split(". ")[0].rstrip(".") + "."
+
+
+def _back(s: SetupState) -> list[Button]:
+    return [SKIP] if s.mode == "onboard" else [Button("Back", "skip")]
+
+
+async def ask_framework(ctx: Ctx, s: SetupState) -> None:
+    ctx.say(
+        "Which framework would you like to work with?",
+        [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [_back(s)],
+    )
+
+
+async def ask_stage(ctx: Ctx, s: SetupState) -> None:
+    options = ctx.catalogue.of_kind(ctx.user.framework, "stage")
+    lines = [f"<b>{e.title}</b> — {_first_sentence(e.text)}" for e in options]
+    ctx.say(
+        "Which stage fits your role best?\n\n" + "\n".join(lines),
+        [*chunks([Button(e.title.split(":")[0], "set", e.stage or "") for e in options], 3), _back(s)],
+    )
+
+
+async def ask_day(ctx: Ctx, s: SetupState) -> None:
+    ctx.say(
+        "Which day would you like your weekly reflection reminder?",
+        [*chunks([Button(d[:3], "set", str(i)) for i, d in enumerate(DAYS)], 4), _back(s)],
+    )
+
+
+async def ask_time(ctx: Ctx, s: SetupState) -> None:
+    ctx.say("What time? Tap one or type a time like 18:15.", [[Button(t, "set", t) for t in TIMES], _back(s)])
+
+
+async def ask_tz(ctx: Ctx, s: SetupState) -> None:
+    tz = ctx.user.timezone
+    ctx.say(
+        f"Your time zone is {tz}. Keep it, or type another (for example Europe/Dublin).",
+        [[Button(f"Keep {tz}", "set", tz)], _back(s)],
+    )
+
+
+async def ask_appraisal(ctx: Ctx, s: SetupState) -> None:
+    ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [_back(s)])
+
+
+async def ask_model(ctx: Ctx, s: SetupState) -> None:
+    ctx.say(
+        "Which reflection prompts do you prefer?",
+        [[Button(name, "set", key)] for key, name in PROMPT_NAMES.items()] + [_back(s)],
+    )
 
 
 def apply(ctx: Ctx, step: str, value: str) -> str | None:
@@ -104,18 +135,17 @@ def apply(ctx: Ctx, step: str, value: str) -> str | None:
     if step == "framework":
         if value not in FRAMEWORKS:
             return "Please choose one of the buttons."
-        u.framework = value
-        u.stage = valid_stage(value, u.stage)
+        u.framework, u.stage = value, valid_stage(value, u.stage)
     elif step == "stage":
         if ctx.catalogue.stage_entry(u.framework, value) is None:
             return "Please choose one of the stage buttons."
         u.stage = value
     elif step == "day":
-        names = [d.lower() for d in DAYS]
         low = value.strip().lower()
+        names = [d.lower() for d in DAYS]
         idx = (
-            int(value)
-            if value.isdigit() and int(value) < 7
+            int(low)
+            if low.isdigit() and int(low) < 7
             else next((i for i, d in enumerate(names) if low and d.startswith(low[:3])), None)
         )
         if idx is None:
@@ -132,12 +162,7 @@ def apply(ctx: Ctx, step: str, value: str) -> str | None:
             return "I don't know that time zone. Try a name like Europe/London or Europe/Dublin."
         u.timezone = zone
     elif step == "appraisal":
-        parsed_date = parse_date(value)
-        if parsed_date is None:
-            return "I couldn't read that date. Try 14/03/2027."
-        if parsed_date < ctx.now.date():
-            return "That date has passed. Please give the date of your next appraisal, or skip."
-        u.appraisal_date = parsed_date
+        return _apply_appraisal(ctx, value)
     elif step == "model":
         if value not in PROMPT_NAMES:
             return "Please choose one of the buttons."
@@ -145,73 +170,96 @@ def apply(ctx: Ctx, step: str, value: str) -> str | None:
     return None
 
 
-async def advance(ctx: Ctx) -> None:
-    step = ctx.state.step or ""
-    if ctx.state.data.get("mode") == "settings":
-        ctx.say("Saved.")
-        await settings(ctx, "")
+def _apply_appraisal(ctx: Ctx, value: str) -> str | None:
+    parsed = parse_date(value)
+    if parsed is None:
+        return "I couldn't read that date. Try 14/03/2027."
+    if parsed < ctx.now.date():
+        return "That date has passed. Please give the date of your next appraisal, or skip."
+    ctx.user.appraisal_date = parsed
+    return None
+
+
+async def advance(ctx: Ctx, s: SetupState) -> None:
+    if s.mode == "settings":
+        await ctx.go("pick")
         return
-    nxt = STEPS.index(step) + 1 if step in STEPS else len(STEPS)
-    if nxt < len(STEPS):
-        await ask(ctx, STEPS[nxt])
+    step = ctx.step or ""
+    nxt = ONBOARDING.index(step) + 1 if step in ONBOARDING else len(ONBOARDING)
+    if nxt < len(ONBOARDING):
+        await ctx.go(ONBOARDING[nxt])
     else:
-        await finish(ctx)
+        await finish(ctx, s, "")
 
 
-async def finish(ctx: Ctx) -> None:
+async def finish(ctx: Ctx, s: SetupState, arg: str) -> None:
     ctx.user.onboarded = True
     ctx.finish()
     ctx.say("You're all set.\n\n" + summary(ctx) + "\n\nChange any of this with /settings. What next?", menu_buttons())
 
 
-async def on_click(ctx: Ctx, action: str, arg: str) -> None:
-    step = ctx.state.step or ""
-    if action == "go":
-        await ask(ctx, "framework")
-    elif action == "defaults":
-        await finish(ctx)
-    elif action == "edit":
-        ctx.state.data["mode"] = "settings"
-        await ask(ctx, arg)
-    elif action == "done":
-        ctx.finish()
-        ctx.say("Settings saved.", menu_buttons())
-    elif action == "skip":
-        await advance(ctx)
-    elif action == "set":
-        await _answer(ctx, step, arg)
+async def go(ctx: Ctx, s: SetupState, arg: str) -> None:
+    await ctx.go("framework")
 
 
-async def on_text(ctx: Ctx, text: str) -> None:
-    step = ctx.state.step or ""
-    if step in ("welcome", "pick"):
-        ctx.say("Please use the buttons above, or send /menu.")
-        return
-    if text.lower() in ("skip", "default", "later"):
-        await advance(ctx)
-        return
-    await _answer(ctx, step, text)
+async def edit(ctx: Ctx, s: SetupState, arg: str) -> None:
+    if arg in VALUE_STEPS:
+        await ctx.go(arg)
 
 
-async def _answer(ctx: Ctx, step: str, value: str) -> None:
-    error = apply(ctx, step, value)
+async def done(ctx: Ctx, s: SetupState, arg: str) -> None:
+    ctx.finish()
+    ctx.say("Settings saved.", menu_buttons())
+
+
+async def skip(ctx: Ctx, s: SetupState, arg: str) -> None:
+    await advance(ctx, s)
+
+
+async def set_value(ctx: Ctx, s: SetupState, value: str) -> None:
+    error = apply(ctx, ctx.step or "", value)
     if error:
         ctx.say(error)
-    else:
-        await advance(ctx)
+        return
+    if s.mode == "settings":
+        ctx.say("Saved.")
+    await advance(ctx, s)
 
 
-async def resume(ctx: Ctx) -> None:
-    step = ctx.state.step or "welcome"
-    if step == "welcome":
-        await start(ctx, "")
-    elif step == "pick":
-        await settings(ctx, "")
-    else:
-        await ask(ctx, step)
+async def typed(ctx: Ctx, s: SetupState, text: str) -> None:
+    if text.lower() in ("skip", "default", "later"):
+        await advance(ctx, s)
+        return
+    await set_value(ctx, s, text)
+
+
+def _value_step(ask: object) -> Step[SetupState]:
+    return Step(ask, {"set": set_value, "skip": skip}, text=typed)  # type: ignore[arg-type]
+
+
+VALUE_STEPS = {
+    "framework": ask_framework,
+    "stage": ask_stage,
+    "day": ask_day,
+    "time": ask_time,
+    "tz": ask_tz,
+    "appraisal": ask_appraisal,
+    "model": ask_model,
+}
+
+FLOW = Flow(
+    name="setup",
+    label="set-up",
+    state=SetupState,
+    steps={
+        "welcome": Step(ask_welcome, {"go": go, "defaults": finish}, keep=True),
+        "pick": Step(ask_pick, {"edit": edit, "done": done}),
+        **{name: _value_step(ask) for name, ask in VALUE_STEPS.items()},
+    },
+)
 
 
 def register(engine: Engine) -> None:
-    engine.flow(Flow("setup", on_text, on_click, resume))
-    engine.command("start", start)
-    engine.command("settings", settings)
+    engine.flow(FLOW)
+    engine.command("start", start, Kind.SWITCH)
+    engine.command("settings", settings, Kind.SWITCH)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from html import escape
-from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from flows.common import (
@@ -13,30 +13,53 @@ from flows.common import (
     PROMPTS,
     RATING_LABELS,
     SHORT_ANSWER_WORDS,
+    first_number,
     menu_buttons,
-    nhs_numbers,
-    remove_identifiers,
     short,
     stage_label,
     statement_for,
 )
-from flows.engine import Ctx, Engine, Flow
+from flows.engine import Engine
+from flows.flow import Ctx, Flow, Kind, Step
+from flows.guard import GuardedState, identifier_step, intake
 from flows.models import Reflection
 from flows.replies import Button
 from flows.templating import render
-from flows.texts import LATER
 
 LATER_BUTTON = Button("Later", "later")
 MINUTES = ["5", "10", "15", "30"]
+SKIPPED = "(skipped)"
+
+
+class Answer(BaseModel):
+    prompt: str
+    answer: str
+
+
+class ReflectState(GuardedState):
+    suggested: str = ""
+    group: str = ""  # the area being browsed
+    hits: list[str] = Field(default_factory=list)  # search results
+    item: str = ""
+    stage: str = ""
+    model: str = "rolfe"
+    answers: list[Answer] = Field(default_factory=list)
+    following: bool = False  # the follow-up to a short answer is being asked
+    followed: bool = False  # the follow-up has been asked once
+    rating: int | None = None
+    minutes: int | None = None
+    extras: list[str] = Field(default_factory=list)
+
+
+def _progress(s: ReflectState) -> str | None:
+    if not s.item or not s.answers:
+        return None
+    return f"{len(s.answers)}/{len(PROMPTS[s.model])}"
 
 
 def _item_kind(framework: str) -> str:
     """What one reflects on: an MLF competency or an LF element."""
     return "competency" if framework == "mlf2025" else "element"
-
-
-def _items(ctx: Ctx) -> list[str]:
-    return [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
 
 
 async def suggestion(ctx: Ctx) -> str:
@@ -47,24 +70,68 @@ async def suggestion(ctx: Ctx) -> str:
         .group_by(Reflection.item_id)
     )
     last = {item: when for item, when in rows.all()}
-    items = _items(ctx)
+    items = [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
     fresh = [i for i in items if i not in last]
     if fresh:
         return fresh[(ctx.user.id + len(last)) % len(fresh)]
     return min(items, key=lambda i: last[i])
 
 
+# --- /reflect, and the draft put aside ----------------------------------------------------
+
+
 async def begin(ctx: Ctx, args: str) -> None:
-    ctx.goto("reflect", "focus", suggested=await suggestion(ctx))
-    if args:
-        await on_text(ctx, args)
+    parked = ctx.parked_state("reflect")
+    if isinstance(parked, ReflectState) and parked.item and not args:
+        await ctx.start("reflect", ReflectState(), "offer")
         return
-    await ask_focus(ctx)
+    await ctx.start("reflect", ReflectState(suggested=await suggestion(ctx)), "focus")
+    if args:
+        await search(ctx, _state(ctx), args)
 
 
-async def ask_focus(ctx: Ctx) -> None:
-    ctx.state.step = "focus"
-    entry = ctx.catalogue.get(ctx.state.data["suggested"])
+def _state(ctx: Ctx) -> ReflectState:
+    assert isinstance(ctx.state, ReflectState)
+    return ctx.state
+
+
+async def ask_offer(ctx: Ctx, s: ReflectState) -> None:
+    parked = ctx.parked_state("reflect")
+    if not isinstance(parked, ReflectState):
+        await start_new(ctx, s, "")
+        return
+    item = ctx.catalogue.by_id.get(parked.item)
+    what = f"on <b>{escape(item.code or '')} {escape(item.title)}</b> " if item else ""
+    ctx.say(
+        f"You have an unfinished reflection {what}({_progress(parked) or 'not started'}). Carry on with it?",
+        [[Button("Continue it", "continue")], [Button("Start a new one", "new")]],
+    )
+
+
+async def continue_parked(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    await ctx.unpark()
+
+
+async def start_new(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    ctx.parked = None
+    s.suggested = await suggestion(ctx)
+    await ctx.go("focus")
+
+
+async def later(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    if s.item:
+        ctx.park()
+        ctx.say("No problem, I've kept your place. Send /reflect when you want to carry on.", menu_buttons())
+    else:
+        ctx.finish()
+        ctx.say("No problem. Send /reflect whenever you're ready.", menu_buttons())
+
+
+# --- choosing a focus ---------------------------------------------------------------------
+
+
+async def ask_focus(ctx: Ctx, s: ReflectState) -> None:
+    entry = ctx.catalogue.get(s.suggested)
     ctx.say(
         "What would you like to reflect on this week?",
         [
@@ -75,134 +142,218 @@ async def ask_focus(ctx: Ctx) -> None:
     )
 
 
-async def browse(ctx: Ctx, group: str | None) -> None:
+async def ask_browse(ctx: Ctx, s: ReflectState) -> None:
     fw = ctx.user.framework
-    if group is None:
-        kind = "standard" if fw == "mlf2025" else "domain"
-        groups = ctx.catalogue.of_kind(fw, kind)
+    if not s.group:
+        groups = ctx.catalogue.of_kind(fw, "standard" if fw == "mlf2025" else "domain")
         ctx.say(
             "Choose an area:",
             [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
             + [[Button("Back", "back"), LATER_BUTTON]],
         )
         return
-    items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == group]
+    items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == s.group]
     ctx.say(
         "Choose one:",
         [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
-        + [[Button("Back", "browse"), LATER_BUTTON]],
+        + [[Button("Back", "back"), LATER_BUTTON]],
     )
 
 
-async def pick(ctx: Ctx, item_id: str) -> None:
-    item = ctx.catalogue.get(item_id)
-    stage = ctx.user.stage
-    statement = statement_for(ctx.catalogue, item_id, stage)
-    ctx.goto(
-        "reflect",
-        "answer",
-        item=item_id,
-        stage=statement.stage if statement else stage,
-        model=ctx.user.prompt_model,
-        answers=[],
-        followed=False,
-        extras=[],
+async def browse(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.group = ""
+    await ctx.go("browse")
+
+
+async def group(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    if arg in ctx.catalogue.by_id:
+        s.group = arg
+    await ctx.go("browse")
+
+
+async def back(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    if ctx.step == "browse" and s.group:
+        s.group = ""
+        await ctx.go("browse")
+        return
+    await ctx.go("focus")
+
+
+async def ask_search(ctx: Ctx, s: ReflectState) -> None:
+    if not s.hits:
+        ctx.say(
+            "Type a few words about what you want to reflect on, for example <i>difficult conversation</i>.",
+            [[Button("Browse", "browse"), LATER_BUTTON]],
+        )
+        return
+    entries = [ctx.catalogue.get(i) for i in s.hits]
+    ctx.say(
+        "Which one?",
+        [[Button(short(f"{e.code} {e.title}", 50), "pick", e.id)] for e in entries]
+        + [[Button("Browse", "browse"), LATER_BUTTON]],
     )
-    fw = ctx.catalogue.framework(item.framework).short_title
-    text = statement.text if statement else item.text
+
+
+async def open_search(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.hits = []
+    await ctx.go("search")
+
+
+async def search(ctx: Ctx, s: ReflectState, text: str) -> None:
+    kind = _item_kind(ctx.user.framework)
+    items: list[str] = Field(default_factory=list)
+    for hit in ctx.index.search(text, framework=ctx.user.framework, limit=12):
+        e = hit.entry
+        item = e.id if e.kind == kind else (e.parent if e.kind in ("statement", "indicator", "descriptor") else None)
+        if item and item not in items:
+            items.append(item)
+    if not items:
+        ctx.say("I couldn't find anything for that. Try other words, or browse.")
+    s.hits = items[:5]
+    await ctx.go("search")
+
+
+async def pick(ctx: Ctx, s: ReflectState, item_id: str) -> None:
+    item = ctx.catalogue.by_id.get(item_id)
+    if item is None or item.kind != _item_kind(ctx.user.framework):
+        await ctx.go(ctx.step or "focus")
+        return
+    statement = statement_for(ctx.catalogue, item_id, ctx.user.stage)
+    fresh = ReflectState(suggested=s.suggested, item=item_id, model=ctx.user.prompt_model)
+    fresh.stage = statement.stage if statement and statement.stage else ctx.user.stage
+    ctx.state = fresh
     ctx.say(
         render(
             "item",
             code=item.code,
             title=item.title,
-            framework=fw,
-            stage_label=stage_label(ctx.catalogue, item.framework, ctx.state.data["stage"]),
-            text=text,
+            framework=ctx.catalogue.framework(item.framework).short_title,
+            stage_label=stage_label(ctx.catalogue, item.framework, fresh.stage),
+            text=statement.text if statement else item.text,
         )
         + "\n\nThink of one moment from the last week or two that relates to this."
     )
-    await ask_prompt(ctx)
+    await ctx.go("answer")
 
 
-def _prompt(data: dict[str, Any]) -> tuple[str, bool]:
-    return PROMPTS[data["model"]][len(data["answers"])]
+# --- the prompts --------------------------------------------------------------------------
 
 
-async def ask_prompt(ctx: Ctx) -> None:
-    ctx.state.step = "answer"
-    prompt, _ = _prompt(ctx.state.data)
-    n, total = len(ctx.state.data["answers"]) + 1, len(PROMPTS[ctx.state.data["model"]])
-    ctx.say(f"<b>{n}/{total}</b> {escape(prompt)}", [[Button("Skip this one", "skipq"), LATER_BUTTON]])
-
-
-def _pii_buttons() -> list[list[Button]]:
-    return [[Button("Remove it", "pii", "remove")], [Button("It isn't patient information — keep it", "pii", "keep")]]
-
-
-async def take_answer(ctx: Ctx, text: str, *, checked: bool = False) -> None:
-    """Record an answer: warn first about an apparent NHS number (unless already warned)."""
-    data = ctx.state.data
-    if not checked and nhs_numbers(text):
-        ctx.state.step = "pii"
-        data["pending"] = text
-        ctx.say(
-            "⚠️ That looks like it contains an NHS number. Please don't store patient-identifiable "
-            "information here. Shall I remove it before saving?",
-            _pii_buttons(),
-        )
-        return
-    ctx.state.step = "answer"
-    if data.get("following"):
-        data["answers"][-1]["answer"] += "\n\n" + text
-        data["following"] = False
-        await next_prompt(ctx)
-        return
-    prompt, follow_up = _prompt(data)
-    data["answers"].append({"prompt": prompt, "answer": text})
-    if follow_up and len(text.split()) < SHORT_ANSWER_WORDS and not data.get("followed"):
-        data["followed"] = True
-        data["following"] = True
+async def ask_answer(ctx: Ctx, s: ReflectState) -> None:
+    if s.following:
         ctx.say(FOLLOW_UP, [[Button("That's all for this one", "nofollow")]])
         return
-    await next_prompt(ctx)
-
-
-async def next_prompt(ctx: Ctx) -> None:
-    data = ctx.state.data
-    if len(data["answers"]) < len(PROMPTS[data["model"]]):
-        await ask_prompt(ctx)
+    prompts = PROMPTS[s.model]
+    n = len(s.answers)
+    if n >= len(prompts):
+        await ctx.go("rating")
         return
-    ctx.state.step = "rating"
-    labels = [f"{i} {lab}" for i, lab in enumerate(RATING_LABELS, 1)]
     ctx.say(
-        "How would you rate yourself against this statement now?",
-        [[Button(labels[i], "rate", str(i + 1))] for i in range(5)] + [[Button("Skip", "rate", "")]],
+        f"<b>{n + 1}/{len(prompts)}</b> {escape(prompts[n][0])}", [[Button("Skip this one", "skipq"), LATER_BUTTON]]
     )
 
 
-async def ask_minutes(ctx: Ctx) -> None:
-    ctx.state.step = "minutes"
+async def type_answer(ctx: Ctx, s: ReflectState, text: str) -> None:
+    await intake(ctx, s, text, record)
+
+
+async def record(ctx: Ctx, s: ReflectState, text: str) -> None:
+    if s.following:
+        s.answers[-1].answer += "\n\n" + text
+        s.following = False
+        await next_prompt(ctx, s)
+        return
+    prompt, follow_up = PROMPTS[s.model][len(s.answers)]
+    s.answers.append(Answer(prompt=prompt, answer=text))
+    if follow_up and len(text.split()) < SHORT_ANSWER_WORDS and not s.followed:
+        s.followed = s.following = True
+        await ctx.go("answer")
+        return
+    await next_prompt(ctx, s)
+
+
+async def skip_question(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.answers.append(Answer(prompt=PROMPTS[s.model][len(s.answers)][0], answer=SKIPPED))
+    await next_prompt(ctx, s)
+
+
+async def no_follow(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.following = False
+    await next_prompt(ctx, s)
+
+
+async def next_prompt(ctx: Ctx, s: ReflectState) -> None:
+    await ctx.go("answer" if len(s.answers) < len(PROMPTS[s.model]) else "rating")
+
+
+def _answer_screen(s: ReflectState) -> str:
+    return f"{len(s.answers)}{'+' if s.following else ''}"
+
+
+# --- rating, minutes, tags, save ----------------------------------------------------------
+
+
+async def ask_rating(ctx: Ctx, s: ReflectState) -> None:
+    ctx.say(
+        "How would you rate yourself against this statement now?",
+        [[Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)]
+        + [[Button("Skip", "rate", "")]],
+    )
+
+
+async def rate(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.rating = int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None
+    await ctx.go("minutes")
+
+
+async def ask_minutes(ctx: Ctx, s: ReflectState) -> None:
     ctx.say(
         "Log this as CPD? Tap the minutes you spent, type a number, or skip.",
         [[Button(f"{m} min", "mins", m) for m in MINUTES], [Button("Skip", "mins", "")]],
     )
 
 
-async def ask_extras(ctx: Ctx) -> None:
-    data = ctx.state.data
-    links = ctx.catalogue.related(data["item"])[:6]
-    if not links:
-        await confirm(ctx)
+async def minutes_tapped(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.minutes = int(arg) if arg.isdigit() else None
+    await after_minutes(ctx, s)
+
+
+async def minutes_typed(ctx: Ctx, s: ReflectState, text: str) -> None:
+    minutes = first_number(text)
+    if minutes is None or not 0 < minutes <= 600:
+        ctx.say("Please type the minutes as a number, like 20, or tap Skip.")
         return
-    ctx.state.step = "extras"
-    chosen = set(data["extras"])
-    rows = [
-        [Button(("✅ " if link.target in chosen else "") + _label(ctx, link.target), "tag", link.target)]
-        for link in links
-    ]
+    s.minutes = minutes
+    await after_minutes(ctx, s)
+
+
+async def after_minutes(ctx: Ctx, s: ReflectState) -> None:
+    await ctx.go("extras" if ctx.catalogue.related(s.item) else "confirm")
+
+
+async def ask_extras(ctx: Ctx, s: ReflectState) -> None:
+    rows = []
+    for link in ctx.catalogue.related(s.item)[:6]:
+        ticked = link.target in s.extras
+        label = ("✅ " if ticked else "") + _label(ctx, link.target)
+        rows.append([Button(label, "tag", ("-" if ticked else "+") + link.target)])
     ctx.say(
         "Does it also count as evidence for any of these? Tap to tick, then Done.", [*rows, [Button("Done", "tagged")]]
     )
+
+
+async def tag(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    """Buttons say what they do (+tick / -untick), so a double tap can't undo itself."""
+    target = arg[1:]
+    if arg.startswith("+") and target in ctx.catalogue.by_id and target not in s.extras:
+        s.extras = [*s.extras, target]
+    elif arg.startswith("-"):
+        s.extras = [x for x in s.extras if x != target]
+    await ctx.go("extras")
+
+
+async def tagged(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    await ctx.go("confirm")
 
 
 def _label(ctx: Ctx, item_id: str) -> str:
@@ -210,52 +361,63 @@ def _label(ctx: Ctx, item_id: str) -> str:
     return short(f"{ctx.catalogue.framework(e.framework).short_title}: {e.title}", 48)
 
 
-async def confirm(ctx: Ctx) -> None:
-    ctx.state.step = "confirm"
-    ctx.say(summary_text(ctx, ctx.state.data), [[Button("Save", "save"), Button("Discard", "discard")]])
+def all_skipped(s: ReflectState) -> bool:
+    return all(a.answer == SKIPPED for a in s.answers)
 
 
-def summary_text(ctx: Ctx, data: dict[str, Any]) -> str:
-    item = ctx.catalogue.get(data["item"])
-    rating = data.get("rating")
+async def ask_confirm(ctx: Ctx, s: ReflectState) -> None:
+    if all_skipped(s):
+        ctx.say(
+            "You skipped every question, so there's nothing to save yet. Even one line helps you at appraisal.",
+            [[Button("Answer the questions", "again")], [Button("Discard", "discard")]],
+        )
+        return
+    ctx.say(summary_text(ctx, s), [[Button("Save", "save"), Button("Discard", "discard")]])
+
+
+async def answer_again(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.answers, s.followed, s.following = [], False, False
+    await ctx.go("answer")
+
+
+def summary_text(ctx: Ctx, s: ReflectState) -> str:
+    item = ctx.catalogue.get(s.item)
     return render(
         "summary",
         code=item.code or "",
         title=item.title,
-        stage_label=stage_label(ctx.catalogue, item.framework, data["stage"]),
-        answers=data["answers"],
-        rating=f"{rating} {RATING_LABELS[rating - 1]}" if rating else "not rated",
-        minutes=data.get("minutes") or "not logged",
-        extras=[_label(ctx, x) for x in data.get("extras", [])],
+        stage_label=stage_label(ctx.catalogue, item.framework, s.stage),
+        answers=[a.model_dump() for a in s.answers],
+        rating=f"{s.rating} {RATING_LABELS[s.rating - 1]}" if s.rating else "not rated",
+        minutes=s.minutes or "not logged",
+        extras=[_label(ctx, x) for x in s.extras],
     )
 
 
-async def save(ctx: Ctx) -> None:
-    data = ctx.state.data
-    item = ctx.catalogue.get(data["item"])
+async def save(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    if all_skipped(s):
+        await ctx.go("confirm")
+        return
+    item = ctx.catalogue.get(s.item)
     ctx.db.add(
         Reflection(
             user_id=ctx.user.id,
             framework=item.framework,
             item_id=item.id,
-            stage=data["stage"],
-            extra_items=list(data.get("extras", [])),
-            prompt_model=data["model"],
-            answers_enc=ctx.cipher.encrypt_json(data["answers"]),
-            rating=data.get("rating"),
-            minutes=data.get("minutes"),
+            stage=s.stage,
+            extra_items=list(s.extras),
+            prompt_model=s.model,
+            answers_enc=ctx.cipher.encrypt_json([a.model_dump() for a in s.answers]),
+            rating=s.rating,
+            minutes=s.minutes,
             created_at=ctx.now,
             updated_at=ctx.now,
         )
     )
     await ctx.db.flush()
-    week_start = ctx.now - timedelta(days=7)
-    total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
-    recent = await ctx.db.scalar(
-        select(func.count())
-        .select_from(Reflection)
-        .where(Reflection.user_id == ctx.user.id, Reflection.created_at >= week_start)
-    )
+    mine = select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id)
+    total = await ctx.db.scalar(mine)
+    recent = await ctx.db.scalar(mine.where(Reflection.created_at >= ctx.now - timedelta(days=7)))
     ctx.finish()
     ctx.say(
         f"Saved. That's {total} reflection{'s' if total != 1 else ''} in all, {recent} in the last 7 days. "
@@ -264,118 +426,52 @@ async def save(ctx: Ctx) -> None:
     )
 
 
-async def on_click(ctx: Ctx, action: str, arg: str) -> None:
-    data = ctx.state.data
-    if action == "later":
-        ctx.say(LATER)
-    elif action == "pick" and arg in ctx.catalogue.by_id:
-        await pick(ctx, arg)
-    elif action == "browse":
-        ctx.state.step = "browse"
-        await browse(ctx, None)
-    elif action == "group":
-        await browse(ctx, arg)
-    elif action == "back":
-        await ask_focus(ctx)
-    elif action == "search":
-        ctx.state.step = "search"
-        ctx.say("Type a few words about what you want to reflect on, for example <i>difficult conversation</i>.")
-    elif action == "skipq":
-        data["answers"].append({"prompt": _prompt(data)[0], "answer": "(skipped)"})
-        await next_prompt(ctx)
-    elif action == "nofollow":
-        data["following"] = False
-        await next_prompt(ctx)
-    elif action == "pii":
-        pending = data.pop("pending", "")
-        await take_answer(ctx, remove_identifiers(pending) if arg == "remove" else pending, checked=True)
-    elif action == "rate":
-        data["rating"] = int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None
-        await ask_minutes(ctx)
-    elif action == "mins":
-        data["minutes"] = int(arg) if arg.isdigit() else None
-        await ask_extras(ctx)
-    elif action == "tag":
-        extras = data["extras"]
-        if arg in extras:
-            extras.remove(arg)
-        elif arg in ctx.catalogue.by_id:
-            extras.append(arg)
-        await ask_extras(ctx)
-    elif action == "tagged":
-        await confirm(ctx)
-    elif action == "save":
-        await save(ctx)
-    elif action == "discard":
-        ctx.finish()
-        ctx.say("Discarded. Nothing was saved.", menu_buttons())
+async def discard(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    ctx.finish()
+    ctx.say("Discarded. Nothing was saved.", menu_buttons())
 
 
-async def on_text(ctx: Ctx, text: str) -> None:
-    step = ctx.state.step
-    data = ctx.state.data
-    if step == "answer":
-        await take_answer(ctx, text)
-    elif step in ("focus", "search", "browse"):
-        kind = _item_kind(ctx.user.framework)
-        hits = [h.entry for h in ctx.index.search(text, framework=ctx.user.framework, limit=12)]
-        items: list[str] = []
-        for e in hits:
-            item = (
-                e.id
-                if e.kind == kind
-                else (e.parent if e.parent and e.kind in ("statement", "indicator", "descriptor") else None)
-            )
-            if item and item not in items:
-                items.append(item)
-        if not items:
-            ctx.say(
-                "I couldn't find anything for that. Try other words, or browse.",
-                [[Button("Browse", "browse"), LATER_BUTTON]],
-            )
-            return
-        ctx.state.step = "search"
-        ctx.say(
-            "Which one?",
-            [
-                [Button(short(f"{ctx.catalogue.get(i).code} {ctx.catalogue.get(i).title}", 50), "pick", i)]
-                for i in items[:5]
-            ]
-            + [[Button("Browse", "browse"), LATER_BUTTON]],
-        )
-    elif step == "minutes":
-        digits = text.strip().split()[0] if text.strip() else ""
-        if digits.isdigit() and 0 < int(digits) <= 600:
-            data["minutes"] = int(digits)
-            await ask_extras(ctx)
-        else:
-            ctx.say("Please type the minutes as a number, like 20, or tap Skip.")
-    elif step == "pii":
-        ctx.say("Please tap one of the buttons above first, so I know what to do with that number.")
-    else:
-        ctx.say("Please use the buttons above, or send /cancel to stop.")
-
-
-async def resume(ctx: Ctx) -> None:
-    step = ctx.state.step
-    data = ctx.state.data
-    if step == "answer":
-        await ask_prompt(ctx)
-    elif step == "rating":
-        await next_prompt(ctx)
-    elif step == "minutes":
-        await ask_minutes(ctx)
-    elif step == "extras":
-        await ask_extras(ctx)
-    elif step == "confirm":
-        await confirm(ctx)
-    elif step == "pii":
-        ctx.say("Shall I remove the number before saving?", _pii_buttons())
-    else:
-        data.setdefault("suggested", await suggestion(ctx))
-        await ask_focus(ctx)
+FLOW = Flow(
+    name="reflect",
+    label="reflection",
+    state=ReflectState,
+    progress=_progress,
+    parkable=True,
+    resume_command="reflect",
+    steps={
+        "offer": Step(ask_offer, {"continue": continue_parked, "new": start_new}),
+        "focus": Step(
+            ask_focus,
+            {"pick": pick, "browse": browse, "search": open_search, "later": later},
+            text=search,
+        ),
+        "browse": Step(
+            ask_browse,
+            {"group": group, "pick": pick, "back": back, "later": later},
+            text=search,
+            screen=lambda s: s.group,
+        ),
+        "search": Step(
+            ask_search,
+            {"pick": pick, "browse": browse, "later": later},
+            text=search,
+            screen=lambda s: ",".join(s.hits),
+        ),
+        "answer": Step(
+            ask_answer,
+            {"skipq": skip_question, "later": later, "nofollow": no_follow},
+            text=type_answer,
+            screen=_answer_screen,
+        ),
+        "identifiers": identifier_step(record),
+        "rating": Step(ask_rating, {"rate": rate}),
+        "minutes": Step(ask_minutes, {"mins": minutes_tapped}, text=minutes_typed),
+        "extras": Step(ask_extras, {"tag": tag, "tagged": tagged}),
+        "confirm": Step(ask_confirm, {"save": save, "discard": discard, "again": answer_again}, keep=True),
+    },
+)
 
 
 def register(engine: Engine) -> None:
-    engine.flow(Flow("reflect", on_text, on_click, resume))
-    engine.command("reflect", begin)
+    engine.flow(FLOW)
+    engine.command("reflect", begin, Kind.SWITCH)

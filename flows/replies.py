@@ -60,3 +60,4 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     notice: str | None = None  # a short answer to a button press (Telegram's answerCallbackQuery)
     duplicate: bool = False
+    pressed: str = ""  # for a button: "replace" its message with the first reply, or "clear" its buttons

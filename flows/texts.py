@@ -19,3 +19,11 @@ LATER = "No problem, I'll keep your place. Send /reflect when you want to carry 
 
 def unknown_command(name: str) -> str:
     return f"I don't know /{escape(name)}. Send /help to see what I can do."
+
+
+RESENT = "Sorry, my last message may not have reached you, so I haven't used that. Here it is again:"
+STATE_DROPPED = (
+    "Sorry, I couldn't pick up where we left off (the coach has been updated since), so let's start afresh. "
+    "Everything you saved is safe."
+)
+USE_BUTTONS = "Please tap one of the buttons, or send /cancel to stop."

@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -115,6 +116,10 @@ class FakeTelegram:
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[tuple[str, int, str]] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: dict[str, int] = field(default_factory=dict)  # method -> how many calls answer 502
+    messages: dict[tuple[int, int], Sent] = field(default_factory=dict)  # what each chat shows now
+    webhook: dict[str, Any] = field(default_factory=dict)
+    edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -123,6 +128,9 @@ class FakeTelegram:
         self._new = asyncio.Condition()
         self._send_times: list[float] = []
         self._runner: web.AppRunner | None = None
+        self._closing = False
+        self._output = asyncio.Condition()
+        self._seen: dict[int, int] = {}
 
     # --- server -------------------------------------------------------------------------
 
@@ -145,6 +153,10 @@ class FakeTelegram:
         self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop at once: long polls still open are answered (empty) rather than waited out."""
+        self._closing = True
+        async with self._new:
+            self._new.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -157,6 +169,10 @@ class FakeTelegram:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        if self.fail_next.get(method, 0) > 0:
+            self.fail_next[method] -= 1
+            self.rejected.append((method, 502, "Bad Gateway"))
+            return web.Response(status=502, text="Bad Gateway")
         try:
             result = await handler(params)
         except ApiError as exc:
@@ -250,27 +266,48 @@ class FakeTelegram:
         return await self.push({"callback_query": query})
 
     def to(self, chat_id: int) -> list[Sent]:
+        """What the chat received, in order: new messages and edits of earlier ones."""
         return [s for s in self.sent if s.chat_id == chat_id]
 
+    def shown(self, chat_id: int) -> list[Sent]:
+        """The chat's messages as they look now (edits applied), oldest first."""
+        return [m for (chat, _), m in sorted(self.messages.items(), key=lambda kv: kv[0][1]) if chat == chat_id]
+
     async def wait_for(self, chat_id: int, count: int, timeout: float = 10.0) -> list[Sent]:
-        """Wait until the chat has received ``count`` more messages than it had; return the new ones."""
-        deadline = time.monotonic() + timeout
-        start = getattr(self, "_seen", {}).get(chat_id, 0)
-        while len(self.to(chat_id)) < start + count:
-            if time.monotonic() > deadline:
+        """Wait until the chat has received ``count`` more messages or edits than it had; return them."""
+        start = self._seen.get(chat_id, 0)
+
+        def enough() -> bool:
+            return len(self.to(chat_id)) >= start + count
+
+        async with self._output:
+            try:
+                await asyncio.wait_for(self._output.wait_for(enough), timeout)
+            except TimeoutError:
                 got = [s.text[:60] for s in self.to(chat_id)[start:]]
-                raise AssertionError(f"chat {chat_id}: wanted {count} new messages, got {got}")
-            await asyncio.sleep(0.01)
+                raise AssertionError(f"chat {chat_id}: wanted {count} new messages, got {got}") from None
         new = self.to(chat_id)[start : start + count]
-        self._seen = {**getattr(self, "_seen", {}), chat_id: start + count}
+        self._seen[chat_id] = start + count
         return new
 
-    async def settle(self, seconds: float = 0.3) -> None:
-        """Wait until nothing has been sent for a moment."""
-        last = -1
-        while last != len(self.sent):
-            last = len(self.sent)
-            await asyncio.sleep(seconds)
+    async def settle(self, quiet: float = 0.3) -> None:
+        """Wait until nothing has been sent for ``quiet`` seconds."""
+        while True:
+            before = len(self.sent)
+            async with self._output:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._output.wait_for(partial(self._grown, before)), quiet)
+            if len(self.sent) == before:
+                return
+
+    def _grown(self, before: int) -> bool:
+        return len(self.sent) > before
+
+    async def _record(self, s: Sent) -> None:
+        async with self._output:
+            self.sent.append(s)
+            self.messages[(s.chat_id, s.message_id)] = s
+            self._output.notify_all()
 
     # --- Bot API methods ----------------------------------------------------------------
 
@@ -291,7 +328,7 @@ class FakeTelegram:
         limit = int(p.get("limit") or 100)
         async with self._new:
             self.updates = [u for u in self.updates if u["update_id"] >= offset] if offset else self.updates
-            if not self.updates and timeout:
+            if not self.updates and timeout and not self._closing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait(), timeout)
             return list(self.updates[:limit])
@@ -351,10 +388,10 @@ class FakeTelegram:
         text, mode = str(p.get("text", "")), p.get("parse_mode")
         self._check_text(text, mode)
         s = Sent("sendMessage", chat_id, next(self._message_ids), text, self._markup(p), parse_mode=mode)
-        self.sent.append(s)
+        await self._record(s)
         return self._result(s)
 
-    def _send_file(self, p: dict[str, Any], method: str, field: str) -> Sent:
+    async def _send_file(self, p: dict[str, Any], method: str, field: str) -> Sent:
         chat_id = int(p["chat_id"])
         self._check_chat(chat_id)
         self._check_rate()
@@ -367,25 +404,42 @@ class FakeTelegram:
             document=content if isinstance(content, bytes) else str(content).encode(),
             filename=p.get(f"{field}__filename"),
         )
-        self.sent.append(s)
+        await self._record(s)
         return s
 
     async def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._result(self._send_file(p, "sendDocument", "document"))
+        return self._result(await self._send_file(p, "sendDocument", "document"))
 
     async def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
-        result = self._result(self._send_file(p, "sendPhoto", "photo"))
+        result = self._result(await self._send_file(p, "sendPhoto", "photo"))
         result["photo"] = [{"file_id": "PH", "file_unique_id": "P1", "width": 800, "height": 800}]
         return result
 
+    def _existing(self, p: dict[str, Any]) -> Sent:
+        found = self.messages.get((int(p["chat_id"]), int(p["message_id"])))
+        if found is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return found
+
     async def _api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
-        self._check_text(str(p.get("text", "")), p.get("parse_mode"))
-        s = Sent("editMessageText", int(p["chat_id"]), int(p["message_id"]), str(p["text"]), self._markup(p))
+        old = self._existing(p)
+        text, mode, markup = str(p.get("text", "")), p.get("parse_mode"), self._markup(p)
+        self._check_text(text, mode)
+        if text == old.text and markup == old.reply_markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        s = Sent("editMessageText", old.chat_id, old.message_id, text, markup, parse_mode=mode)
+        await self._record(s)
         return self._result(s)
 
     async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> dict[str, Any]:
-        s = Sent("editMessageReplyMarkup", int(p["chat_id"]), int(p["message_id"]), "x", self._markup(p))
-        return self._result(s)
+        old = self._existing(p)
+        old.reply_markup = self._markup(p)
+        self.edits.append(old.message_id)
+        return self._result(old)
+
+    async def _api_setWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = dict(p)
+        return True
 
     async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> bool:
         self.callback_answers.append(dict(p))

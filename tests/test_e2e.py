@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from telegram.ext import Application
 
-from bot.app import build_application
 from bot.db import create_engine, sessionmaker
+from bot.service import Service
 from bot.settings import Settings
 from flows.models import ConversationSession, Reflection, User
 from tests.conftest import TEST_KEY
@@ -38,26 +37,14 @@ def make_settings(fake: FakeTelegram, database_url: str, data_dir: Path) -> Sett
     )
 
 
-async def start_app(settings: Settings) -> Application:  # type: ignore[type-arg]
-    app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    assert app.updater is not None
-    await app.updater.start_polling(
-        poll_interval=0.0, timeout=1, allowed_updates=["message", "edited_message", "callback_query"]
-    )
-    await app.start()
-    return app
+async def start_app(settings: Settings) -> Service:
+    service = Service(settings)
+    await service.start(poll_timeout=1)
+    return service
 
 
-async def stop_app(app: Application) -> None:  # type: ignore[type-arg]
-    assert app.updater is not None
-    await app.updater.stop()
-    await app.stop()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
-    await app.shutdown()
+async def stop_app(service: Service) -> None:
+    await service.stop()
 
 
 @dataclass
@@ -69,16 +56,21 @@ class Bot:
         await self.fake.send_text(user, text)
         return await self.fake.wait_for(user, replies)
 
-    async def tap(self, user: int, label: str, replies: int = 1) -> list[Sent]:
-        message, data = self.button(user, label)
+    async def tap(self, user: int, label: str, replies: int = 1, *, on: Sent | None = None) -> list[Sent]:
+        """Tap a button by its label: on the newest message showing it, or on the given message."""
+        message, data = self.button(user, label, on=on)
         await self.fake.click(user, data, message)
         return await self.fake.wait_for(user, replies) if replies else []
 
-    def button(self, user: int, label: str) -> tuple[Sent, str]:
-        for s in reversed(self.fake.to(user)):
-            for b in s.buttons:
-                if b["text"].startswith(label):
-                    return s, b["callback_data"]
+    def button(self, user: int, label: str, *, on: Sent | None = None) -> tuple[Sent, str]:
+        """A button as the chat shows it now: exact label first, else the first label starting with it."""
+        messages = [on] if on is not None else list(reversed(self.fake.shown(user)))
+        for exact in (True, False):
+            for s in messages:
+                current = self.fake.messages.get((s.chat_id, s.message_id), s)
+                for b in current.buttons:
+                    if b["text"] == label or (not exact and b["text"].startswith(label)):
+                        return current, b["callback_data"]
         raise AssertionError(f"no button {label!r}")
 
     async def count(self, model: type, **where: object) -> int:
@@ -106,9 +98,9 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def bot(fake: FakeTelegram, database_url: str, tmp_path: Path) -> AsyncIterator[Bot]:
     settings = make_settings(fake, database_url, tmp_path)
-    app = await start_app(settings)
+    service = await start_app(settings)
     yield Bot(fake, settings)
-    await stop_app(app)
+    await stop_app(service)
 
 
 async def onboard(bot: Bot, user: int = ALICE) -> None:
@@ -146,7 +138,7 @@ async def test_full_reflection_shows_in_history(bot: Bot) -> None:
     saved = await bot.tap(ALICE, "Save")
     assert "Saved. That's 1 reflection" in saved[0].text
     listing = await bot.say(ALICE, "/history")
-    assert "Your latest reflections" in listing[0].text
+    assert "Your reflections (1–1 of 1)" in listing[0].text
     opened = await bot.tap(ALICE, listing[0].buttons[0]["text"])
     assert "I chaired a tense rota meeting" in opened[0].text
 
