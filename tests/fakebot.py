@@ -13,8 +13,8 @@ import itertools
 import json
 import re
 import time
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from html.parser import HTMLParser
 from typing import Any
 
