@@ -202,7 +202,7 @@ class Engine:
 
     async def _locked_user(self, db: AsyncSession, who: Identity, *, create: bool) -> User | None:
         """The user row, locked (PostgreSQL) before anything of theirs is read, so a second instance waits
-        and then reads what the first one committed."""
+        and then reads what the first one committed. ``create``: the user wrote to us (and so is not blocked)."""
         query = select(User).where(User.channel == who.channel, User.external_id == who.external_id).with_for_update()
         user = (await db.execute(query)).scalar_one_or_none()
         now = self.clock()
@@ -211,6 +211,8 @@ class Engine:
                 return None
             await db.execute(self._new_user(db, who, now))
             user = (await db.execute(query)).scalar_one()
+        if not create:  # a message of ours, not one from the user: nothing about them changes
+            return user
         if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
             user.last_seen_at, user.blocked = now, False
         if who.first_name and who.first_name != user.first_name:

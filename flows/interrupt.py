@@ -35,10 +35,11 @@ async def choose(ctx: Ctx, action: str) -> None:
     pending = ctx.pending or {}
     same = _same(ctx, pending)
     ctx.pending = None
-    if action == "continue" and pending.get("step") in flow.steps:
-        await ctx.go(pending["step"])
+    ctx.step = pending.get("step") if pending.get("step") in flow.steps else None
+    if action == "continue" and ctx.step is not None:
+        await ctx.go(ctx.step)
         return
-    if action == "park" and flow.parkable:
+    if action == "park" and flow.parkable and ctx.step is not None:
         ctx.park()
         ctx.say(f"I've kept your {flow.label} for later: /{flow.resume_command} picks it up.")
     else:

@@ -1,4 +1,6 @@
-"""A fake chat client that drives the flow engine offline: ``send("text")`` and ``click("label")``."""
+"""A fake chat client that drives the flow engine offline and keeps the message history:
+``send("text")``, ``click("label")`` on the newest message showing it, or ``click("label", on=reply)``
+on an older message, as a person scrolling up would."""
 
 from __future__ import annotations
 
@@ -11,30 +13,46 @@ class FakeClient:
     def __init__(self, engine: Engine, user: str = "alice", channel: str = "terminal") -> None:
         self.engine = engine
         self.who = Identity(channel, user, user.capitalize())
-        self.last: list[Reply] = []
+        self.history: list[Reply] = []
         self.outcome = Outcome()
 
-    async def send(self, text: str) -> list[Reply]:
-        self.outcome = await self.engine.handle(self.who, parse_input(text))
-        self.last = self.outcome.replies or self.last
-        return self.outcome.replies
+    @property
+    def last(self) -> list[Reply]:
+        """The replies to the latest event that said anything."""
+        return self.outcome.replies or self.history[-1:]
 
-    def button(self, label: str) -> str:
-        for reply in reversed(self.last):
-            for row in reply.buttons:
-                for b in row:
-                    if b.label == label or b.label.startswith(label):
-                        return b.data
-        labels = [b.label for r in self.last for row in r.buttons for b in row]
+    async def send(self, text: str) -> list[Reply]:
+        return self._keep(await self.engine.handle(self.who, parse_input(text)))
+
+    def button(self, label: str, on: Reply | None = None) -> str:
+        """A button's data: exact label first, then a label starting with it; newest message first."""
+        messages = [on] if on is not None else list(reversed(self.history))
+        for exact in (True, False):
+            for reply in messages:
+                for row in reply.buttons:
+                    for b in row:
+                        if b.label == label or (not exact and b.label.startswith(label)):
+                            return b.data
+        labels = [b.label for r in messages for row in r.buttons for b in row]
         raise AssertionError(f"no button {label!r} in {labels}")
 
-    async def click(self, label: str) -> list[Reply]:
-        return await self.press(self.button(label))
+    def message_with(self, label: str) -> Reply:
+        """The newest message that shows a button with this exact label."""
+        for reply in reversed(self.history):
+            if any(b.label == label for row in reply.buttons for b in row):
+                return reply
+        raise AssertionError(f"no message shows {label!r}")
+
+    async def click(self, label: str, on: Reply | None = None) -> list[Reply]:
+        return await self.press(self.button(label, on))
 
     async def press(self, data: str) -> list[Reply]:
-        self.outcome = await self.engine.handle(self.who, ClickEvent(data))
-        self.last = self.outcome.replies or self.last
-        return self.outcome.replies
+        return self._keep(await self.engine.handle(self.who, ClickEvent(data)))
+
+    def _keep(self, outcome: Outcome) -> list[Reply]:
+        self.outcome = outcome
+        self.history.extend(outcome.replies)
+        return outcome.replies
 
     @property
     def text(self) -> str:
