@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +15,10 @@ from flows.crypto import Cipher
 from frameworks.catalogue import Catalogue, default_catalogue
 from frameworks.lookup import LookupIndex
 from tests.client import FakeClient
+from tests.fakebot import FakeTelegram
+
+if TYPE_CHECKING:
+    from tests.test_e2e import Bot
 
 POSTGRES_URL = os.environ.get("LEADCOACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_KEY = Cipher.generate_key()
@@ -72,3 +77,23 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 @pytest.fixture
 def client(runtime: Runtime) -> FakeClient:
     return FakeClient(runtime.coach)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+    # Whatever happened, the bot never sent anything Telegram would reject (bar deliberate 429/403/502).
+    assert [r for r in server.rejected if r[1] == 400] == []
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram, database_url: str, tmp_path: Path) -> AsyncIterator[Bot]:
+    from tests.test_e2e import Bot, make_settings, start_app, stop_app
+
+    settings = make_settings(fake, database_url, tmp_path)
+    service = await start_app(settings)
+    yield Bot(fake, settings)
+    await stop_app(service)

@@ -247,6 +247,10 @@ class FakeTelegram:
         return await self.push({"edited_message": msg})
 
     async def click(self, user_id: int, data: str, message: Sent | None = None) -> int:
+        return await self.push(self._callback(user_id, data, message))
+
+    def _callback(self, user_id: int, data: str, message: Sent | None = None) -> dict[str, Any]:
+        """A callback_query update: the user pressed a button (``data``) on ``message``."""
         msg = {
             "message_id": message.message_id if message else 1,
             "date": int(time.time()),
@@ -263,7 +267,7 @@ class FakeTelegram:
             "data": data,
             "message": msg,
         }
-        return await self.push({"callback_query": query})
+        return {"callback_query": query}
 
     def to(self, chat_id: int) -> list[Sent]:
         """What the chat received, in order: new messages and edits of earlier ones."""

@@ -7,11 +7,9 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.db import create_engine, sessionmaker
@@ -83,24 +81,6 @@ class Bot:
                 return int(await db.scalar(stmt) or 0)
         finally:
             await engine.dispose()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    # Whatever happened, the bot never sent anything Telegram would reject (bar deliberate 429/403).
-    assert [r for r in server.rejected if r[1] == 400] == []
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram, database_url: str, tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = make_settings(fake, database_url, tmp_path)
-    service = await start_app(settings)
-    yield Bot(fake, settings)
-    await stop_app(service)
 
 
 async def onboard(bot: Bot, user: int = ALICE) -> None:

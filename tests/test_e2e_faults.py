@@ -1,0 +1,249 @@
+"""Faults over the real stack: failed sends, crashes with a batch in hand, two instances, odd chats.
+
+The real PTB Application (in process, or the real `leadcoach run` process) against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bot.db import create_engine, sessionmaker
+from flows.crypto import Cipher
+from flows.models import ConversationSession, InboxUpdate, Reflection, User
+from tests.conftest import TEST_KEY
+from tests.fakebot import FakeTelegram
+from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, spawn
+
+ANSWERS = [
+    "On the late shift I had to move a nurse to another ward and the team pushed back hard.",
+    "It showed me that I explain decisions after the event instead of involving people early.",
+    "Next month I will bring staffing pressures to the safety huddle before I decide anything.",
+]
+
+
+def extras_shown(fake: FakeTelegram) -> bool:
+    """Is the "also evidences" step showing? (Only items linked to other frameworks have it.)"""
+    return fake.shown(ALICE)[-1].text.startswith("Does it also count")
+
+
+async def rows(settings: Any, model: type) -> list[Any]:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with sessionmaker(engine)() as db:
+            return list((await db.execute(select(model))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_bug8_a_failed_send_is_retried_then_re_asked(bot: Bot) -> None:
+    await onboard(bot)
+    await bot.say(ALICE, "/reflect")
+    await bot.tap(ALICE, "Suggested", replies=2)
+    bot.fake.fail_next["sendMessage"] = 1  # one 502: retried, the user sees nothing odd
+    assert "2/3" in (await bot.say(ALICE, ANSWERS[0]))[0].text
+    bot.fake.fail_next["sendMessage"] = 3  # the prompt for 3/3 never arrives
+    await bot.fake.send_text(ALICE, ANSWERS[1])
+    await bot.fake.settle(0.5)
+    again = await bot.say(ALICE, "Hello? Did you get that?", replies=2)
+    assert "may not have reached you" in again[0].text and "3/3" in again[1].text
+    await bot.say(ALICE, ANSWERS[2])
+    await bot.tap(ALICE, "Skip")
+    await bot.tap(ALICE, "Skip")
+    if extras_shown(bot.fake):
+        await bot.tap(ALICE, "Done")
+    await bot.tap(ALICE, "Save")
+    saved = await rows(bot.settings, Reflection)
+    answers = [a["answer"] for a in Cipher(TEST_KEY).decrypt_json(saved[0].answers_enc)]
+    assert answers == ANSWERS  # "Hello? Did you get that?" was not taken as the answer to 3/3
+
+
+async def test_an_older_button_and_a_double_tap(bot: Bot) -> None:
+    await onboard(bot)
+    await bot.say(ALICE, "/reflect")
+    await bot.tap(ALICE, "Suggested", replies=2)
+    first_prompt = bot.fake.shown(ALICE)[-1]
+    for answer in ANSWERS:
+        await bot.say(ALICE, answer)
+    await bot.tap(ALICE, "Later", on=first_prompt, replies=0)  # a button two questions back
+    stale = await bot.fake.wait_for(ALICE, 1)
+    assert "rate yourself" in stale[0].text
+    assert bot.fake.callback_answers[-1]["text"].startswith("That button is from an earlier step")
+    await bot.tap(ALICE, "Skip")
+    await bot.tap(ALICE, "Skip")
+    if extras_shown(bot.fake):
+        await bot.tap(ALICE, "Done")
+    message, data = bot.button(ALICE, "Save")
+    await bot.fake.click(ALICE, data, message)
+    await bot.fake.click(ALICE, data, message)
+    await bot.fake.wait_for(ALICE, 1)
+    await bot.fake.settle(0.3)
+    assert len(await rows(bot.settings, Reflection)) == 1
+    assert any((a.get("text") or "").startswith("That button") for a in bot.fake.callback_answers[-2:])
+
+
+async def test_a_private_chat_that_is_not_the_senders_is_ignored(bot: Bot) -> None:
+    message = bot.fake._message(ALICE, "/start")
+    message["chat"] = {"id": 5555, "type": "private"}
+    await bot.fake.push({"message": message})
+    await bot.fake.send_text(ALICE, "/help")
+    await bot.fake.wait_for(ALICE, 1)
+    await bot.fake.settle(0.2)
+    assert bot.fake.to(5555) == [] and len(await rows(bot.settings, User)) == 1
+
+
+# --- kill -9 with a batch of 60 updates in hand -------------------------------------------
+
+
+async def test_kill_9_with_a_batch_in_hand_loses_and_repeats_nothing(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    bot = Bot(fake, settings)
+    users = [2000 + i for i in range(20)]
+    proc = await spawn(fake, settings)
+    try:
+        for user in users:
+            await onboard(bot, user)
+            await bot.say(user, "/reflect")
+            await bot.tap(user, "Suggested", replies=2)
+        before = len(fake.sent)
+        async with fake._new:  # 60 updates, all in the next getUpdates batch
+            for answer in ANSWERS:
+                for user in users:
+                    fake.updates.append({"update_id": next(fake._ids), "message": fake._message(user, answer)})
+            fake._new.notify_all()
+        async with fake._output:  # killed once the first few are handled
+            await fake._output.wait_for(lambda: len(fake.sent) >= before + 3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    pending = [i for i in await rows(settings, InboxUpdate) if i.done_at is None]
+    assert 0 < len(pending) < 60  # part of the batch was stored but not handled when it died
+    proc = await spawn(fake, settings)
+    try:
+        for _ in range(400):
+            sessions = await rows(settings, ConversationSession)
+            if sessions and all(s.step == "rating" for s in sessions):
+                break
+            await asyncio.sleep(0.05)
+        assert all(s.step == "rating" for s in sessions)  # each user's three answers, once each
+        assert all(i.done_at is not None for i in await rows(settings, InboxUpdate))
+        for user in users:
+            prompts = [s.text for s in fake.to(user)]
+            assert len(prompts) == len(set(prompts)), prompts  # nothing sent twice
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+# --- two `leadcoach run` processes on one PostgreSQL, updates split between them ----------
+
+SECRET = "s" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "LEADCOACH_TELEGRAM_TOKEN": fake.token,
+        "LEADCOACH_TELEGRAM_API_URL": fake.api_url,
+        "LEADCOACH_TELEGRAM_FILE_URL": fake.file_url,
+        "LEADCOACH_DATABASE_URL": settings.effective_database_url,
+        "LEADCOACH_DATA_DIR": str(settings.data_dir),
+        "LEADCOACH_ENCRYPTION_KEY": TEST_KEY,
+        "LEADCOACH_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "LEADCOACH_WEBHOOK_SECRET": SECRET,
+        "LEADCOACH_WEBHOOK_LISTEN": "127.0.0.1",
+        "LEADCOACH_WEBHOOK_PORT": str(port),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.post(f"http://127.0.0.1:{port}/hook", json={}) as r:
+                    if r.status == 403:
+                        return proc
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+    raise AssertionError("the webhook server never started")
+
+
+class Webhooks:
+    """Posts updates to several instances in turn, as a load balancer in front of them would."""
+
+    def __init__(self, fake: FakeTelegram, ports: list[int]) -> None:
+        self.fake, self.ports, self.turn = fake, ports, 0
+        self.http = aiohttp.ClientSession()
+
+    async def post(self, update: dict[str, Any], port: int | None = None) -> None:
+        port = port or self.ports[self.turn % len(self.ports)]
+        self.turn += 1
+        body = {"update_id": next(self.fake._ids), **update}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with self.http.post(f"http://127.0.0.1:{port}/hook", json=body, headers=headers) as r:
+            assert r.status == 200
+
+    async def say(self, user: int, text: str, replies: int = 1) -> None:
+        await self.post({"message": self.fake._message(user, text)})
+        await self.fake.wait_for(user, replies)
+
+    async def tap(self, bot: Bot, user: int, label: str, replies: int = 1) -> None:
+        message, data = bot.button(user, label)
+        await self.post(self.fake._callback(user, data, message))
+        await self.fake.wait_for(user, replies)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_processes_on_postgres_store_answers_in_order_and_one_reflection(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    bot = Bot(fake, settings)
+    ports = [free_port(), free_port()]
+    procs = [await spawn_webhook(fake, settings, port) for port in ports]
+    hooks = Webhooks(fake, ports)
+    try:
+        await hooks.say(ALICE, "/start")
+        await hooks.tap(bot, ALICE, "Use the defaults")
+        await hooks.say(ALICE, "/settings")
+        await hooks.tap(bot, ALICE, "Reflection prompts")
+        await hooks.tap(bot, ALICE, "Gibbs reflective cycle", replies=2)
+        await hooks.tap(bot, ALICE, "Done")
+        await hooks.say(ALICE, "/reflect")
+        await hooks.tap(bot, ALICE, "Suggested", replies=2)
+        burst = [f"Answer {i}: " + ANSWERS[i % 3] for i in range(6)] + ["3", "20"]
+        for text in burst:  # all at once, split across the two instances
+            await hooks.post({"message": fake._message(ALICE, text)})
+        await fake.wait_for(ALICE, len(burst))
+        if extras_shown(fake):
+            await hooks.tap(bot, ALICE, "Done")
+        message, data = bot.button(ALICE, "Save")
+        double = fake._callback(ALICE, data, message)
+        await asyncio.gather(hooks.post(double, ports[0]), hooks.post(double, ports[1]))
+        await fake.wait_for(ALICE, 1)
+        await fake.settle(0.5)
+        saved = await rows(settings, Reflection)
+        assert len(saved) == 1
+        answers = [a["answer"] for a in Cipher(TEST_KEY).decrypt_json(saved[0].answers_enc)]
+        assert answers == burst[:6] and saved[0].rating == 3 and saved[0].minutes == 20
+    finally:
+        await hooks.http.close()
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
