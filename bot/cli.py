@@ -62,6 +62,12 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return chat(user=args.user)
 
 
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from bot.main import purge
+
+    return purge()
+
+
 def _cmd_start(args: argparse.Namespace) -> int:
     from bot.main import run
 
@@ -85,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="talk to the coach in this terminal")
     p.add_argument("--user", default="me", help="whose coach this is (default: me)")
     p.set_defaults(func=_cmd_chat)
+    p = sub.add_parser("purge", help="erase what is past its retention (old updates, expired conversations)")
+    p.set_defaults(func=_cmd_purge)
     p = sub.add_parser("start", help="Telegram if a token is configured, otherwise the terminal")
     p.set_defaults(func=_cmd_start)
     return parser

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -36,6 +39,25 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+    return 0
+
+
+def purge(settings: Settings | None = None) -> int:
+    """Erase what is past its retention, print what went, and exit (for cron or the scheduler)."""
+    from flows.retention import purge as run_purge
+
+    settings = settings or Settings()
+    _logging(settings)
+
+    async def main() -> None:
+        runtime = await open_runtime(settings)
+        try:
+            done = await run_purge(runtime.coach, datetime.now(UTC))
+            print(json.dumps(asdict(done)))
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
     return 0
 
 

@@ -11,6 +11,7 @@ from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.models import ConversationSession, Reflection, User
 from flows.replies import Attachment, Button
+from flows.retention import INBOX_DAYS
 from flows.templating import render
 from flows.texts import CANCELLED, NOTHING_TO_CANCEL
 
@@ -38,7 +39,9 @@ async def cancel(ctx: Ctx, args: str) -> None:
 
 async def privacy(ctx: Ctx, args: str) -> None:
     count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
-    ctx.say(render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=ctx.ttl_days))
+    ctx.say(
+        render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=ctx.ttl_days, inbox_days=INBOX_DAYS)
+    )
 
 
 async def export(ctx: Ctx, args: str) -> None:

@@ -257,3 +257,28 @@ async def test_session_count_is_one_row_per_user(client: FakeClient, runtime: Ru
     await client.send("/help")
     async with runtime.coach.sessionmaker() as db:
         assert await db.scalar(select(func.count()).select_from(ConversationSession)) == 1
+
+
+async def test_purge_erases_old_updates_and_expired_conversations(client: FakeClient, runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    from flows.models import InboxUpdate
+    from flows.replies import CommandEvent
+    from flows.retention import purge
+
+    await start_reflection(client)
+    await client.send(LONG[0])
+    await client.click("Later")  # a parked draft
+    await runtime.coach.handle(Identity("telegram", "7", "Sam"), CommandEvent("help"), update_id=1)
+    now = runtime.coach.clock()
+    kept = await purge(runtime.coach, now)
+    assert (kept.updates, kept.sessions, kept.drafts) == (0, 0, 0)
+    later = now + timedelta(days=15)
+    done = await purge(runtime.coach, later, batch=1)
+    assert (done.updates, done.drafts) == (1, 1)
+    async with runtime.coach.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+        row = (await db.execute(select(ConversationSession))).scalar_one()
+        assert row.parked_data_enc is None and row.data_enc == b""
+    await client.send("/reflect")
+    assert "unfinished" not in client.text

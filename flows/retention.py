@@ -1,0 +1,100 @@
+"""Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler): received updates
+after 7 days, and conversation state and parked drafts once they expire. In batches, so a large
+backlog never holds locks for long."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.engine import Engine
+from flows.models import ConversationSession, InboxUpdate
+
+INBOX_DAYS = 7
+_Step = Callable[[AsyncSession, datetime, int], Awaitable[int]]
+
+
+@dataclass
+class Purged:
+    updates: int = 0
+    sessions: int = 0
+    drafts: int = 0
+
+
+async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
+    done = Purged()
+    while n := await _batch(engine, now, batch, _old_updates):
+        done.updates += n
+    while n := await _batch(engine, now, batch, _expired_sessions):
+        done.sessions += n
+    while n := await _batch(engine, now, batch, _expired_drafts):
+        done.drafts += n
+    return done
+
+
+async def _batch(engine: Engine, now: datetime, size: int, step: _Step) -> int:
+    async with engine.transaction() as db:
+        return await step(db, now, size)
+
+
+async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
+    cutoff = now - timedelta(days=INBOX_DAYS)
+    keys = (
+        await db.execute(
+            select(InboxUpdate.channel, InboxUpdate.update_id).where(InboxUpdate.received_at < cutoff).limit(size)
+        )
+    ).all()
+    if keys:
+        pairs = [(channel, update_id) for channel, update_id in keys]
+        await db.execute(delete(InboxUpdate).where(tuple_(InboxUpdate.channel, InboxUpdate.update_id).in_(pairs)))
+    return len(keys)
+
+
+async def _expired_sessions(db: AsyncSession, now: datetime, size: int) -> int:
+    """Conversations nobody came back to: their (encrypted) data goes; the row keeps its version."""
+    ids = (
+        (
+            await db.execute(
+                select(ConversationSession.user_id)
+                .where(ConversationSession.expires_at < now, ConversationSession.data_enc != b"")
+                .limit(size)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await db.execute(
+            update(ConversationSession)
+            .where(ConversationSession.user_id.in_(ids))
+            .values(flow="", step="", data_enc=b"")
+        )
+    return len(ids)
+
+
+async def _expired_drafts(db: AsyncSession, now: datetime, size: int) -> int:
+    ids = (
+        (
+            await db.execute(
+                select(ConversationSession.user_id)
+                .where(
+                    ConversationSession.parked_until < now,
+                    or_(ConversationSession.parked_data_enc.is_not(None), ConversationSession.parked_flow != ""),
+                )
+                .limit(size)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await db.execute(
+            update(ConversationSession)
+            .where(ConversationSession.user_id.in_(ids))
+            .values(parked_flow="", parked_data_enc=None, parked_until=None)
+        )
+    return len(ids)
