@@ -20,7 +20,7 @@ chat: $(STAMP)
 	$(BIN)/leadcoach chat
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

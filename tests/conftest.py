@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.runtime import Runtime, open_runtime
@@ -34,7 +34,30 @@ def index(catalogue: Catalogue) -> LookupIndex:
     return LookupIndex(catalogue)
 
 
+def worker_database(url: str) -> str:
+    """Under pytest-xdist each worker has a database of its own: ``test`` becomes ``test_gw0``, ..."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+async def create_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        await admin.dispose()
+
+
 async def reset_postgres(url: str) -> None:
+    if make_url(url).database != make_url(POSTGRES_URL).database:
+        await create_database(url)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
@@ -52,8 +75,9 @@ async def reset_postgres(url: str) -> None:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'leadcoach.sqlite3'}"
-    await reset_postgres(POSTGRES_URL)
-    return POSTGRES_URL
+    url = worker_database(POSTGRES_URL)
+    await reset_postgres(url)
+    return url
 
 
 @pytest.fixture

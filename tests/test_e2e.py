@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,24 +249,3 @@ async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Pr
             raise AssertionError((await proc.stderr.read()).decode() if proc.stderr else "bot exited")
         await asyncio.sleep(0.05)
     raise AssertionError("the bot never started polling")
-
-
-async def test_killed_mid_reflection_and_restarted(fake: FakeTelegram, database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(fake, database_url, tmp_path)
-    bot = Bot(fake, settings)
-    proc = await spawn(fake, settings)
-    try:
-        await onboard(bot)
-        await bot.say(ALICE, "/reflect")
-        await bot.tap(ALICE, "Suggested", replies=2)
-        await bot.say(ALICE, "A junior colleague raised a safety concern and I brushed it off at first.")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-    proc = await spawn(fake, settings)
-    try:
-        carry_on = await bot.say(ALICE, "It showed me that how I respond decides whether people speak up again.")
-        assert "3/3" in carry_on[0].text and "Now what?" in carry_on[0].text
-    finally:
-        proc.terminate()
-        await proc.wait()

@@ -17,11 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import create_engine, sessionmaker
+from bot.runtime import open_runtime
 from flows.crypto import Cipher
 from flows.models import ConversationSession, InboxUpdate, Reflection, User
+from tests.client import FakeClient
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, spawn
+from tests.test_flows import onboard as onboard_client
 
 ANSWERS = [
     "On the late shift I had to move a nurse to another ward and the team pushed back hard.",
@@ -107,14 +110,18 @@ async def test_kill_9_with_a_batch_in_hand_loses_and_repeats_nothing(
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(fake, database_url, tmp_path)
-    bot = Bot(fake, settings)
     users = [2000 + i for i in range(20)]
-    proc = await spawn(fake, settings)
+    runtime = await open_runtime(settings)  # set up 20 reflections in progress, quickly, in process
     try:
         for user in users:
-            await onboard(bot, user)
-            await bot.say(user, "/reflect")
-            await bot.tap(user, "Suggested", replies=2)
+            client = FakeClient(runtime.coach, str(user), channel="telegram")
+            await onboard_client(client)
+            await client.send("/reflect")
+            await client.click("Suggested")
+    finally:
+        await runtime.close()
+    proc = await spawn(fake, settings)
+    try:
         before = len(fake.sent)
         async with fake._new:  # 60 updates, all in the next getUpdates batch
             for answer in ANSWERS:
@@ -129,18 +136,21 @@ async def test_kill_9_with_a_batch_in_hand_loses_and_repeats_nothing(
     pending = [i for i in await rows(settings, InboxUpdate) if i.done_at is None]
     assert 0 < len(pending) < 60  # part of the batch was stored but not handled when it died
     proc = await spawn(fake, settings)
+    engine = create_engine(settings.effective_database_url)
     try:
         for _ in range(400):
-            sessions = await rows(settings, ConversationSession)
-            if sessions and all(s.step == "rating" for s in sessions):
+            async with sessionmaker(engine)() as db:
+                steps = (await db.execute(select(ConversationSession.step))).scalars().all()
+            if steps and all(step == "rating" for step in steps):
                 break
             await asyncio.sleep(0.05)
-        assert all(s.step == "rating" for s in sessions)  # each user's three answers, once each
+        assert len(steps) == 20 and set(steps) == {"rating"}  # each user's three answers, once each
         assert all(i.done_at is not None for i in await rows(settings, InboxUpdate))
         for user in users:
             prompts = [s.text for s in fake.to(user)]
             assert len(prompts) == len(set(prompts)), prompts  # nothing sent twice
     finally:
+        await engine.dispose()
         proc.terminate()
         await proc.wait()
 
