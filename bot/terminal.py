@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from bot.runtime import Runtime, parse_input
+from flows.push import SendResult, SendStatus
 from flows.replies import Button, ClickEvent, Event, Identity, Reply, TextEvent
 
 _TAGS = re.compile(r"</?(?:b|i|u|s|code|pre|a)(?: [^>]*)?>")
@@ -58,6 +59,11 @@ class Terminal:
         if outcome.notice and not outcome.replies:
             print(outcome.notice, file=self.out)
         self.render(outcome.replies)
+
+    async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
+        """The push seam's terminal side: a message the coach starts (a nudge) is printed like any other."""
+        self.render(replies)
+        return SendResult(SendStatus.SENT)
 
     async def run(self, stdin: TextIO = sys.stdin) -> None:
         interactive = stdin.isatty()

@@ -119,5 +119,5 @@ async def bot(fake: FakeTelegram, database_url: str, tmp_path: Path) -> AsyncIte
 
     settings = make_settings(fake, database_url, tmp_path)
     service = await start_app(settings)
-    yield Bot(fake, settings)
+    yield Bot(fake, settings, service)
     await stop_app(service)

@@ -48,6 +48,7 @@ async def stop_app(service: Service) -> None:
 class Bot:
     fake: FakeTelegram
     settings: Settings
+    service: Service | None = None
 
     async def say(self, user: int, text: str, replies: int = 1) -> list[Sent]:
         await self.fake.send_text(user, text)

@@ -5,6 +5,7 @@ The real PTB Application (in process, or the real `leadcoach run` process) again
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import socket
@@ -18,8 +19,15 @@ from sqlalchemy import select
 
 from bot.db import create_engine, sessionmaker
 from bot.runtime import open_runtime
+from bot.settings import Settings
+from bot.telegram import TelegramSender
+from bot.terminal import Terminal
 from flows.crypto import Cipher
+from flows.flow import Ctx
 from flows.models import ConversationSession, InboxUpdate, Reflection, User
+from flows.push import SendStatus
+from flows.reflection import begin
+from flows.replies import Identity
 from tests.client import FakeClient
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram
@@ -257,3 +265,44 @@ async def test_two_processes_on_postgres_store_answers_in_order_and_one_reflecti
         for proc in procs:
             proc.terminate()
             await proc.wait()
+
+
+# --- the push seam over Telegram, and in the terminal -------------------------------------
+
+
+async def nudge(ctx: Ctx) -> None:
+    ctx.say("It's time for this week's five-minute reflection.")
+    await begin(ctx, "")
+
+
+async def test_a_pushed_message_arrives_and_its_buttons_work(bot: Bot) -> None:
+    await onboard(bot)
+    assert bot.service is not None and bot.service.pump is not None
+    coach = bot.service.pump.runtime.coach
+    sender = TelegramSender(bot.service.app.bot)
+    who = Identity("telegram", str(ALICE), None)
+    assert (await coach.push(who, nudge, sender)).status is SendStatus.SENT
+    pushed = await bot.fake.wait_for(ALICE, 2)
+    assert "this week's five-minute reflection" in pushed[0].text
+    started = await bot.tap(ALICE, "Suggested", replies=2)
+    assert "1/3" in started[1].text
+    bot.fake.blocked.add(ALICE)
+    assert (await coach.push(who, nudge, sender)).status is SendStatus.BLOCKED
+    assert (await coach.push(who, nudge, sender)).status is SendStatus.SKIPPED  # not retried
+    assert [u.blocked for u in await rows(bot.settings, User)] == [True]
+
+
+async def test_the_terminal_prints_a_pushed_message(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, encryption_key=TEST_KEY, telegram_token=None)
+    runtime = await open_runtime(settings)
+    try:
+        out = io.StringIO()
+        terminal = Terminal(runtime, "sam", out=out)
+        await terminal.handle_line("/start")
+        await terminal.handle_line("Use the defaults")
+        result = await runtime.coach.push(terminal.who, nudge, terminal)
+        assert result.status is SendStatus.SENT and "five-minute reflection" in out.getvalue()
+        await terminal.handle_line("1")  # the pushed message's first button: the suggested focus
+        assert "1/3" in out.getvalue()
+    finally:
+        await runtime.close()

@@ -282,3 +282,22 @@ async def test_purge_erases_old_updates_and_expired_conversations(client: FakeCl
         assert row.parked_data_enc is None and row.data_enc == b""
     await client.send("/reflect")
     assert "unfinished" not in client.text
+
+
+async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient) -> None:
+    from flows.engine import MAC_CHARS, _match
+
+    await client.send("/start")
+    data = client.button("Use the defaults")
+    version, action, arg, mac = data.split("|")
+    assert len(mac) == MAC_CHARS and MAC_CHARS * 6 >= 64 and len(data.encode()) <= 64
+    for forged in (
+        f"{int(version) + 1}|{action}|{arg}|{mac}",
+        f"{version}|{action}x|{arg}|{mac}",
+        f"{version}|{action}||{mac}",
+    ):
+        await client.press(forged)
+        assert "can't use that button" in client.text
+    engine = client.engine
+    assert engine._mac(1, 2, "a", "b:c") != engine._mac(1, 2, "a:b", "c")  # fields can't run into each other
+    assert _match([], "3") is None
