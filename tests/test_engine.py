@@ -294,7 +294,7 @@ async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient)
     for forged in (
         f"{int(version) + 1}|{action}|{arg}|{mac}",
         f"{version}|{action}x|{arg}|{mac}",
-        f"{version}|{action}||{mac}",
+        f"{version}|{action}|x{arg}|{mac}",
     ):
         await client.press(forged)
         assert "can't use that button" in client.text
