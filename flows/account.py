@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from flows.common import menu_buttons
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
-from flows.models import ConversationSession, Reflection, User
+from flows.models import ConversationSession, InboxUpdate, Reflection, User
 from flows.replies import Attachment, Button
 from flows.retention import INBOX_DAYS
 from flows.templating import render
@@ -113,6 +113,11 @@ async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     await ctx.db.execute(delete(Reflection).where(Reflection.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))
+    # Messages received from them (kept a few days for crash safety) go too; this update's row stays,
+    # emptied, so a repeat of it is still recognised.
+    theirs = (InboxUpdate.channel == ctx.user.channel) & (InboxUpdate.user_key == ctx.user.external_id)
+    await ctx.db.execute(delete(InboxUpdate).where(theirs, InboxUpdate.update_id != (ctx.update_id or -1)))
+    await ctx.db.execute(update(InboxUpdate).where(theirs).values(payload_enc=b""))
     ctx.erased = True
     ctx.finish()
     ctx.say("Done. I've erased everything I held about you. Send /start if you ever want to begin again.")

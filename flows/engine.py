@@ -148,6 +148,7 @@ class Engine:
             user = await self._locked_user(db, who, create=True)
             assert user is not None
             ctx, row, before = await self._context(db, user)
+            ctx.update_id = update_id
             keep = await self._dispatch(ctx, event, row)
             self._finish(db, ctx, row, before)
             pressed = "" if keep is None or ctx.notice else ("clear" if keep else "replace")

@@ -112,6 +112,7 @@ class Ctx:
     replies: list[Reply] = field(default_factory=list)
     notice: str | None = None
     erased: bool = False
+    update_id: int | None = None  # the update being handled, when it came from Telegram
     pending: dict[str, str] | None = None  # what was asked for while a flow was in progress
     parked: tuple[str, str, FlowState] | None = None  # (flow, step, state) put aside
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.db import create_engine, sessionmaker
 from bot.service import Service
 from bot.settings import Settings
-from flows.models import ConversationSession, Reflection, User
+from flows.models import ConversationSession, InboxUpdate, Reflection, User
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram, Sent
 
@@ -189,6 +189,8 @@ async def test_export_contains_the_reflection_and_delete_leaves_nothing(bot: Bot
     await bot.tap(ALICE, "Yes, erase everything")
     for model in (User, Reflection, ConversationSession):
         assert await bot.count(model) == 0
+    assert await bot.count(InboxUpdate) == 1  # only the erase itself, emptied, so a repeat is recognised
+    assert await bot.count(InboxUpdate, payload_enc=b"") == 1
 
 
 async def test_the_same_update_twice_is_processed_once(bot: Bot) -> None:
