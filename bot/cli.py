@@ -68,6 +68,12 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     return purge()
 
 
+def _cmd_rotate_key(args: argparse.Namespace) -> int:
+    from bot.main import rotate_key
+
+    return rotate_key()
+
+
 def _cmd_start(args: argparse.Namespace) -> int:
     from bot.main import run
 
@@ -93,14 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_chat)
     p = sub.add_parser("purge", help="erase what is past its retention (old updates, expired conversations)")
     p.set_defaults(func=_cmd_purge)
+    p = sub.add_parser("rotate-key", help="re-encrypt stored text with the first key in LEADCOACH_ENCRYPTION_KEY")
+    p.set_defaults(func=_cmd_rotate_key)
     p = sub.add_parser("start", help="Telegram if a token is configured, otherwise the terminal")
     p.set_defaults(func=_cmd_start)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from bot.startup import StartupError, settings_error
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ValidationError as exc:
+        print(f"leadcoach: {settings_error(exc)}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"leadcoach: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -41,7 +41,7 @@ def create_engine(url: str) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"timeout": 10})
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -77,7 +77,7 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
             if postgres:
                 await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
                 await conn.commit()
-    log.info("database schema is up to date")
+    log.debug("database schema is up to date")
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:

@@ -1,24 +1,83 @@
-"""The encryption key: from settings, or created once in the data directory (mode 0600)."""
+"""The encryption keys: from settings (comma-separated, newest first), or created once in the data
+directory (mode 0600, written atomically); and a canary in the database that tells a changed key."""
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
 
 from bot.settings import Settings
-from flows.crypto import Cipher
+from bot.startup import StartupError
+from flows.crypto import Cipher, DecryptionError
+from flows.engine import Engine
+from flows.models import Meta, Reflection
 
 log = logging.getLogger(__name__)
+CANARY_KEY = "encryption-canary"
+CANARY = "LeadCoach encryption canary"
+KEY_MISMATCH = (
+    "the encryption key does not match the data in the database; use the key it was written with "
+    "(to change keys, put the new one first: LEADCOACH_ENCRYPTION_KEY=new,old, then run leadcoach rotate-key)"
+)
 
 
 def load_cipher(settings: Settings) -> Cipher:
     if settings.encryption_key is not None:
-        return Cipher(settings.encryption_key.get_secret_value())
+        try:
+            return Cipher(settings.encryption_key.get_secret_value())
+        except ValueError:
+            raise StartupError(
+                "LEADCOACH_ENCRYPTION_KEY is not a valid key (32 url-safe base64 bytes; comma-separated for several)"
+            ) from None
     path = settings.data_dir / "encryption.key"
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    text = path.read_text().strip()
+    try:
+        return Cipher(text)
+    except ValueError:
+        raise StartupError(f"the key file {path} is empty or damaged; restore it from your backup") from None
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key atomically: a complete file appears, or none; a second process racing this one
+    finds the first one's key."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    tmp = Path(name)
+    try:
         with os.fdopen(fd, "w") as f:
             f.write(Cipher.generate_key())
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # fails if another process got there first: theirs is kept
         log.warning("created a new encryption key at %s (mode 0600); back it up, or set LEADCOACH_ENCRYPTION_KEY", path)
-    return Cipher(path.read_text().strip())
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+async def check_canary(engine: Engine) -> None:
+    """The first start stores an encrypted canary; later starts must decrypt it with the keys given."""
+    async with engine.transaction() as db:
+        row = await db.get(Meta, CANARY_KEY)
+        if row is None:
+            sample = await db.scalar(select(Reflection.answers_enc).limit(1))  # data from before the canary
+            if sample is not None:
+                _decrypts(engine, sample)
+            db.add(Meta(key=CANARY_KEY, value=engine.cipher.encrypt_json(CANARY), updated_at=datetime.now(UTC)))
+            return
+        if _decrypts(engine, row.value) != CANARY:
+            raise StartupError(KEY_MISMATCH)
+
+
+def _decrypts(engine: Engine, token: bytes) -> object:
+    try:
+        return engine.cipher.decrypt_json(token)
+    except DecryptionError:
+        raise StartupError(KEY_MISMATCH) from None

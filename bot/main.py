@@ -11,19 +11,18 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from bot import logs
 from bot.runtime import open_runtime
 from bot.settings import Settings
+from bot.startup import check_log_level
 from bot.terminal import Terminal
 
 log = logging.getLogger("leadcoach")
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.webhook_secret) if s is not None]
+    logs.setup(check_log_level(settings.log_level), secrets)
 
 
 def chat(user: str = "me", settings: Settings | None = None) -> int:
@@ -54,6 +53,24 @@ def purge(settings: Settings | None = None) -> int:
         try:
             done = await run_purge(runtime.coach, datetime.now(UTC))
             print(json.dumps(asdict(done)))
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def rotate_key(settings: Settings | None = None) -> int:
+    """Re-encrypt every stored text with the first key, so the older keys can then be dropped."""
+    from bot.rotation import rotate
+
+    settings = settings or Settings()
+    _logging(settings)
+
+    async def main() -> None:
+        runtime = await open_runtime(settings)
+        try:
+            print(json.dumps(await rotate(runtime.coach)))
         finally:
             await runtime.close()
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate, sessionmaker
-from bot.keys import load_cipher
+from bot.keys import check_canary, load_cipher
 from bot.settings import Settings
+from bot.startup import check_database_url, check_timezone, database_error, private_dir, private_file
 from flows.engine import Engine
 from flows.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
@@ -27,17 +31,37 @@ class Runtime:
 
 
 async def open_runtime(settings: Settings) -> Runtime:
-    db = create_engine(settings.effective_database_url)
-    await migrate(db)
+    """Check the configuration, open and migrate the database, check the key: each failure is one line."""
+    check_timezone(settings.default_timezone)
+    private_dir(settings.data_dir)
+    url = settings.effective_database_url
+    check_database_url(url)
+    if settings.is_sqlite and (path := make_url(url).database) and path != ":memory:":
+        private_file(Path(path))
+    if settings.encryption_key is not None:
+        load_cipher(settings)  # a malformed key is said before anything else is touched
+    db = create_engine(url)
+    try:
+        await migrate(db)
+    except (OSError, DBAPIError, TimeoutError) as exc:
+        await db.dispose()
+        raise database_error(url, exc) from None
+    cipher = load_cipher(settings)  # only now, with the database reachable, a new key file may be made
     catalogue = default_catalogue()
     coach = Engine(
         sessionmaker(db),
         catalogue,
         LookupIndex(catalogue),
-        load_cipher(settings),
+        cipher,
         session_ttl=timedelta(days=settings.session_ttl_days),
         default_timezone=settings.default_timezone,
+        single_writer=settings.is_sqlite,
     )
+    try:
+        await check_canary(coach)
+    except BaseException:
+        await db.dispose()
+        raise
     return Runtime(settings, db, coach)
 
 

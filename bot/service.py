@@ -22,13 +22,14 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from telegram import Update
-from telegram.error import Conflict, NetworkError, TimedOut
+from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest
 
 from bot.app import build_application
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.startup import StartupError
 from bot.telegram import consumed
 from flows.models import InboxUpdate
 
@@ -233,7 +234,12 @@ class Service:
 
     async def start(self, *, poll_timeout: int = 30) -> None:
         app = self.app
-        await app.initialize()
+        try:
+            await app.initialize()  # getMe: a wrong token is refused here
+        except InvalidToken:
+            raise StartupError(
+                "Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized); check it with @BotFather"
+            ) from None
         if app.post_init is not None:
             await app.post_init(app)
         self.pump = pump = Pump(app, app.bot_data["runtime"])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,16 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0")
     webhook_port: int = Field(default=8443)
     session_ttl_days: int = Field(default=14, ge=1, description="an unfinished conversation expires after this")
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Settings:
+        if self.webhook_url:
+            secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+            if len(secret) < 32 or not re.fullmatch(r"[A-Za-z0-9_-]+", secret):
+                raise ValueError(
+                    "webhook mode needs LEADCOACH_WEBHOOK_SECRET: at least 32 characters of A-Z, a-z, 0-9, _ and -"
+                )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import re
 import sys
 from typing import TextIO
@@ -37,9 +38,12 @@ class Terminal:
                     choices.append(b)
                     print(f"  [{len(choices)}] {plain(b.label)}", file=self.out)
             if reply.attachment is not None:
-                self.exports.mkdir(parents=True, exist_ok=True)
+                self.exports.mkdir(mode=0o700, parents=True, exist_ok=True)
                 path = self.exports / reply.attachment.filename
-                path.write_bytes(reply.attachment.content)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # only you can read it
+                with os.fdopen(fd, "wb") as f:
+                    f.write(reply.attachment.content)
+                path.chmod(0o600)
                 print(f"  (saved {reply.attachment.filename} to {path})", file=self.out)
             print(file=self.out)
         if choices:

@@ -1,4 +1,7 @@
-"""Encryption of free text at rest (Fernet: AES-128-CBC + HMAC-SHA256), and button signatures."""
+"""Encryption of free text at rest (Fernet: AES-128-CBC + HMAC-SHA256), and button signatures.
+
+Several keys may be given, newest first: everything is encrypted with the first and decrypted with
+any (``MultiFernet``), so a key can be rotated without losing data (``leadcoach rotate-key``)."""
 
 from __future__ import annotations
 
@@ -6,20 +9,31 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class DecryptionError(ValueError):
     """Stored text could not be decrypted (wrong key or damaged data)."""
 
 
+def split_keys(keys: str | bytes | Sequence[str]) -> list[str]:
+    """Keys from a comma-separated setting (or a list), newest first."""
+    if isinstance(keys, bytes):
+        keys = keys.decode()
+    parts = keys.split(",") if isinstance(keys, str) else list(keys)
+    return [k.strip() for k in parts if k.strip()]
+
+
 class Cipher:
-    def __init__(self, key: str | bytes) -> None:
-        self._fernet = Fernet(key)
-        raw = key.encode() if isinstance(key, str) else key
-        self._mac_key = hashlib.sha256(b"leadcoach-buttons:" + raw).digest()
+    def __init__(self, keys: str | bytes | Sequence[str]) -> None:
+        listed = split_keys(keys)
+        if not listed:
+            raise ValueError("no encryption key given")
+        self._fernet = MultiFernet([Fernet(k) for k in listed])  # ValueError for a malformed key
+        self._mac_key = hashlib.sha256(b"leadcoach-buttons:" + listed[0].encode()).digest()
 
     @staticmethod
     def generate_key() -> str:
@@ -34,6 +48,13 @@ class Cipher:
         except InvalidToken as exc:
             raise DecryptionError("stored data could not be decrypted with this key") from exc
 
-    def sign(self, message: str, length: int = 6) -> str:
+    def rotate(self, token: bytes) -> bytes:
+        """The same data, encrypted with the first (newest) key."""
+        try:
+            return self._fernet.rotate(bytes(token))
+        except InvalidToken as exc:
+            raise DecryptionError("stored data could not be decrypted with these keys") from exc
+
+    def sign(self, message: str, length: int = 11) -> str:
         digest = hmac.new(self._mac_key, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:length]

@@ -56,6 +56,12 @@ async def create_database(url: str) -> None:
 
 
 async def reset_postgres(url: str) -> None:
+    """Drop and recreate the public schema: only ever in a database whose name starts with ``test``."""
+    name = make_url(url).database or ""
+    if not name.startswith("test"):
+        raise RuntimeError(
+            f"refusing to drop the schema of {name!r}: not a test database (name must start with 'test')"
+        )
     if make_url(url).database != make_url(POSTGRES_URL).database:
         await create_database(url)
     engine = create_async_engine(url)
