@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.db import create_engine, migrate
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from flows.crypto import Cipher
@@ -77,11 +79,57 @@ async def reset_postgres(url: str) -> None:
         await engine.dispose()
 
 
+# Migrating for every test is slow: each worker migrates once (a SQLite template file to copy, and its
+# PostgreSQL database), then tests start from a copy or from emptied tables.
+_TEMPLATES: dict[str, Path] = {}
+_MIGRATED: set[str] = set()
+TABLES = "users, sessions, reflections, inbox, meta"
+
+
+async def _sqlite_copy(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if "sqlite" not in _TEMPLATES:
+        template = tmp_path_factory.mktemp("template") / "leadcoach.sqlite3"
+        engine = create_engine(f"sqlite+aiosqlite:///{template}")
+        await migrate(engine)
+        await engine.dispose()
+        _TEMPLATES["sqlite"] = template
+    target = tmp_path / "leadcoach.sqlite3"
+    shutil.copyfile(_TEMPLATES["sqlite"], target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+async def _postgres_empty(url: str) -> str:
+    if url not in _MIGRATED:
+        await reset_postgres(url)
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+        _MIGRATED.add(url)
+        return url
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'leadcoach.sqlite3'}"
+        return await _sqlite_copy(tmp_path, tmp_path_factory)
+    return await _postgres_empty(worker_database(POSTGRES_URL))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with no tables at all (for the migration tests)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'blank.sqlite3'}"
     url = worker_database(POSTGRES_URL)
+    _MIGRATED.discard(url)
     await reset_postgres(url)
     return url
 

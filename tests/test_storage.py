@@ -18,8 +18,8 @@ from tests.test_flows import finish_unrated, onboard
 SECRET = "Zebra-crossing-handover-7731 went badly because I interrupted"
 
 
-async def test_migrations_apply_and_roll_back(database_url: str) -> None:
-    engine = create_engine(database_url)
+async def test_migrations_apply_and_roll_back(blank_database_url: str) -> None:
+    engine = create_engine(blank_database_url)
     try:
         await migrate(engine)
         await migrate(engine)  # idempotent: a second instance starting finds nothing to do
@@ -103,13 +103,13 @@ def test_item_template_renders_exactly() -> None:
     )
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
+async def test_migrations_match_the_models(blank_database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from flows.models import Base
 
-    engine = create_engine(database_url)
+    engine = create_engine(blank_database_url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
