@@ -1,20 +1,31 @@
-"""Update throughput: a mixed stream through the real PTB Application, network faked, on SQLite.
+"""Update throughput: simulated managers through the real inbox pump and PTB Application, network faked.
 
-Simulated managers onboard, reflect (prompts, button presses), look things up and open their
-history, interleaved. Beside it, in the same run, a bare python-telegram-bot echo bot handles
-the same number of text updates over the same fake network: the ratio is what our coach costs
-over PTB itself. Targets (issue 3): >= 200 updates/s, p99 < 50 ms.
+Each simulated manager onboards, reflects (typed answers and button presses on the messages the bot
+sent or edited), looks things up and opens their history, one step after another; the managers run
+at the same time. Updates go the production way: stored in the inbox (``Pump.receive``), then handled
+by the per-user workers through ``Application.process_update`` and the engine.
+
+Scenarios, in one run (these machines are noisy: compare within a run):
+1. no network delay, SQLite, limiter off, beside a bare PTB echo bot on the same fake network;
+2. a 50 ms Bot API round trip, limiter off (per-user order is checked);
+3. a 50 ms round trip with the production rate limiter (Telegram's 30 messages/s);
+4. scenario 1 on PostgreSQL, if reachable.
+Targets (issue 6): >= 300 updates/s (1), >= 100 updates/s (2), >= 28 messages/s (3).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +35,27 @@ from telegram.request import BaseRequest, RequestData
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_application
+from bot.service import Pump, Service
 from bot.settings import Settings
 from flows.crypto import Cipher
+from flows.models import Reflection
 
-USERS = 60
 BOT = {"id": 1, "is_bot": True, "first_name": "LeadCoach", "username": "LeadCoachBenchBot"}
+POSTGRES = os.environ.get("LEADCOACH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench")
+SENDS = {"sendMessage", "editMessageText", "sendDocument"}
 
 
+@dataclass
 class LocalRequest(BaseRequest):
-    """Answers Bot API calls in-process, like Telegram would, and remembers the last keyboard per chat."""
+    """Answers Bot API calls in-process like Telegram, after ``delay`` seconds, keeping each chat's messages."""
 
-    def __init__(self) -> None:
-        self.ids = itertools.count(1)
-        self.keyboards: dict[int, list[dict[str, str]]] = {}
+    delay: float = 0.0
+    ids: Any = field(default_factory=lambda: itertools.count(100))
+    messages: dict[int, dict[int, tuple[str, list[dict[str, str]]]]] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    sent_at: list[float] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # updates waiting for getUpdates
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def initialize(self) -> None:
         return None
@@ -47,7 +65,7 @@ class LocalRequest(BaseRequest):
 
     @property
     def read_timeout(self) -> float | None:
-        return 1.0
+        return 5.0
 
     async def do_request(
         self,
@@ -61,23 +79,62 @@ class LocalRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
+        if name == "getUpdates":
+            return 200, json.dumps({"ok": True, "result": await self._updates(params)}).encode()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.calls[name] += 1
         result: Any = True
         if name == "getMe":
             result = BOT
-        elif name == "getUpdates":
-            result = []
-        elif name in ("sendMessage", "sendDocument", "editMessageReplyMarkup"):
-            chat = int(params.get("chat_id", 0))
-            markup: dict[str, Any] = params.get("reply_markup") or {}
-            if name == "sendMessage":
-                self.keyboards[chat] = [b for row in markup.get("inline_keyboard", []) for b in row]
-            result = {
-                "message_id": next(self.ids),
-                "date": 0,
-                "chat": {"id": chat, "type": "private"},
-                "text": str(params.get("text", ""))[:10],
-            }
+        elif name in SENDS or name == "editMessageReplyMarkup":
+            result = self._message(name, params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    async def _updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Long polling: confirm what came before ``offset``, wait (up to the timeout) for more."""
+        offset = int(params.get("offset") or 0)
+        self.pending = [u for u in self.pending if u["update_id"] >= offset]
+        if not self.pending:
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), float(params.get("timeout") or 0) or 0.01)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self.pending[:100]
+
+    def push(self, update: dict[str, Any]) -> None:
+        self.pending.append(update)
+        self.arrived.set()
+
+    def _message(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat = int(params.get("chat_id", 0))
+        message_id = int(params.get("message_id") or next(self.ids))
+        markup: dict[str, Any] = params.get("reply_markup") or {}
+        buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
+        text = str(params.get("text", ""))
+        if name in SENDS:
+            self.sent_at.append(time.perf_counter())
+            self.messages.setdefault(chat, {})[message_id] = (text, buttons)
+        elif name == "editMessageReplyMarkup":
+            old = self.messages.setdefault(chat, {}).get(message_id, ("", []))
+            self.messages[chat][message_id] = (old[0], buttons)
+        return {"message_id": message_id, "date": 0, "chat": {"id": chat, "type": "private"}, "text": text[:10]}
+
+    def button_exists(self, chat: int, label: str) -> bool:
+        try:
+            self.button(chat, label)
+        except AssertionError:
+            return False
+        return True
+
+    def button(self, chat: int, label: str) -> tuple[int, str]:
+        """The newest message of the chat showing a button that starts with ``label``."""
+        for message_id, (_, buttons) in sorted(self.messages.get(chat, {}).items(), reverse=True):
+            for b in buttons:
+                if b["text"].startswith(label):
+                    return message_id, b["callback_data"]
+        raise AssertionError(f"chat {chat}: no button {label!r}")
 
 
 def message(uid: int, user: int, text: str) -> dict[str, Any]:
@@ -93,7 +150,8 @@ def message(uid: int, user: int, text: str) -> dict[str, Any]:
     return {"update_id": uid, "message": msg}
 
 
-def click(uid: int, user: int, data: str) -> dict[str, Any]:
+def click(uid: int, user: int, message_id: int, data: str) -> dict[str, Any]:
+    chat = {"id": user, "type": "private"}
     return {
         "update_id": uid,
         "callback_query": {
@@ -101,7 +159,7 @@ def click(uid: int, user: int, data: str) -> dict[str, Any]:
             "chat_instance": "c",
             "data": data,
             "from": {"id": user, "is_bot": False, "first_name": "M"},
-            "message": {"message_id": 1, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"},
+            "message": {"message_id": message_id, "date": 0, "chat": chat, "from": BOT, "text": "x"},
         },
     }
 
@@ -123,49 +181,93 @@ SCRIPT: list[tuple[str, str]] = [
     ("say", "/history"),
     ("say", "conflcit"),
 ]
+SHORT = SCRIPT[:5]  # for the rate-limited run: Telegram's 30/s makes a long one slow
 
 
-async def run(app: Application, updates: Any) -> list[float]:  # type: ignore[type-arg]
-    latencies = []
-    for payload in updates:
-        update = Update.de_json(payload() if callable(payload) else payload, app.bot)
+class TimedPump(Pump):
+    """The production pump, telling the benchmark when each update has been handled and answered."""
+
+    def __init__(self, app: Application, runtime: Any) -> None:  # type: ignore[type-arg]
+        super().__init__(app, runtime)
+        self.finished: dict[int, asyncio.Future[None]] = {}
+
+    async def _process(self, update: Update) -> None:
+        try:
+            await super()._process(update)
+        finally:
+            done = self.finished.pop(update.update_id, None)
+            if done is not None:
+                done.set_result(None)
+
+
+@dataclass
+class Run:
+    updates: int
+    seconds: float
+    latencies: list[float]
+    calls: Counter[str]
+    sends_per_s: float
+    reflections: int
+
+
+async def coach(database_url: str | None, *, users: int, delay: float, limiter: bool, script: list[Any]) -> Run:
+    request = LocalRequest(delay=delay)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            _env_file=None,
+            telegram_token="1:BENCH",
+            data_dir=Path(tmp),
+            encryption_key=Cipher.generate_key(),
+            database_url=database_url,
+        )
+        service = Service(settings, request=request, rate_limit=limiter)
+        app = service.app
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)
+        pump = TimedPump(app, app.bot_data["runtime"])
+        poller = asyncio.create_task(pump.poll(timeout=1))
+        ids = itertools.count(1)
+        latencies: list[float] = []
+
+        async def manager(user: int) -> None:
+            for kind, arg in script:
+                if kind == "say":
+                    payload = message(next(ids), user, arg)
+                else:
+                    if arg == "Done" and not request.button_exists(user, "Done"):
+                        continue  # only items linked to other frameworks ask what else they evidence
+                    payload = click(next(ids), user, *request.button(user, arg))
+                done = pump.finished[payload["update_id"]] = asyncio.get_running_loop().create_future()
+                start = time.perf_counter()
+                request.push(payload)  # Telegram has it; the bot's getUpdates fetches it
+                await done
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        request.sent_at.clear()
         start = time.perf_counter()
-        await app.process_update(update)
-        latencies.append((time.perf_counter() - start) * 1000)
-    return latencies
+        await asyncio.gather(*(manager(10_000 + u) for u in range(users)))
+        elapsed = time.perf_counter() - start
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        runtime = app.bot_data["runtime"]
+        async with runtime.coach.sessionmaker() as db:
+            from sqlalchemy import func, select
+
+            saved = int(await db.scalar(select(func.count()).select_from(Reflection)) or 0)
+        sends = request.sent_at
+        window = (sends[-1] - sends[0]) if len(sends) > 1 else elapsed
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
+        await app.shutdown()
+    calls = request.calls.copy()
+    for name in ("getMe", "setMyCommands", "getUpdates", "deleteWebhook"):
+        calls.pop(name, None)
+    return Run(len(latencies), elapsed, latencies, calls, len(sends) / window, saved)
 
 
-async def coach(data_dir: Path) -> tuple[list[float], float]:
-    request = LocalRequest()
-    settings = Settings(
-        _env_file=None, telegram_token="1:BENCH", data_dir=data_dir, encryption_key=Cipher.generate_key()
-    )
-    app = build_application(settings, rate_limit=False, request=request)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    ids = itertools.count(1)
-
-    def step(user: int, kind: str, arg: str) -> Any:
-        def make() -> dict[str, Any]:
-            if kind == "say":
-                return message(next(ids), user, arg)
-            data = next(b["callback_data"] for b in request.keyboards[user] if b["text"].startswith(arg))
-            return click(next(ids), user, data)
-
-        return make
-
-    stream = [step(1000 + u, kind, arg) for kind, arg in SCRIPT for u in range(USERS)]
-    start = time.perf_counter()
-    latencies = await run(app, stream)
-    elapsed = time.perf_counter() - start
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
-    await app.shutdown()
-    return latencies, elapsed
-
-
-async def echo(count: int) -> tuple[list[float], float]:
+async def echo(count: int) -> tuple[float, list[float]]:
     async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "")
@@ -173,12 +275,16 @@ async def echo(count: int) -> tuple[list[float], float]:
     app = Application.builder().token("1:ECHO").request(LocalRequest()).get_updates_request(LocalRequest()).build()
     app.add_handler(MessageHandler(filters.TEXT, reply))
     await app.initialize()
-    stream = [message(i, 2000 + i % USERS, "hello there, this is an echo") for i in range(1, count + 1)]
+    latencies = []
     start = time.perf_counter()
-    latencies = await run(app, stream)
+    for i in range(1, count + 1):
+        update = Update.de_json(message(i, 2000 + i % 60, "hello there, this is an echo"), app.bot)
+        began = time.perf_counter()
+        await app.process_update(update)
+        latencies.append((time.perf_counter() - began) * 1000)
     elapsed = time.perf_counter() - start
     await app.shutdown()
-    return latencies, elapsed
+    return count / elapsed, latencies
 
 
 def pct(values: list[float], p: float) -> float:
@@ -186,16 +292,48 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def row(name: str, run: Run) -> str:
+    rate = run.updates / run.seconds
+    calls = sum(run.calls.values()) / run.updates
+    p50, p99 = statistics.median(run.latencies), pct(run.latencies, 99)
+    return f"{name:<40}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}{calls:>11.2f}{run.sends_per_s:>11.1f}"
+
+
+async def postgres_ready() -> bool:
+    from tests.conftest import reset_postgres
+
+    try:
+        await reset_postgres(POSTGRES)
+    except Exception:
+        return False
+    return True
+
+
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        ours, ours_s = await coach(Path(tmp))
-    base, base_s = await echo(len(ours))
-    print(f"updates: {len(ours)} ({USERS} simulated managers, {len(SCRIPT)} steps each), SQLite, network faked")
-    print(f"{'':<22}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'LeadCoach':<22}{len(ours) / ours_s:>10.0f}{statistics.median(ours):>9.2f}{pct(ours, 99):>9.2f}")
-    print(f"{'bare PTB echo bot':<22}{len(base) / base_s:>10.0f}{statistics.median(base):>9.2f}{pct(base, 99):>9.2f}")
-    print(f"throughput ratio LeadCoach / echo: {(len(ours) / ours_s) / (len(base) / base_s):.2f}")
-    print("targets: >= 200 updates/s, p99 < 50 ms")
+    users = 60
+    print(f"{len(SCRIPT)} steps per simulated manager; network faked in-process; SQLite unless said")
+    print(f"{'':<40}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'calls/upd':>11}{'msgs/s':>11}")
+    fast = await coach(None, users=users, delay=0.0, limiter=False, script=SCRIPT)
+    echo_rate, echo_lat = await echo(fast.updates)
+    print(row(f"1. no delay, {users} managers", fast))
+    print(
+        f"{'   bare PTB echo bot, same fake network':<40}{echo_rate:>10.0f}{statistics.median(echo_lat):>9.2f}"
+        f"{pct(echo_lat, 99):>9.2f}"
+    )
+    print(f"   ratio LeadCoach / echo: {fast.updates / fast.seconds / echo_rate:.2f}")
+    slow = await coach(None, users=100, delay=0.05, limiter=False, script=SCRIPT)
+    print(row("2. 50 ms Bot API, 100 managers", slow))
+    limited = await coach(None, users=40, delay=0.05, limiter=True, script=SHORT)
+    print(row("3. 50 ms + production limiter, 40 mgrs", limited))
+    if await postgres_ready():
+        pg = await coach(POSTGRES, users=users, delay=0.0, limiter=False, script=SCRIPT)
+        print(row(f"4. no delay, PostgreSQL, {users} managers", pg))
+    else:
+        print("4. PostgreSQL not reachable: skipped")
+    print("API calls per update (1):", dict(fast.calls.most_common()))
+    for run, users_ in ((fast, 60), (slow, 100)):
+        assert run.reflections == users_, f"expected {users_} saved reflections, found {run.reflections}"
+    print("targets: (1) >= 300 updates/s, (2) >= 100 updates/s, (3) >= 28 messages/s")
 
 
 if __name__ == "__main__":

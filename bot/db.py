@@ -8,9 +8,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from bot import sqlite_inline
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -22,7 +24,8 @@ def create_engine(url: str) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(url, async_creator=lambda: sqlite_inline.Connection(database, timeout=30))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -36,9 +39,11 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Connection) -> None:
-            # Take the write lock when the transaction starts, not at its first write: a transaction
-            # that read an older snapshot could otherwise fail, or (two processes) lose an update.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A writing transaction (``immediate``, see Engine.transaction) takes the write lock when it
+            # starts, not at its first write: one that read an older snapshot could otherwise fail, or
+            # (two processes) lose an update. Reads begin deferred and never wait for writers (WAL).
+            immediate = conn.get_execution_options().get("immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"timeout": 10})

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,11 @@ class Pump:
     def __init__(self, app: Application, runtime: Runtime, *, parallel: int = 64) -> None:  # type: ignore[type-arg]
         self.app = app
         self.runtime = runtime
+        # SQLite is one process's database: updates this process stored are handed to its workers in
+        # memory. On PostgreSQL several instances share the inbox, so each worker takes the user's
+        # earliest unhandled update from the database, whoever stored it.
+        self.local = runtime.settings.is_sqlite
+        self._queues: dict[str, deque[Update]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
@@ -93,38 +99,49 @@ class Pump:
     async def recover(self) -> int:
         """Schedule every user with stored, unhandled updates (after a crash, or another instance's)."""
         async with self.runtime.coach.sessionmaker() as db:
-            keys = (
-                (await db.execute(select(InboxUpdate.user_key).where(InboxUpdate.done_at.is_(None)).distinct()))
-                .scalars()
-                .all()
-            )
+            query = select(InboxUpdate.user_key, InboxUpdate.payload_enc).where(InboxUpdate.done_at.is_(None))
+            rows = (await db.execute(query.order_by(InboxUpdate.update_id))).all()
+        keys = list(dict.fromkeys(key for key, _ in rows))
+        for key, payload in rows:
+            if self.local and key not in self._workers and key not in self._queues:
+                self._queues.setdefault(key, deque()).append(self._decode(payload))
         for key in keys:
             self.wake(key)
         return len(keys)
 
-    async def _next(self, key: str) -> tuple[int, bytes] | None:
+    def _decode(self, payload: bytes) -> Update:
+        data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
+        return Update.de_json(data, self.app.bot)
+
+    async def _next(self, key: str) -> Update | None:
+        if self.local:
+            queue = self._queues.get(key)
+            if not queue:
+                self._queues.pop(key, None)
+                return None
+            return queue.popleft()
         async with self.runtime.coach.sessionmaker() as db:
-            row = (
+            payload = (
                 await db.execute(
-                    select(InboxUpdate.update_id, InboxUpdate.payload_enc)
+                    select(InboxUpdate.payload_enc)
                     .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
                     .order_by(InboxUpdate.update_id)
                     .limit(1)
                 )
-            ).one_or_none()
-        return (row[0], row[1]) if row is not None else None
+            ).scalar_one_or_none()
+        return self._decode(payload) if payload is not None else None
 
     async def _work(self, key: str) -> None:
         try:
             while True:
                 self._again.discard(key)
-                found = await self._next(key)
-                if found is None:
+                update = await self._next(key)
+                if update is None:
                     if key in self._again:
                         continue
                     return
                 async with self._slots:
-                    await self._process(*found)
+                    await self._process(update)
         except Exception:
             log.exception("the inbox worker stopped; unhandled updates are picked up again shortly")
         finally:
@@ -132,18 +149,17 @@ class Pump:
             if not self._workers:
                 self._idle.set()
 
-    async def _process(self, update_id: int, payload: bytes) -> None:
+    async def _process(self, update: Update) -> None:
         token = consumed.set(False)
         try:
-            data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
-            await self.app.process_update(Update.de_json(data, self.app.bot))
+            await self.app.process_update(update)
         except Exception:
-            log.exception("update %s could not be handled; it is set aside", update_id)
+            log.exception("update %s could not be handled; it is set aside", update.update_id)
         finally:
             handled = consumed.get()
             consumed.reset(token)
         if not handled:
-            await self._done(update_id)
+            await self._done(update.update_id)
 
     async def _done(self, update_id: int) -> None:
         async with self.runtime.coach.transaction() as db:
@@ -164,7 +180,11 @@ class Pump:
     # --- receiving ----------------------------------------------------------------------
 
     async def receive(self, updates: Sequence[Update]) -> None:
-        for key in await self.store(updates):
+        keys = await self.store(updates)
+        if self.local:
+            for update in updates:
+                self._queues.setdefault(user_key(update), deque()).append(update)
+        for key in keys:
             self.wake(key)
 
     async def poll(self, *, timeout: int = 30) -> None:

@@ -111,10 +111,11 @@ class Engine:
         user's transaction (it may start a flow), then the replies go out through ``sender``."""
         async with self._user_lock(who):
             async with self.transaction() as db:
-                user = await self._locked_user(db, who, create=False)
-                if user is None or user.blocked:
+                found = await self._load(db, who, create=False)
+                if found is None or found[0].blocked:
                     return SendResult(SendStatus.SKIPPED)
-                ctx, row, before = await self._context(db, user)
+                user, row = found
+                ctx, before = self._context(db, user, row)
                 await compose(ctx)
                 self._finish(db, ctx, row, before)
             result = await sender.send(who, ctx.replies)
@@ -145,9 +146,10 @@ class Engine:
         async with self.transaction() as db:
             if update_id is not None and not await self._claim(db, who, update_id):
                 return Outcome(duplicate=True)
-            user = await self._locked_user(db, who, create=True)
-            assert user is not None
-            ctx, row, before = await self._context(db, user)
+            found = await self._load(db, who, create=True)
+            assert found is not None
+            user, row = found
+            ctx, before = self._context(db, user, row)
             ctx.update_id = update_id
             keep = await self._dispatch(ctx, event, row)
             self._finish(db, ctx, row, before)
@@ -162,6 +164,7 @@ class Engine:
                 await stack.enter_async_context(self._write_lock)
             db = await stack.enter_async_context(self.sessionmaker())
             await stack.enter_async_context(db.begin())
+            await db.connection(execution_options={"immediate": True})  # SQLite: BEGIN IMMEDIATE
             yield db
 
     @contextlib.asynccontextmanager
@@ -183,7 +186,8 @@ class Engine:
         """Mark the update handled in this transaction; False if it was handled already."""
         now = self.clock()
         key = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == update_id)
-        done = await db.execute(update(InboxUpdate).where(key, InboxUpdate.done_at.is_(None)).values(done_at=now))
+        claim = update(InboxUpdate).where(key, InboxUpdate.done_at.is_(None)).values(done_at=now)
+        done = await db.execute(claim.execution_options(synchronize_session=False))  # no ORM object to sync
         if getattr(done, "rowcount", 0) == 1:
             return True
         if await db.scalar(select(InboxUpdate.update_id).where(key)) is not None:
@@ -201,24 +205,42 @@ class Engine:
         await db.flush()  # a concurrent claim fails here (IntegrityError): a duplicate
         return True
 
-    async def _locked_user(self, db: AsyncSession, who: Identity, *, create: bool) -> User | None:
-        """The user row, locked (PostgreSQL) before anything of theirs is read, so a second instance waits
-        and then reads what the first one committed. ``create``: the user wrote to us (and so is not blocked)."""
-        query = select(User).where(User.channel == who.channel, User.external_id == who.external_id).with_for_update()
-        user = (await db.execute(query)).scalar_one_or_none()
+    async def _load(
+        self, db: AsyncSession, who: Identity, *, create: bool
+    ) -> tuple[User, ConversationSession | None] | None:
+        """The user, locked before anything of theirs is read, and their session row. On PostgreSQL the
+        session is read by a statement of its own after the lock, so a second instance that waited reads
+        what the first one committed; SQLite's transactions already hold the database (BEGIN IMMEDIATE),
+        so one query does. ``create``: the user wrote to us (and so is not blocked)."""
+        found = await self._find(db, who)
         now = self.clock()
-        if user is None:
+        if found is None:
             if not create:
                 return None
             await db.execute(self._new_user(db, who, now))
-            user = (await db.execute(query)).scalar_one()
-        if not create:  # a message of ours, not one from the user: nothing about them changes
-            return user
-        if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
-            user.last_seen_at, user.blocked = now, False
-        if who.first_name and who.first_name != user.first_name:
-            user.first_name = who.first_name
-        return user
+            found = await self._find(db, who)
+            assert found is not None
+        user, row = found
+        if self._write_lock is None:
+            query = select(ConversationSession).where(ConversationSession.user_id == user.id)
+            row = (await db.execute(query)).scalar_one_or_none()
+        if create:
+            if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
+                user.last_seen_at, user.blocked = now, False
+            if who.first_name and who.first_name != user.first_name:
+                user.first_name = who.first_name
+        return user, row
+
+    async def _find(self, db: AsyncSession, who: Identity) -> tuple[User, ConversationSession | None] | None:
+        mine = (User.channel == who.channel) & (User.external_id == who.external_id)
+        if self._write_lock is None:  # PostgreSQL: lock the user row only
+            user = (await db.execute(select(User).where(mine).with_for_update(of=User))).scalar_one_or_none()
+            return (user, None) if user is not None else None
+        joined = select(User, ConversationSession).outerjoin(
+            ConversationSession, ConversationSession.user_id == User.id
+        )
+        found = (await db.execute(joined.where(mine))).one_or_none()
+        return (found[0], found[1]) if found is not None else None
 
     def _new_user(self, db: AsyncSession, who: Identity, now: datetime) -> Any:
         insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -239,13 +261,9 @@ class Engine:
         )
         return insert(User).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
-    async def _context(self, db: AsyncSession, user: User) -> tuple[Ctx, ConversationSession | None, _Snapshot]:
-        # A statement of its own, after the user row is locked: it sees what an earlier holder committed.
-        row = (
-            await db.execute(select(ConversationSession).where(ConversationSession.user_id == user.id))
-        ).scalar_one_or_none()
+    def _context(self, db: AsyncSession, user: User, row: ConversationSession | None) -> tuple[Ctx, _Snapshot]:
         ctx = Ctx(db, user, self, self.clock())
-        return ctx, row, self._restore(ctx, row)
+        return ctx, self._restore(ctx, row)
 
     # --- stored state -------------------------------------------------------------------
 
