@@ -8,11 +8,12 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 from bot import logs
-from bot.runtime import open_runtime
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.startup import check_log_level
 from bot.terminal import Terminal
@@ -41,41 +42,40 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
     return 0
 
 
-def purge(settings: Settings | None = None) -> int:
-    """Erase what is past its retention, print what went, and exit (for cron or the scheduler)."""
-    from flows.retention import purge as run_purge
-
+def _job(settings: Settings | None, job: Callable[[Runtime], Awaitable[object]]) -> int:
+    """Open the runtime, run one job, print its result as JSON, and exit (for cron and operators)."""
     settings = settings or Settings()
     _logging(settings)
 
     async def main() -> None:
         runtime = await open_runtime(settings)
         try:
-            done = await run_purge(runtime.coach, datetime.now(UTC))
-            print(json.dumps(asdict(done)))
+            print(json.dumps(await job(runtime)))
         finally:
             await runtime.close()
 
     asyncio.run(main())
     return 0
+
+
+def purge(settings: Settings | None = None) -> int:
+    """Erase what is past its retention and print what went."""
+    from flows.retention import purge as run_purge
+
+    async def job(runtime: Runtime) -> object:
+        return asdict(await run_purge(runtime.coach, datetime.now(UTC)))
+
+    return _job(settings, job)
 
 
 def rotate_key(settings: Settings | None = None) -> int:
     """Re-encrypt every stored text with the first key, so the older keys can then be dropped."""
     from bot.rotation import rotate
 
-    settings = settings or Settings()
-    _logging(settings)
+    async def job(runtime: Runtime) -> object:
+        return await rotate(runtime.coach)
 
-    async def main() -> None:
-        runtime = await open_runtime(settings)
-        try:
-            print(json.dumps(await rotate(runtime.coach)))
-        finally:
-            await runtime.close()
-
-    asyncio.run(main())
-    return 0
+    return _job(settings, job)
 
 
 def run(terminal: bool | None = False, settings: Settings | None = None) -> int:

@@ -14,7 +14,7 @@ from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowError, Kind, Step
 from flows.guard import GuardedState, identifier_step, intake
 from flows.models import Reflection
-from flows.reflection import MINUTES, Answer, ReflectState, summary_text
+from flows.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
 from flows.replies import Button
 
 PAGE = 8
@@ -221,15 +221,7 @@ async def typed_minutes(ctx: Ctx, s: HistoryState, text: str) -> None:
 
 
 async def ask_tags(ctx: Ctx, s: HistoryState) -> None:
-    row = await _owned(ctx, s.id)
-    rows = []
-    for link in ctx.catalogue.related(row.item_id)[:6]:
-        target = ctx.catalogue.get(link.target)
-        ticked = link.target in s.extras
-        label = short(
-            f"{'✅ ' if ticked else ''}{ctx.catalogue.framework(target.framework).short_title}: {target.title}", 48
-        )
-        rows.append([Button(label, "tag", ("-" if ticked else "+") + link.target)])
+    rows = tag_buttons(ctx, (await _owned(ctx, s.id)).item_id, s.extras)
     if not rows:
         ctx.say("There's nothing in the other frameworks linked to this one.", [BACK_CANCEL])
         return
@@ -240,11 +232,7 @@ async def ask_tags(ctx: Ctx, s: HistoryState) -> None:
 
 
 async def tag(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    target = arg[1:]
-    if arg.startswith("+") and target in ctx.catalogue.by_id and target not in s.extras:
-        s.extras = [*s.extras, target]
-    elif arg.startswith("-"):
-        s.extras = [x for x in s.extras if x != target]
+    s.extras = toggle(ctx, s.extras, arg)
     await ctx.go("tags")
 
 

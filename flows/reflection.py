@@ -331,24 +331,35 @@ async def after_minutes(ctx: Ctx, s: ReflectState) -> None:
     await ctx.go("extras" if ctx.catalogue.related(s.item) else "confirm")
 
 
-async def ask_extras(ctx: Ctx, s: ReflectState) -> None:
+def tag_buttons(ctx: Ctx, item_id: str, ticked: list[str]) -> list[list[Button]]:
+    """One button per item linked to ``item_id`` in other frameworks. Each says what it does (+tick or
+    -untick), so a double tap can't undo itself."""
     rows = []
-    for link in ctx.catalogue.related(s.item)[:6]:
-        ticked = link.target in s.extras
-        label = ("✅ " if ticked else "") + _label(ctx, link.target)
-        rows.append([Button(label, "tag", ("-" if ticked else "+") + link.target)])
+    for link in ctx.catalogue.related(item_id)[:6]:
+        on = link.target in ticked
+        label = ("✅ " if on else "") + _label(ctx, link.target)
+        rows.append([Button(label, "tag", ("-" if on else "+") + link.target)])
+    return rows
+
+
+def toggle(ctx: Ctx, ticked: list[str], arg: str) -> list[str]:
+    target = arg[1:]
+    if arg.startswith("+") and target in ctx.catalogue.by_id and target not in ticked:
+        return [*ticked, target]
+    if arg.startswith("-"):
+        return [x for x in ticked if x != target]
+    return ticked
+
+
+async def ask_extras(ctx: Ctx, s: ReflectState) -> None:
     ctx.say(
-        "Does it also count as evidence for any of these? Tap to tick, then Done.", [*rows, [Button("Done", "tagged")]]
+        "Does it also count as evidence for any of these? Tap to tick, then Done.",
+        [*tag_buttons(ctx, s.item, s.extras), [Button("Done", "tagged")]],
     )
 
 
 async def tag(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    """Buttons say what they do (+tick / -untick), so a double tap can't undo itself."""
-    target = arg[1:]
-    if arg.startswith("+") and target in ctx.catalogue.by_id and target not in s.extras:
-        s.extras = [*s.extras, target]
-    elif arg.startswith("-"):
-        s.extras = [x for x in s.extras if x != target]
+    s.extras = toggle(ctx, s.extras, arg)
     await ctx.go("extras")
 
 

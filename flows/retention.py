@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from flows.engine import Engine
 from flows.models import ConversationSession, InboxUpdate
@@ -56,45 +57,18 @@ async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
 
 async def _expired_sessions(db: AsyncSession, now: datetime, size: int) -> int:
     """Conversations nobody came back to: their (encrypted) data goes; the row keeps its version."""
-    ids = (
-        (
-            await db.execute(
-                select(ConversationSession.user_id)
-                .where(ConversationSession.expires_at < now, ConversationSession.data_enc != b"")
-                .limit(size)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if ids:
-        await db.execute(
-            update(ConversationSession)
-            .where(ConversationSession.user_id.in_(ids))
-            .values(flow="", step="", data_enc=b"")
-        )
-    return len(ids)
+    expired = (ConversationSession.expires_at < now) & (ConversationSession.data_enc != b"")
+    return await _clear(db, expired, size, flow="", step="", data_enc=b"")
 
 
 async def _expired_drafts(db: AsyncSession, now: datetime, size: int) -> int:
-    ids = (
-        (
-            await db.execute(
-                select(ConversationSession.user_id)
-                .where(
-                    ConversationSession.parked_until < now,
-                    or_(ConversationSession.parked_data_enc.is_not(None), ConversationSession.parked_flow != ""),
-                )
-                .limit(size)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    held = or_(ConversationSession.parked_data_enc.is_not(None), ConversationSession.parked_flow != "")
+    expired = (ConversationSession.parked_until < now) & held
+    return await _clear(db, expired, size, parked_flow="", parked_data_enc=None, parked_until=None)
+
+
+async def _clear(db: AsyncSession, where: ColumnElement[bool], size: int, **values: object) -> int:
+    ids = (await db.execute(select(ConversationSession.user_id).where(where).limit(size))).scalars().all()
     if ids:
-        await db.execute(
-            update(ConversationSession)
-            .where(ConversationSession.user_id.in_(ids))
-            .values(parked_flow="", parked_data_enc=None, parked_until=None)
-        )
+        await db.execute(update(ConversationSession).where(ConversationSession.user_id.in_(ids)).values(**values))
     return len(ids)

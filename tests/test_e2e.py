@@ -224,8 +224,9 @@ async def test_a_user_who_blocked_the_bot_is_marked(bot: Bot) -> None:
 # --- the real `leadcoach run` process, killed mid-reflection and restarted -------------------
 
 
-async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Process:
-    env = {
+def process_env(fake: FakeTelegram, settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a real `leadcoach run` process talking to the fake Bot API."""
+    return {
         **os.environ,
         "LEADCOACH_TELEGRAM_TOKEN": fake.token,
         "LEADCOACH_TELEGRAM_API_URL": fake.api_url,
@@ -233,7 +234,12 @@ async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Pr
         "LEADCOACH_DATABASE_URL": settings.effective_database_url,
         "LEADCOACH_DATA_DIR": str(settings.data_dir),
         "LEADCOACH_ENCRYPTION_KEY": TEST_KEY,
+        **extra,
     }
+
+
+async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Process:
+    """A real `leadcoach run` process, polling the fake Bot API."""
     before = fake.calls.count("getUpdates")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -241,7 +247,7 @@ async def spawn(fake: FakeTelegram, settings: Settings) -> asyncio.subprocess.Pr
         "bot.cli",
         "run",
         cwd=ROOT,
-        env=env,
+        env=process_env(fake, settings),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import signal
 import socket
 import sys
@@ -31,7 +30,7 @@ from flows.replies import Identity
 from tests.client import FakeClient
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram
-from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, spawn
+from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, process_env, spawn
 from tests.test_flows import onboard as onboard_client
 
 ANSWERS = [
@@ -175,19 +174,14 @@ def free_port() -> int:
 
 
 async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "LEADCOACH_TELEGRAM_TOKEN": fake.token,
-        "LEADCOACH_TELEGRAM_API_URL": fake.api_url,
-        "LEADCOACH_TELEGRAM_FILE_URL": fake.file_url,
-        "LEADCOACH_DATABASE_URL": settings.effective_database_url,
-        "LEADCOACH_DATA_DIR": str(settings.data_dir),
-        "LEADCOACH_ENCRYPTION_KEY": TEST_KEY,
-        "LEADCOACH_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
-        "LEADCOACH_WEBHOOK_SECRET": SECRET,
-        "LEADCOACH_WEBHOOK_LISTEN": "127.0.0.1",
-        "LEADCOACH_WEBHOOK_PORT": str(port),
-    }
+    env = process_env(
+        fake,
+        settings,
+        LEADCOACH_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+        LEADCOACH_WEBHOOK_SECRET=SECRET,
+        LEADCOACH_WEBHOOK_LISTEN="127.0.0.1",
+        LEADCOACH_WEBHOOK_PORT=str(port),
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
     )
