@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,25 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
 MAC_CHARS = 11  # 66 bits of HMAC-SHA256, base64url
 _SEEN_RESOLUTION = timedelta(minutes=10)
+
+
+# Statements built once: building them per update cost more than running them.
+_MINE = (User.channel == bindparam("channel")) & (User.external_id == bindparam("external_id"))
+_LOCK_USER = select(User).where(_MINE).with_for_update(of=User)
+_USER_AND_SESSION = (
+    select(User, ConversationSession)
+    .outerjoin(ConversationSession, ConversationSession.user_id == User.id)
+    .where(_MINE)
+)
+_CLAIM = (
+    update(InboxUpdate)
+    .where(
+        InboxUpdate.channel == bindparam("b_channel"),
+        InboxUpdate.update_id == bindparam("b_update_id"),
+        InboxUpdate.done_at.is_(None),
+    )
+    .values(done_at=bindparam("b_now"))
+)
 
 
 class _BadState(Exception):
@@ -186,9 +205,9 @@ class Engine:
         """Mark the update handled in this transaction; False if it was handled already."""
         now = self.clock()
         key = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == update_id)
-        claim = update(InboxUpdate).where(key, InboxUpdate.done_at.is_(None)).values(done_at=now)
-        done = await db.execute(claim.execution_options(synchronize_session=False))  # no ORM object to sync
-        if getattr(done, "rowcount", 0) == 1:
+        connection = await db.connection()  # a plain statement: no ORM object to keep in step
+        done = await connection.execute(_CLAIM, {"b_channel": who.channel, "b_update_id": update_id, "b_now": now})
+        if done.rowcount == 1:
             return True
         if await db.scalar(select(InboxUpdate.update_id).where(key)) is not None:
             return False
@@ -232,14 +251,11 @@ class Engine:
         return user, row
 
     async def _find(self, db: AsyncSession, who: Identity) -> tuple[User, ConversationSession | None] | None:
-        mine = (User.channel == who.channel) & (User.external_id == who.external_id)
+        mine = {"channel": who.channel, "external_id": who.external_id}
         if self._write_lock is None:  # PostgreSQL: lock the user row only
-            user = (await db.execute(select(User).where(mine).with_for_update(of=User))).scalar_one_or_none()
+            user = (await db.execute(_LOCK_USER, mine)).scalar_one_or_none()
             return (user, None) if user is not None else None
-        joined = select(User, ConversationSession).outerjoin(
-            ConversationSession, ConversationSession.user_id == User.id
-        )
-        found = (await db.execute(joined.where(mine))).one_or_none()
+        found = (await db.execute(_USER_AND_SESSION, mine)).one_or_none()
         return (found[0], found[1]) if found is not None else None
 
     def _new_user(self, db: AsyncSession, who: Identity, now: datetime) -> Any:
