@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.app import build_application
 from bot.runtime import Runtime
@@ -36,6 +38,9 @@ from flows.models import InboxUpdate
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+# The poller asks for getUpdates' JSON as Telegram sent it (that is what the inbox stores, without
+# re-serialising each update); PTB would rather we used its parsing method.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 
@@ -66,8 +71,9 @@ class Pump:
 
     # --- storing ------------------------------------------------------------------------
 
-    async def store(self, updates: Sequence[Update]) -> list[str]:
-        """Write updates to the inbox in one transaction (a repeat is ignored); return their users."""
+    async def store(self, updates: Sequence[tuple[Update, dict[str, Any]]]) -> list[str]:
+        """Write updates (parsed, and as received) to the inbox in one transaction; a repeat is ignored.
+        Returns their users."""
         if not updates:
             return []
         now = datetime.now(UTC)
@@ -75,16 +81,16 @@ class Pump:
         rows = [
             {
                 "channel": CHANNEL,
-                "update_id": u.update_id,
-                "user_key": user_key(u),
-                "payload_enc": cipher.encrypt_json(u.to_dict()),
+                "update_id": update.update_id,
+                "user_key": user_key(update),
+                "payload_enc": cipher.encrypt_json(raw),
                 "received_at": now,
             }
-            for u in updates
+            for update, raw in updates
         ]
         async with self.runtime.coach.transaction() as db:
             insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-            await db.execute(insert(InboxUpdate).values(rows).on_conflict_do_nothing())
+            await db.execute(insert(InboxUpdate).on_conflict_do_nothing(), rows)
         return list(dict.fromkeys(str(r["user_key"]) for r in rows))
 
     # --- handling -----------------------------------------------------------------------
@@ -179,10 +185,12 @@ class Pump:
 
     # --- receiving ----------------------------------------------------------------------
 
-    async def receive(self, updates: Sequence[Update]) -> None:
+    async def receive(self, raw: Sequence[dict[str, Any]]) -> None:
+        """Updates as Telegram sent them: stored first, then handed to the users' workers."""
+        updates = [(Update.de_json(data, self.app.bot), data) for data in raw]
         keys = await self.store(updates)
         if self.local:
-            for update in updates:
+            for update, _ in updates:
                 self._queues.setdefault(user_key(update), deque()).append(update)
         for key in keys:
             self.wake(key)
@@ -194,8 +202,10 @@ class Pump:
         offset: int | None = None
         while True:
             try:
-                updates = await bot.get_updates(
-                    offset=offset, timeout=timeout, read_timeout=timeout + 10, allowed_updates=ALLOWED_UPDATES
+                raw = await bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
+                    read_timeout=timeout + 10,
                 )
             except Conflict:
                 log.error("another process is polling with this token; retrying in 5 s")
@@ -205,9 +215,9 @@ class Pump:
                 log.warning("getUpdates failed (%s); retrying", exc.__class__.__name__)
                 await asyncio.sleep(1)
                 continue
-            if updates:
-                await self.receive(updates)
-                offset = updates[-1].update_id + 1
+            if isinstance(raw, list) and raw:
+                await self.receive(raw)
+                offset = int(raw[-1]["update_id"]) + 1
 
     async def rescan_forever(self, every: float = 5.0) -> None:
         """Pick up stored updates nobody is handling (another instance's, or after a failure)."""
@@ -226,11 +236,12 @@ def webhook_app(pump: Pump, path: str, secret: str) -> web.Application:
             return web.Response(status=403)
         try:
             data = await request.json()
-            update = Update.de_json(data, pump.app.bot)
-        except Exception:
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400)
         try:
-            await pump.receive([update])
+            await pump.receive([data])
         except Exception:
             log.exception("could not store an update; Telegram will send it again")
             return web.Response(status=503)
