@@ -208,6 +208,7 @@ class Run:
     calls: Counter[str]
     sends_per_s: float
     reflections: int
+    cpu_seconds: float
 
 
 async def coach(database_url: str | None, *, users: int, delay: float, limiter: bool, script: list[Any]) -> Run:
@@ -245,9 +246,9 @@ async def coach(database_url: str | None, *, users: int, delay: float, limiter: 
                 latencies.append((time.perf_counter() - start) * 1000)
 
         request.sent_at.clear()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(manager(10_000 + u) for u in range(users)))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
@@ -264,7 +265,7 @@ async def coach(database_url: str | None, *, users: int, delay: float, limiter: 
     calls = request.calls.copy()
     for name in ("getMe", "setMyCommands", "getUpdates", "deleteWebhook"):
         calls.pop(name, None)
-    return Run(len(latencies), elapsed, latencies, calls, len(sends) / window, saved)
+    return Run(len(latencies), elapsed, latencies, calls, len(sends) / window, saved, cpu)
 
 
 async def echo(count: int) -> tuple[float, list[float]]:
@@ -313,14 +314,25 @@ async def main() -> None:
     users = 60
     print(f"{len(SCRIPT)} steps per simulated manager; network faked in-process; SQLite unless said")
     print(f"{'':<40}{'updates/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'calls/upd':>11}{'msgs/s':>11}")
-    fast = await coach(None, users=users, delay=0.0, limiter=False, script=SCRIPT)
-    echo_rate, echo_lat = await echo(fast.updates)
-    print(row(f"1. no delay, {users} managers", fast))
+    runs: list[Run] = []
+    echoes: list[tuple[float, list[float]]] = []
+    for _ in range(3):  # alternated with the baseline, so a noisy moment hits both; medians reported
+        runs.append(await coach(None, users=users, delay=0.0, limiter=False, script=SCRIPT))
+        echoes.append(await echo(runs[-1].updates))
+    fast = sorted(runs, key=lambda r: r.updates / r.seconds)[1]
+    echo_rate, echo_lat = sorted(echoes, key=lambda e: e[0])[1]
+    print(row(f"1. no delay, {users} managers (median of 3)", fast))
     print(
         f"{'   bare PTB echo bot, same fake network':<40}{echo_rate:>10.0f}{statistics.median(echo_lat):>9.2f}"
         f"{pct(echo_lat, 99):>9.2f}"
     )
-    print(f"   ratio LeadCoach / echo: {fast.updates / fast.seconds / echo_rate:.2f}")
+    rates = ", ".join(f"{r.updates / r.seconds:.0f}" for r in runs)
+    print(f"   runs: {rates} updates/s; echo {', '.join(f'{e[0]:.0f}' for e in echoes)}/s")
+    print(
+        f"   ratio LeadCoach / echo: {fast.updates / fast.seconds / echo_rate:.3f}; "
+        f"CPU per update {fast.cpu_seconds / fast.updates * 1000:.2f} ms "
+        f"({fast.updates / fast.cpu_seconds:.0f} updates per CPU-second)"
+    )
     slow = await coach(None, users=100, delay=0.05, limiter=False, script=SCRIPT)
     print(row("2. 50 ms Bot API, 100 managers", slow))
     limited = await coach(None, users=40, delay=0.05, limiter=True, script=SHORT)
@@ -331,8 +343,8 @@ async def main() -> None:
     else:
         print("4. PostgreSQL not reachable: skipped")
     print("API calls per update (1):", dict(fast.calls.most_common()))
-    for run, users_ in ((fast, 60), (slow, 100)):
-        assert run.reflections == users_, f"expected {users_} saved reflections, found {run.reflections}"
+    for run, expected in [*((r, users) for r in runs), (slow, 100)]:
+        assert run.reflections == expected, f"expected {expected} saved reflections, found {run.reflections}"
     print("targets: (1) >= 300 updates/s, (2) >= 100 updates/s, (3) >= 28 messages/s")
 
 

@@ -40,7 +40,11 @@ class Cipher:
         return Fernet.generate_key().decode()
 
     def encrypt_json(self, value: Any) -> bytes:
-        return self._fernet.encrypt(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        return self.encrypt_text(json.dumps(value, ensure_ascii=False))
+
+    def encrypt_text(self, text: str) -> bytes:
+        """Encrypt text that is already JSON (``decrypt_json`` reads it back)."""
+        return self._fernet.encrypt(text.encode("utf-8"))
 
     def decrypt_json(self, token: bytes) -> Any:
         try:

@@ -178,11 +178,7 @@ class Engine:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A database transaction; on SQLite one at a time in this process."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
-            db = await stack.enter_async_context(self.sessionmaker())
-            await stack.enter_async_context(db.begin())
+        async with self._write_lock or contextlib.nullcontext(), self.sessionmaker() as db, db.begin():
             await db.connection(execution_options={"immediate": True})  # SQLite: BEGIN IMMEDIATE
             yield db
 
@@ -336,7 +332,7 @@ class Engine:
         return json.dumps(envelope, sort_keys=True, ensure_ascii=False)
 
     def _encrypt(self, blob: str) -> bytes:
-        return self.cipher.encrypt_json(json.loads(blob))
+        return self.cipher.encrypt_text(blob)
 
     def _screen(self, ctx: Ctx) -> str:
         """Which prompt the user is looking at; buttons stay valid until it changes."""
