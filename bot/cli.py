@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from frameworks.catalogue import default_catalogue
@@ -74,6 +75,27 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
     return rotate_key()
 
 
+def _when(text: str) -> datetime:
+    """An ISO time for --at; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r} (e.g. 2026-03-30T07:30:00Z)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _cmd_nudges_due(args: argparse.Namespace) -> int:
+    from bot.main import nudges_due
+
+    return nudges_due(args.at, args.json)
+
+
+def _cmd_nudges_send(args: argparse.Namespace) -> int:
+    from bot.main import nudges_send_due
+
+    return nudges_send_due(args.at)
+
+
 def _cmd_start(args: argparse.Namespace) -> int:
     from bot.main import run
 
@@ -101,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_purge)
     p = sub.add_parser("rotate-key", help="re-encrypt stored text with the first key in LEADCOACH_ENCRYPTION_KEY")
     p.set_defaults(func=_cmd_rotate_key)
+    p = sub.add_parser("nudges", help="the nudges due, or one dispatch pass (for cron)")
+    nudges = p.add_subparsers(dest="nudges_command", required=True)
+    p = nudges.add_parser("due", help="list the nudges due now (or --at a time)")
+    p.add_argument("--at", type=_when, help="act as if it were this ISO time")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_nudges_due)
+    p = nudges.add_parser("send-due", help="send the nudges due now (or --at a time) over Telegram, then exit")
+    p.add_argument("--at", type=_when, help="act as if it were this ISO time")
+    p.set_defaults(func=_cmd_nudges_send)
     p = sub.add_parser("start", help="Telegram if a token is configured, otherwise the terminal")
     p.set_defaults(func=_cmd_start)
     return parser

@@ -31,10 +31,16 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
     _logging(settings)
 
     async def main() -> None:
+        from bot.scheduler import Scheduler
+
         runtime = await open_runtime(settings)
+        terminal = Terminal(runtime, user)
+        scheduler = Scheduler(runtime, terminal, channel="terminal")  # nudges print here while it runs
         try:
-            await Terminal(runtime, user).run()
+            await scheduler.start()
+            await terminal.run()
         finally:
+            await scheduler.stop()
             await runtime.close()
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -74,6 +80,71 @@ def rotate_key(settings: Settings | None = None) -> int:
 
     async def job(runtime: Runtime) -> object:
         return await rotate(runtime.coach)
+
+    return _job(settings, job)
+
+
+def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = None) -> int:
+    """Print the nudges due at ``at`` (default now), before any is decided or sent."""
+    from flows.nudges import Dispatcher
+    from flows.push import SendResult, SendStatus
+
+    class _Nobody:
+        async def send(self, who: object, replies: object) -> SendResult:
+            return SendResult(SendStatus.SKIPPED)
+
+    moment = at or datetime.now(UTC)
+
+    async def job(runtime: Runtime) -> object:
+        due = await Dispatcher(runtime.coach, _Nobody()).due(moment)
+        return {"at": moment.isoformat(), "due": due}
+
+    if as_json:
+        return _job(settings, job)
+    settings = settings or Settings()
+
+    async def show() -> None:
+        runtime = await open_runtime(settings)
+        try:
+            found = await job(runtime)
+        finally:
+            await runtime.close()
+        rows = found["due"]  # type: ignore[index]
+        print(f"{len(rows)} nudge(s) due at {moment.isoformat()}")
+        for row in rows:
+            print(f"  {row['due_utc']}  {row['kind']:<10}  {row['user']}")
+
+    _logging(settings)
+    asyncio.run(show())
+    return 0
+
+
+def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> int:
+    """One dispatch pass over Telegram, then exit (for deployments that run it from cron)."""
+    settings = settings or Settings()
+    if settings.telegram_token is None:
+        print("leadcoach: LEADCOACH_TELEGRAM_TOKEN is not set; nudges are sent over Telegram", file=sys.stderr)
+        return 2
+
+    async def job(runtime: Runtime) -> object:
+        from telegram import Bot
+        from telegram.error import InvalidToken
+
+        from bot.startup import StartupError
+        from bot.telegram import TelegramSender
+        from flows.nudges import Dispatcher
+
+        token = settings.telegram_token.get_secret_value()  # type: ignore[union-attr]
+        bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
+        try:
+            await bot.initialize()
+        except InvalidToken:
+            raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
+        try:
+            result = await Dispatcher(runtime.coach, TelegramSender(bot), rate=settings.nudge_rate).run_once(at)
+        finally:
+            await bot.shutdown()
+        return asdict(result)
 
     return _job(settings, job)
 

@@ -56,6 +56,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         session_ttl=timedelta(days=settings.session_ttl_days),
         default_timezone=settings.default_timezone,
         single_writer=settings.is_sqlite,
+        appraisal_round=settings.round,
     )
     try:
         await check_canary(coach)

@@ -31,9 +31,10 @@ from telegram.warnings import PTBUserWarning
 
 from bot.app import build_application
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
-from bot.telegram import consumed
+from bot.telegram import TelegramSender, consumed
 from flows.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,7 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
         self.pump: Pump | None = None
+        self.scheduler: Scheduler | None = None
 
     async def start(self, *, poll_timeout: int = 30) -> None:
         app = self.app
@@ -275,6 +277,8 @@ class Service:
             await app.post_init(app)
         self.pump = pump = Pump(app, app.bot_data["runtime"])
         await pump.recover()
+        self.scheduler = Scheduler(app.bot_data["runtime"], TelegramSender(app.bot))
+        await self.scheduler.start()
         self._tasks.append(asyncio.create_task(pump.rescan_forever(), name="inbox-rescan"))
         s = self.settings
         if s.webhook_url:
@@ -292,6 +296,8 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace)
         if self._web is not None:
             await self._web.cleanup()
         if self.pump is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flows.schedule import Round, parse_round
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,25 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0")
     webhook_port: int = Field(default=8443)
     session_ttl_days: int = Field(default=14, ge=1, description="an unfinished conversation expires after this")
+    appraisal_round: str | None = Field(
+        default=None, description="default appraisal round MM-DD..MM-DD (e.g. 04-01..06-30) for users who set no date"
+    )
+    nudge_rate: float = Field(
+        default=20.0, gt=0, le=30, description="nudges a second, all instances together (Telegram allows ~30 in all)"
+    )
+    nudge_interval: int = Field(
+        default=30, ge=0, description="seconds between dispatch passes in `leadcoach run`; 0: only `nudges send-due`"
+    )
+
+    @field_validator("appraisal_round")
+    @classmethod
+    def _round(cls, value: str | None) -> str | None:
+        parse_round(value)
+        return value or None
+
+    @property
+    def round(self) -> Round | None:
+        return parse_round(self.appraisal_round)
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:

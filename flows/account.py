@@ -9,7 +9,16 @@ from sqlalchemy import delete, func, select, update
 from flows.common import menu_buttons
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
-from flows.models import ConversationSession, InboxUpdate, Reflection, User
+from flows.models import (
+    ConversationSession,
+    CpdActivity,
+    CpdTarget,
+    InboxUpdate,
+    Nudge,
+    NudgeDelivery,
+    Reflection,
+    User,
+)
 from flows.replies import Attachment, Button
 from flows.retention import INBOX_DAYS
 from flows.templating import render
@@ -49,6 +58,12 @@ async def export(ctx: Ctx, args: str) -> None:
     rows = (
         await ctx.db.execute(select(Reflection).where(Reflection.user_id == u.id).order_by(Reflection.created_at))
     ).scalars()
+    activities = (
+        await ctx.db.execute(select(CpdActivity).where(CpdActivity.user_id == u.id).order_by(CpdActivity.id))
+    ).scalars()
+    targets = (
+        await ctx.db.execute(select(CpdTarget).where(CpdTarget.user_id == u.id).order_by(CpdTarget.id))
+    ).scalars()
     doc = {
         "exported_at": ctx.now.isoformat(),
         "user": {
@@ -63,6 +78,13 @@ async def export(ctx: Ctx, args: str) -> None:
             "timezone": u.timezone,
             "appraisal_date": u.appraisal_date.isoformat() if u.appraisal_date else None,
             "prompt_model": u.prompt_model,
+            "nudges": {
+                "weekly_reflection": u.nudge_reflection,
+                "appraisal_countdown": u.nudge_appraisal,
+                "cpd_pace": u.nudge_cpd,
+                "quiet_hours": [u.quiet_start, u.quiet_end],
+                "paused_until": u.paused_until.isoformat() if u.paused_until else None,
+            },
         },
         "reflections": [
             {
@@ -80,6 +102,29 @@ async def export(ctx: Ctx, args: str) -> None:
                 "updated_at": r.updated_at.isoformat(),
             }
             for r in rows
+        ],
+        "cpd_activities": [
+            {
+                "done_on": a.done_on.isoformat(),
+                "what": ctx.cipher.decrypt_json(a.title_enc),
+                "minutes": a.minutes,
+                "participatory": a.participatory,
+                "items": a.items,
+            }
+            for a in activities
+        ],
+        "cpd_targets": [
+            {
+                "kind": t.kind,
+                "minutes": t.minutes,
+                "participatory_minutes": t.participatory_minutes,
+                "reflections_a_month": t.count,
+                "programme": t.programme,
+                "starts_on": t.starts_on.isoformat(),
+                "ends_on": t.ends_on.isoformat() if t.ends_on else None,
+                "finished_on": t.done_on.isoformat() if t.done_on else None,
+            }
+            for t in targets
         ],
     }
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
@@ -103,14 +148,15 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def ask_confirm(ctx: Ctx, s: EraseState) -> None:
     ctx.say(
-        "This erases your settings and every reflection, for good. Are you sure?",
+        "This erases your settings, every reflection and your CPD log and targets, for good. Are you sure?",
         [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]],
     )
 
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    await ctx.db.execute(delete(Reflection).where(Reflection.user_id == uid))
+    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge):
+        await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))
     # Messages received from them (kept a few days for crash safety) go too; this update's row stays,

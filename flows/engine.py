@@ -26,6 +26,7 @@ from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, 
 from flows.models import ConversationSession, InboxUpdate, User
 from flows.push import Sender, SendResult, SendStatus
 from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
+from flows.schedule import Round
 from flows.texts import FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
@@ -83,6 +84,7 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         default_timezone: str = "Europe/London",
         single_writer: bool = False,
+        appraisal_round: Round | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.catalogue = catalogue
@@ -91,12 +93,14 @@ class Engine:
         self.session_ttl = session_ttl
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_timezone = default_timezone
+        self.appraisal_round = appraisal_round  # the operator's default, for users who set no date
         self.flows: dict[str, Flow[Any]] = {}
         self.commands: dict[str, Command] = {}
         self.global_clicks: dict[str, Command] = {}
         self.idle_text: Handler | None = None
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         # SQLite has one writer: transactions take turns in process (sending still overlaps).
+        self.single_writer = single_writer
         self._write_lock = asyncio.Lock() if single_writer else None
         from flows import register_all
 
@@ -137,6 +141,8 @@ class Engine:
                 ctx, before = self._context(db, user, row)
                 await compose(ctx)
                 self._finish(db, ctx, row, before)
+            if not ctx.replies:
+                return SendResult(SendStatus.SKIPPED)
             result = await sender.send(who, ctx.replies)
         if result.status is SendStatus.BLOCKED:
             await self.mark_blocked(who)

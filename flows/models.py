@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,6 +43,13 @@ class User(Base):
     appraisal_date: Mapped[date | None] = mapped_column(Date)
     prompt_model: Mapped[str] = mapped_column(String(8), default="rolfe")
     blocked: Mapped[bool] = mapped_column(default=False)
+    # Nudges: which kinds are on, quiet hours (local), a pause (annual leave).
+    nudge_reflection: Mapped[bool] = mapped_column(default=True, server_default=true())
+    nudge_appraisal: Mapped[bool] = mapped_column(default=True, server_default=true())
+    nudge_cpd: Mapped[bool] = mapped_column(default=True, server_default=true())
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:00", server_default="21:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00", server_default="08:00")
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_identity"),)
 
@@ -107,3 +115,74 @@ class Meta(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Nudge(Base):
+    """One scheduled nudge of one kind for one user: ``due_at`` (UTC) is the next time it is due,
+    recomputed from the user's rule in local time; None when nothing is scheduled."""
+
+    __tablename__ = "nudges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "reflection", "appraisal", "cpd_pace"
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    occurrence: Mapped[str] = mapped_column(String(64), default="")  # names the due occurrence: its delivery key
+    snoozed: Mapped[bool] = mapped_column(default=False)  # the due occurrence is a snoozed one
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # how many were sent: older buttons are recognised
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the dispatch pass's "now"
+    sent_virtual: Mapped[bool] = mapped_column(default=False)  # that pass ran with --at (a pretend time)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_nudges_user_kind"),)
+
+
+class NudgeDelivery(Base):
+    """Recorded before a nudge is sent, under its (nudge, occurrence) key, so it is never sent twice.
+    ``status``: queued, sending (handed to Telegram), sent, blocked, failed, unknown (the process died
+    while sending: it is not sent again), or why it was not sent (stale, done, paused)."""
+
+    __tablename__ = "nudge_deliveries"
+
+    nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CpdActivity(Base):
+    """A logged development activity (reflections count on their own, from ``reflections``)."""
+
+    __tablename__ = "cpd_activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    done_on: Mapped[date] = mapped_column(Date)
+    title_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted: what they did, in their words
+    minutes: Mapped[int] = mapped_column(Integer)
+    participatory: Mapped[bool] = mapped_column(default=False)
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)  # framework item ids it developed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CpdTarget(Base):
+    """A development target. ``kind``: hours (``minutes`` and ``participatory_minutes`` between
+    ``starts_on`` and ``ends_on``), reflections (``count`` a month), coverage (every standard or domain
+    reflected on before the appraisal), programme (finish ``programme`` by ``ends_on``)."""
+
+    __tablename__ = "cpd_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    participatory_minutes: Mapped[int | None] = mapped_column(Integer)
+    count: Mapped[int | None] = mapped_column(Integer)
+    programme: Mapped[str | None] = mapped_column(String(64))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)  # a programme marked finished
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

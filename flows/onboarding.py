@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from flows.common import (
     DAYS,
@@ -18,6 +20,7 @@ from flows.common import (
 )
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.nudges import reschedule
 from flows.replies import Button
 from flows.templating import render
 
@@ -56,13 +59,23 @@ async def ask_pick(ctx: Ctx, s: SetupState) -> None:
             [Button("Framework", "edit", "framework"), Button("Stage", "edit", "stage")],
             [Button("Reminder day", "edit", "day"), Button("Reminder time", "edit", "time")],
             [Button("Time zone", "edit", "tz"), Button("Appraisal date", "edit", "appraisal")],
+            [Button("Nudges", "edit", "nudges"), Button("Quiet hours", "edit", "quiet")],
             [Button("Reflection prompts", "edit", "model"), Button("Done", "done")],
         ],
     )
 
 
+NUDGE_KINDS = {
+    "nudge_reflection": "Weekly reflection reminder",
+    "nudge_appraisal": "Appraisal countdown",
+    "nudge_cpd": "CPD pace check",
+}
+
+
 def summary(ctx: Ctx) -> str:
     u = ctx.user
+    paused = u.paused_until is not None and _aware(u.paused_until) > ctx.now
+    round_ = ctx.engine.appraisal_round
     return render(
         "settings",
         framework=FRAMEWORKS.get(u.framework, u.framework),
@@ -71,8 +84,24 @@ def summary(ctx: Ctx) -> str:
         time=u.reflect_time,
         tz=u.timezone,
         appraisal=u.appraisal_date.strftime("%d %B %Y") if u.appraisal_date else "not set",
+        round=f"{round_[0][1]}/{round_[0][0]} to {round_[1][1]}/{round_[1][0]}" if round_ else "",
         model=PROMPT_NAMES[u.prompt_model],
+        reflection=u.nudge_reflection,
+        countdown=u.nudge_appraisal,
+        cpd=u.nudge_cpd,
+        quiet=f"{u.quiet_start}–{u.quiet_end}" if u.quiet_start != u.quiet_end else "off",
+        paused=u.paused_until.astimezone(ZoneInfo(u.timezone)).strftime("%d %B %Y")
+        if paused and u.paused_until
+        else "",
     )
+
+
+def _local_day(moment: datetime, zone: str) -> str:
+    return _aware(moment).astimezone(ZoneInfo(zone)).strftime("%d %B %Y")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _first_sentence(text: str) -> str:
@@ -122,6 +151,59 @@ async def ask_appraisal(ctx: Ctx, s: SetupState) -> None:
     ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [_back(s)])
 
 
+async def ask_nudges(ctx: Ctx, s: SetupState) -> None:
+    u = ctx.user
+    rows = [[Button(("✓ " if getattr(u, key) else "✗ ") + label, "toggle", key)] for key, label in NUDGE_KINDS.items()]
+    paused = u.paused_until is not None and _aware(u.paused_until) > ctx.now
+    if paused:
+        rows.append([Button("Resume nudges now", "resume")])
+    ctx.say(
+        "Which nudges would you like? Tap to turn one on or off.\n"
+        "• Weekly reflection: on your reminder day and time, only if you haven't reflected that week.\n"
+        "• Appraisal countdown: about 6 weeks, 2 weeks and 3 days before your appraisal.\n"
+        "• CPD pace: at most once a month, only when you're behind a /cpd target.\n"
+        "Never more than one nudge a day, and none in your quiet hours.",
+        [*rows, [Button("Back", "skip")]],
+    )
+
+
+async def toggle(ctx: Ctx, s: SetupState, key: str) -> None:
+    if key in NUDGE_KINDS:
+        setattr(ctx.user, key, not getattr(ctx.user, key))
+        await reschedule(ctx)
+    await ctx.go("nudges")
+
+
+async def resume(ctx: Ctx, s: SetupState, arg: str) -> None:
+    ctx.user.paused_until = None
+    await reschedule(ctx)
+    ctx.say("Nudges resumed.")
+    await ctx.go("nudges")
+
+
+async def ask_quiet(ctx: Ctx, s: SetupState) -> None:
+    u = ctx.user
+    now = f"{u.quiet_start}–{u.quiet_end}" if u.quiet_start != u.quiet_end else "off"
+    ctx.say(
+        f"Quiet hours: {now}. A nudge due then waits until they end. Tap one or type hours like 22:00-07:00.",
+        [
+            [Button(f"{a}–{b}", "set", f"{a}-{b}") for a, b in (("21:00", "08:00"), ("22:00", "07:00"))],
+            [Button("No quiet hours", "set", "off"), Button("Back", "skip")],
+        ],
+    )
+
+
+def _apply_quiet(ctx: Ctx, value: str) -> str | None:
+    if value.strip().lower() in ("off", "none", "no"):
+        ctx.user.quiet_start = ctx.user.quiet_end = "00:00"
+        return None
+    parts = [parse_time(p) for p in value.replace("–", "-").replace(" to ", "-").split("-")]
+    if len(parts) != 2 or parts[0] is None or parts[1] is None:
+        return "I couldn't read those hours. Try 22:00-07:00, or tap one."
+    ctx.user.quiet_start, ctx.user.quiet_end = parts[0], parts[1]
+    return None
+
+
 async def ask_model(ctx: Ctx, s: SetupState) -> None:
     ctx.say(
         "Which reflection prompts do you prefer?",
@@ -167,6 +249,8 @@ def apply(ctx: Ctx, step: str, value: str) -> str | None:
         if value not in PROMPT_NAMES:
             return "Please choose one of the buttons."
         u.prompt_model = value
+    elif step == "quiet":
+        return _apply_quiet(ctx, value)
     return None
 
 
@@ -194,6 +278,7 @@ async def advance(ctx: Ctx, s: SetupState) -> None:
 
 async def finish(ctx: Ctx, s: SetupState, arg: str) -> None:
     ctx.user.onboarded = True
+    await reschedule(ctx)
     ctx.finish()
     ctx.say("You're all set.\n\n" + summary(ctx) + "\n\nChange any of this with /settings. What next?", menu_buttons())
 
@@ -203,7 +288,7 @@ async def go(ctx: Ctx, s: SetupState, arg: str) -> None:
 
 
 async def edit(ctx: Ctx, s: SetupState, arg: str) -> None:
-    if arg in VALUE_STEPS:
+    if arg in VALUE_STEPS or arg == "nudges":
         await ctx.go(arg)
 
 
@@ -221,6 +306,7 @@ async def set_value(ctx: Ctx, s: SetupState, value: str) -> None:
     if error:
         ctx.say(error)
         return
+    await reschedule(ctx)  # a changed day, time, zone or date takes effect at once
     if s.mode == "settings":
         ctx.say("Saved.")
     await advance(ctx, s)
@@ -245,6 +331,7 @@ VALUE_STEPS = {
     "tz": ask_tz,
     "appraisal": ask_appraisal,
     "model": ask_model,
+    "quiet": ask_quiet,
 }
 
 FLOW = Flow(
@@ -255,6 +342,7 @@ FLOW = Flow(
         "welcome": Step(ask_welcome, {"go": go, "defaults": finish}, keep=True),
         "pick": Step(ask_pick, {"edit": edit, "done": done}),
         **{name: _value_step(ask) for name, ask in VALUE_STEPS.items()},
+        "nudges": Step(ask_nudges, {"toggle": toggle, "resume": resume, "skip": skip}),
     },
 )
 

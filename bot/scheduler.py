@@ -1,0 +1,81 @@
+"""The in-process scheduler (APScheduler): a dispatch pass for due nudges every ``nudge_interval``
+seconds and the retention purge once a day. The due nudges live in the database, not in APScheduler's
+job store, so any instance can send them and a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.runtime import Runtime
+from flows.nudges import Dispatcher, seed
+from flows.push import Sender
+from flows.retention import purge
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime, sender: Sender, *, channel: str = "telegram") -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.dispatcher = Dispatcher(runtime.coach, sender, channel=channel, rate=settings.nudge_rate)
+        self.interval = settings.nudge_interval
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        made = await seed(self.runtime.coach, datetime.now(UTC))
+        if made:
+            log.info("scheduled nudges for %d existing users", made)
+        if self.interval > 0:
+            self._scheduler.add_job(
+                self._spawn,
+                "interval",
+                args=[self.tick],
+                seconds=self.interval,
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+                id="nudges",
+            )
+        self._scheduler.add_job(self._spawn, "cron", args=[self.purge], hour=3, minute=17, coalesce=True, id="purge")
+        self._scheduler.start()
+
+    def _spawn(self, job: object) -> None:
+        # Run as a task we own, so stop() can wait for a pass in progress instead of cutting it.
+        task = asyncio.get_running_loop().create_task(job())  # type: ignore[operator]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def tick(self) -> None:
+        try:
+            result = await self.dispatcher.run_once()
+        except Exception:
+            log.exception("a nudge dispatch pass failed; the next pass tries again")
+            return
+        if result.sent or result.failed or result.blocked:
+            log.info(
+                "nudges: %d sent, %d blocked, %d failed, skipped %s",
+                result.sent,
+                result.blocked,
+                result.failed,
+                result.skipped,
+            )
+
+    async def purge(self) -> None:
+        try:
+            done = await purge(self.runtime.coach, datetime.now(UTC))
+            log.info("retention purge: %s", done)
+        except Exception:
+            log.exception("the retention purge failed; it runs again tomorrow")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self._scheduler.shutdown(wait=False)
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), grace)

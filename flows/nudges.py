@@ -1,0 +1,583 @@
+"""Nudges: the weekly reflection reminder, the appraisal countdown and the CPD pace check.
+
+Each user has one row per kind in ``nudges`` with the next due instant in UTC, recomputed from their
+rule in local time (``flows/schedule.py``) whenever it is sent, skipped or their settings change. The
+dispatcher (``Dispatcher.run_once``) claims due rows, decides (send, skip: done already, stale after
+downtime, paused; or wait: one a day), records each delivery under its (nudge, occurrence) key before
+sending, and sends through the push seam. No Telegram here: a ``Sender`` does the sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as clock
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.common import DAYS
+from flows.cpd import appraisal_text, behind, long_date, next_appraisal
+from flows.engine import Engine
+from flows.flow import Ctx, Kind
+from flows.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
+from flows.push import Sender, SendStatus
+from flows.replies import Button, Identity
+from flows.schedule import (
+    Quiet,
+    appraisal_checkpoints,
+    hhmm,
+    next_weekly,
+    same_time_next_day,
+    this_evening,
+    week_start,
+)
+
+log = logging.getLogger(__name__)
+
+KINDS = ("reflection", "appraisal", "cpd_pace")
+LETTER = {"reflection": "r", "appraisal": "a", "cpd_pace": "c"}
+BY_LETTER = {v: k for k, v in LETTER.items()}
+START = {"reflection": "reflect", "appraisal": "appraisal", "cpd_pace": "cpd"}
+ENABLED = {"reflection": "nudge_reflection", "appraisal": "nudge_appraisal", "cpd_pace": "nudge_cpd"}
+# How late a nudge may still go out after downtime; later than this it is skipped, not sent.
+GRACE = {"reflection": timedelta(hours=3), "appraisal": timedelta(hours=24), "cpd_pace": timedelta(days=3)}
+LEASE_KEY = 0x4C43_4E55  # "LCNU": the PostgreSQL advisory lock held by the one instance sending nudges
+
+
+def _zone(user: User) -> ZoneInfo:
+    return ZoneInfo(user.timezone)
+
+
+def _quiet(user: User) -> Quiet:
+    return Quiet(hhmm(user.quiet_start), hhmm(user.quiet_end))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- the rules: when each kind is next due -------------------------------------------------------
+
+
+def next_due(user: User, kind: str, after: datetime, engine: Engine, has_targets: bool) -> tuple[datetime, str] | None:
+    """(due instant, occurrence key) of the next nudge of ``kind`` after ``after``, or None."""
+    if not user.onboarded or not getattr(user, ENABLED[kind]):
+        return None
+    zone, quiet = _zone(user), _quiet(user)
+    start = max(after, _aware(user.paused_until)) if user.paused_until else after
+    slot_time = hhmm(user.reflect_time)
+    if kind == "reflection":
+        slot = next_weekly(start, user.reflect_day, slot_time, zone)
+        year, week, _ = slot.astimezone(zone).isocalendar()
+        return quiet.defer(slot, zone), f"w{year}-{week:02d}"
+    if kind == "appraisal":
+        appraisal = next_appraisal(user, start.astimezone(zone).date(), engine.appraisal_round)
+        if appraisal is None:
+            return None
+        for days, instant in appraisal_checkpoints(appraisal.day, slot_time, zone):
+            if instant > start:
+                return quiet.defer(instant, zone), f"a{appraisal.day.isoformat()}-{days}"
+        return None
+    if not has_targets:
+        return None
+    # CPD pace: at most monthly, at the user's weekly slot in the first week of each month.
+    slot = next_weekly(start, user.reflect_day, slot_time, zone)
+    while slot.astimezone(zone).day > 7:
+        slot = next_weekly(slot, user.reflect_day, slot_time, zone)
+    return quiet.defer(slot, zone), f"c{slot.astimezone(zone):%Y-%m}"
+
+
+async def _has_targets(db: AsyncSession, user_id: int) -> bool:
+    found = await db.scalar(
+        select(CpdTarget.id).where(CpdTarget.user_id == user_id, CpdTarget.done_on.is_(None)).limit(1)
+    )
+    return found is not None
+
+
+async def reschedule(ctx: Ctx, kinds: Sequence[str] = KINDS) -> None:
+    """Recompute the user's nudges after a change (settings, a pause, a target): it takes effect at once."""
+    await plan(ctx.db, ctx.engine, ctx.user, ctx.now, kinds)
+
+
+async def plan(db: AsyncSession, engine: Engine, user: User, now: datetime, kinds: Sequence[str] = KINDS) -> None:
+    rows = {n.kind: n for n in (await db.execute(select(Nudge).where(Nudge.user_id == user.id))).scalars()}
+    targets = await _has_targets(db, user.id) if "cpd_pace" in kinds else False
+    for kind in kinds:
+        row = rows.get(kind)
+        nxt = next_due(user, kind, now, engine, targets)
+        if row is None:
+            if nxt is None:
+                continue
+            row = _row(user.id, kind, now)
+            db.add(row)
+        paused = user.paused_until is not None and _aware(user.paused_until) > now
+        if row.snoozed and nxt is not None and not paused and row.due_at and _aware(row.due_at) > now:
+            continue  # a snooze the user asked for stands
+        row.due_at, row.occurrence = nxt if nxt is not None else (None, "")
+        row.snoozed, row.updated_at = False, now
+    await db.flush()
+
+
+def _row(user_id: int, kind: str, now: datetime) -> Nudge:
+    return Nudge(
+        user_id=user_id, kind=kind, due_at=None, occurrence="", seq=0, snoozed=False, sent_virtual=False, updated_at=now
+    )
+
+
+async def seed(engine: Engine, now: datetime) -> int:
+    """Give every set-up user without nudge rows their schedule (users from before nudges existed)."""
+    made = 0
+    while True:
+        async with engine.transaction() as db:
+            users = (
+                (
+                    await db.execute(
+                        select(User)
+                        .where(User.onboarded, ~select(Nudge.id).where(Nudge.user_id == User.id).exists())
+                        .limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for user in users:
+                await plan(db, engine, user, now)
+                # A row even with every kind off, so the user is not visited again.
+                if not (await db.execute(select(Nudge.id).where(Nudge.user_id == user.id))).first():
+                    db.add(_row(user.id, "reflection", now))
+        made += len(users)
+        if len(users) < 500:
+            return made
+
+
+# --- what a nudge says ----------------------------------------------------------------------------
+
+
+def nudge_buttons(kind: str, seq: int, now: datetime, zone: ZoneInfo) -> list[list[Button]]:
+    def b(label: str, op: str) -> Button:
+        return Button(label, "n", f"{op}.{LETTER[kind]}.{seq}", scoped=False)
+
+    snooze = [b("In 1 hour", "s1h")]
+    if this_evening(now, zone) is not None:
+        snooze.append(b("This evening", "sev"))
+    snooze.append(b("Tomorrow", "stm"))
+    start = {"reflection": "Start now", "appraisal": "Reflect now", "cpd_pace": "Open my CPD"}[kind]
+    return [[b(start, "go")], snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
+
+
+async def _streak_line(ctx: Ctx) -> str:
+    since = ctx.now - timedelta(weeks=4)
+    count = await ctx.db.scalar(
+        select(func.count())
+        .select_from(Reflection)
+        .where(Reflection.user_id == ctx.user.id, Reflection.created_at >= since)
+    )
+    if not count:
+        return "Five minutes is enough — one thing that happened this week, and what it taught you."
+    plural = "s" if count != 1 else ""
+    return f"You've made {count} reflection{plural} in the last four weeks. Five minutes keeps it going."
+
+
+async def nudge_text(ctx: Ctx, kind: str) -> str | None:
+    u = ctx.user
+    if kind == "reflection":
+        return f"<b>Your weekly reflection</b>\n{await _streak_line(ctx)}"
+    if kind == "appraisal":
+        return await appraisal_text(ctx)
+    late = await behind(ctx.db, ctx.catalogue, u, ctx.now, ctx.engine.appraisal_round)
+    if not late:
+        return None
+    return "<b>Your CPD</b>\n" + "\n".join(f"• You're {line}." if "behind" in line else f"• {line}." for line in late)
+
+
+# --- buttons on a nudge ---------------------------------------------------------------------------
+
+
+async def _nudge(ctx: Ctx, kind: str) -> Nudge | None:
+    return (
+        await ctx.db.execute(select(Nudge).where(Nudge.user_id == ctx.user.id, Nudge.kind == kind))
+    ).scalar_one_or_none()
+
+
+async def click(ctx: Ctx, arg: str) -> None:
+    parts = arg.split(".")
+    if len(parts) != 3 or parts[1] not in BY_LETTER or not parts[2].isdigit():
+        return
+    op, kind, seq = parts[0], BY_LETTER[parts[1]], int(parts[2])
+    if op == "go":
+        await ctx.engine.run_command(ctx, START[kind])
+    elif op == "sch":
+        await ctx.engine.run_command(ctx, "settings")
+    elif op == "pau":
+        ctx.say(
+            "Pause all nudges for how long? (Useful for annual leave.)",
+            [
+                [
+                    Button(f"{n} week{'s' if n > 1 else ''}", "n", f"p{n}.{LETTER[kind]}.{seq}", scoped=False)
+                    for n in range(1, 5)
+                ]
+            ],
+        )
+    elif op in ("p1", "p2", "p3", "p4"):
+        await pause(ctx, int(op[1]))
+    elif op in ("s1h", "sev", "stm"):
+        await snooze(ctx, kind, seq, op)
+
+
+async def pause(ctx: Ctx, weeks: int) -> None:
+    nudge = await _nudge(ctx, "reflection")
+    base = _base(ctx, nudge)
+    ctx.user.paused_until = base + timedelta(weeks=weeks)
+    await reschedule(ctx)
+    until = ctx.user.paused_until.astimezone(_zone(ctx.user))
+    ctx.say(
+        f"Paused: no nudges until {DAYS[until.weekday()]} {long_date(until.date())}. /settings resumes them sooner."
+    )
+
+
+def _base(ctx: Ctx, nudge: Nudge | None) -> datetime:
+    """Now, or — when the nudge was sent by a pass run with ``--at`` — that pass's pretend time."""
+    if nudge is not None and nudge.sent_virtual and nudge.sent_at is not None:
+        return _aware(nudge.sent_at)
+    return ctx.now
+
+
+async def snooze(ctx: Ctx, kind: str, seq: int, op: str) -> None:
+    nudge = await _nudge(ctx, kind)
+    if nudge is None or nudge.seq != seq or nudge.seq == 0:
+        ctx.say("That reminder has been replaced by a newer one, so I've left it alone.")
+        return
+    base, zone = _base(ctx, nudge), _zone(ctx.user)
+    when = {"s1h": base + timedelta(hours=1), "sev": this_evening(base, zone), "stm": same_time_next_day(base, zone)}[
+        op
+    ]
+    if when is None:
+        when = base + timedelta(hours=1)
+    when = _quiet(ctx.user).defer(when, zone)
+    nudge.due_at, nudge.occurrence, nudge.snoozed, nudge.updated_at = when, f"snooze{seq}", True, ctx.now
+    local_when = when.astimezone(zone)
+    day = "today" if local_when.date() == base.astimezone(zone).date() else DAYS[local_when.weekday()]
+    ctx.say(f"OK, I'll remind you {day} at {local_when:%H:%M}.")
+
+
+# --- the dispatcher -------------------------------------------------------------------------------
+
+
+@dataclass
+class Pass:
+    """What one dispatch pass did."""
+
+    sent: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # why: stale, done, on-track, blocked...
+    deferred: int = 0  # one a day: moved to tomorrow
+    blocked: int = 0
+    failed: int = 0
+    held: bool = True  # this instance held the sending lease
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+@dataclass(frozen=True)
+class _Send:
+    nudge_id: int
+    occurrence: str
+    kind: str
+    who: Identity
+
+
+class Pacer:
+    """Spaces sends to at most ``rate`` a second across the pass (bursts of at most one), and pauses
+    everything when Telegram says to wait (429 ``retry_after``)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_at = clock.monotonic()
+
+    async def wait(self) -> None:
+        now = clock.monotonic()
+        at = max(self.next_at, now)
+        self.next_at = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+    def hold(self, seconds: float) -> None:
+        self.next_at = max(self.next_at, clock.monotonic() + seconds)
+
+
+def due_query(now: datetime, limit: int, channel: str | None = None) -> Select[Nudge, User]:
+    query = select(Nudge, User).join(User, User.id == Nudge.user_id).where(Nudge.due_at <= now)
+    if channel is not None:
+        query = query.where(User.channel == channel)
+    return query.order_by(Nudge.due_at).limit(limit)
+
+
+class Dispatcher:
+    """Sends due nudges. ``rate``: nudges a second for all instances together — keep it under
+    Telegram's 30 a second so interactive replies always have room."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sender: Sender,
+        *,
+        channel: str = "telegram",
+        rate: float = 20.0,
+        batch: int = 500,
+        in_flight: int = 8,
+    ) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.sender = sender
+        self.rate = rate
+        self.batch = batch
+        self.in_flight = in_flight
+        self._postgres = not engine.single_writer
+        self._running = asyncio.Lock()
+
+    async def run_once(self, at: datetime | None = None) -> Pass:
+        """One pass: everything due at ``at`` (default: now). ``at`` given = a pretend time (``--at``)."""
+        if self._running.locked():
+            return Pass(held=False)  # the previous tick is still sending
+        async with self._running:
+            if not self._postgres:
+                return await self._pass(at)
+            bind = self.engine.sessionmaker.kw["bind"]
+            async with bind.connect() as lease:
+                got = await lease.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEASE_KEY})
+                await lease.commit()
+                if not got:
+                    return Pass(held=False)  # another instance is sending; its death releases the lease
+                try:
+                    return await self._pass(at)
+                finally:
+                    await lease.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEASE_KEY})
+                    await lease.commit()
+
+    async def _pass(self, at: datetime | None) -> Pass:
+        result = Pass()
+        await self._recover(result)
+        pacer = Pacer(self.rate)
+        while True:
+            now = at or self.engine.clock()
+            sends, more = await self._claim(now, virtual=at is not None, result=result)
+            await self._send_all(sends, pacer, result, now)
+            if not more:
+                return result
+
+    async def _recover(self, result: Pass) -> None:
+        """After a crash: queued deliveries are sent; one that was being sent is not sent again."""
+        async with self.engine.transaction() as db:
+            mine = select(User.id).where(User.channel == self.channel)
+            await db.execute(
+                update(NudgeDelivery)
+                .where(NudgeDelivery.status == "sending", NudgeDelivery.user_id.in_(mine))
+                .values(status="unknown")
+            )
+            queued = (
+                await db.execute(
+                    select(
+                        NudgeDelivery.nudge_id,
+                        NudgeDelivery.occurrence,
+                        NudgeDelivery.kind,
+                        User.channel,
+                        User.external_id,
+                    )
+                    .join(User, User.id == NudgeDelivery.user_id)
+                    .where(NudgeDelivery.status == "queued", User.channel == self.channel)
+                )
+            ).all()
+        sends = [_Send(n, o, k, Identity(c, e)) for n, o, k, c, e in queued]
+        if sends:
+            log.info("resuming %d queued nudges", len(sends))
+            await self._send_all(sends, Pacer(self.rate), result, self.engine.clock())
+
+    async def _claim(self, now: datetime, *, virtual: bool, result: Pass) -> tuple[list[_Send], bool]:
+        """Lock a batch of due rows, decide each, record the deliveries to make, move each row on."""
+        async with self.engine.transaction() as db:
+            query = due_query(now, self.batch, self.channel)
+            if self._postgres:
+                query = query.with_for_update(of=Nudge, skip_locked=True)
+            rows = (await db.execute(query)).all()
+            if not rows:
+                return [], False
+            user_ids = list({u.id for _, u in rows})
+            last = dict(
+                (
+                    await db.execute(
+                        select(Reflection.user_id, func.max(Reflection.created_at))
+                        .where(Reflection.user_id.in_(user_ids))
+                        .group_by(Reflection.user_id)
+                    )
+                ).all()
+            )
+            # One a day: when each user was last sent a nudge of any kind (read, not locked: users and
+            # their other rows are left to the interactive transactions, so the two never deadlock).
+            nudged = dict(
+                (
+                    await db.execute(
+                        select(Nudge.user_id, func.max(Nudge.sent_at))
+                        .where(Nudge.user_id.in_(user_ids))
+                        .group_by(Nudge.user_id)
+                    )
+                ).all()
+            )
+            sends: list[_Send] = []
+            records: list[dict[str, object]] = []
+            for nudge, user in rows:
+                sent = nudged.get(user.id)
+                today = (
+                    sent is not None
+                    and _aware(sent).astimezone(_zone(user)).date() == now.astimezone(_zone(user)).date()
+                )
+                why = await self._decide(db, nudge, user, now, last.get(user.id), today)
+                if why == "wait":
+                    result.deferred += 1
+                    nudge.due_at = _quiet(user).defer(same_time_next_day(now, _zone(user)), _zone(user))
+                    continue
+                occurrence, due = nudge.occurrence, _aware(nudge.due_at or now)
+                if why == "send":
+                    records.append(
+                        {
+                            "nudge_id": nudge.id,
+                            "occurrence": occurrence,
+                            "user_id": user.id,
+                            "kind": nudge.kind,
+                            "status": "queued",
+                            "due_at": due,
+                            "created_at": now,
+                        }
+                    )
+                    sends.append(_Send(nudge.id, occurrence, nudge.kind, Identity(user.channel, user.external_id)))
+                    nudge.seq += 1
+                    nudge.sent_at, nudge.sent_virtual = now, virtual
+                    nudged[user.id] = now
+                else:
+                    result.skip(why)
+                targets = await _has_targets(db, user.id) if nudge.kind == "cpd_pace" else False
+                nxt = next_due(user, nudge.kind, max(now, due), self.engine, targets)
+                nudge.due_at, nudge.occurrence = nxt if nxt is not None else (None, "")
+                nudge.snoozed, nudge.updated_at = False, now
+            if records:
+                sent_before = set(
+                    (
+                        await db.execute(
+                            select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).where(
+                                NudgeDelivery.nudge_id.in_([r["nudge_id"] for r in records])
+                            )
+                        )
+                    ).all()
+                )
+                fresh = [r for r in records if (r["nudge_id"], r["occurrence"]) not in sent_before]
+                if len(fresh) < len(records):
+                    result.skip("already-sent")
+                    sends = [s for s in sends if (s.nudge_id, s.occurrence) not in sent_before]
+                if fresh:
+                    await db.execute(insert(NudgeDelivery), fresh)
+        return sends, len(rows) == self.batch
+
+    async def _decide(
+        self, db: AsyncSession, nudge: Nudge, user: User, now: datetime, last: datetime | None, nudged_today: bool
+    ) -> str:
+        due = _aware(nudge.due_at or now)
+        if user.blocked:
+            return "blocked"
+        if now - due > GRACE.get(nudge.kind, timedelta(hours=3)):
+            return "stale"  # after downtime: too late to be useful, so not sent
+        if user.paused_until is not None and _aware(user.paused_until) > now:
+            return "paused"
+        if not getattr(user, ENABLED[nudge.kind], False) or not user.onboarded:
+            return "off"
+        reflected = last is not None and _aware(last) >= week_start(due, _zone(user))
+        if nudge.kind == "reflection" and not nudge.snoozed and reflected:
+            return "done"  # they have reflected this week already
+        if nudge.kind == "cpd_pace" and not await behind(
+            db, self.engine.catalogue, user, now, self.engine.appraisal_round
+        ):
+            return "on-track"
+        if not nudge.snoozed and nudged_today:
+            return "wait"  # one a day
+        return "send"
+
+    async def _send_all(self, sends: list[_Send], pacer: Pacer, result: Pass, now: datetime) -> None:
+        gate = asyncio.Semaphore(self.in_flight)
+
+        async def one(item: _Send) -> None:
+            async with gate:
+                await self._send(item, pacer, result)
+
+        await asyncio.gather(*(one(s) for s in sends))
+
+    async def _send(self, item: _Send, pacer: Pacer, result: Pass) -> None:
+        async def compose(ctx: Ctx) -> None:
+            claimed = await ctx.db.execute(
+                update(NudgeDelivery)
+                .where(
+                    NudgeDelivery.nudge_id == item.nudge_id,
+                    NudgeDelivery.occurrence == item.occurrence,
+                    NudgeDelivery.status == "queued",
+                )
+                .values(status="sending")
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # sent (or being sent) by someone else: say nothing
+            body = await nudge_text(ctx, item.kind)
+            if body is None:
+                await _set_status(ctx.db, item, "on-track")
+                return
+            nudge = await _nudge(ctx, item.kind)
+            seq = nudge.seq if nudge is not None else 0
+            ctx.say(body, nudge_buttons(item.kind, seq, ctx.now, _zone(ctx.user)))
+
+        for attempt in range(5):
+            await pacer.wait()
+            outcome = await self.engine.push(item.who, compose, self.sender)
+            if outcome.status is SendStatus.RETRY and attempt < 4:
+                pacer.hold(outcome.retry_after or 1.0)
+                await self._requeue(item)
+                continue
+            break
+        status = {
+            SendStatus.SENT: "sent",
+            SendStatus.BLOCKED: "blocked",
+            SendStatus.FAILED: "failed",
+            SendStatus.RETRY: "failed",
+            SendStatus.SKIPPED: "skipped",
+        }[outcome.status]
+        if outcome.status is SendStatus.SENT:
+            result.sent += 1
+        elif outcome.status is SendStatus.BLOCKED:
+            result.blocked += 1
+        elif status == "failed":
+            result.failed += 1
+        async with self.engine.transaction() as db:  # SKIPPED: not composed, or nothing to say
+            await _set_status(db, item, status, only_if="queued" if status == "skipped" else None)
+
+    async def _requeue(self, item: _Send) -> None:
+        async with self.engine.transaction() as db:
+            await _set_status(db, item, "queued", only_if="sending")
+
+    async def due(self, at: datetime) -> list[dict[str, str]]:
+        """What is due at ``at`` (for ``leadcoach nudges due``), before any of it is decided."""
+        async with self.engine.sessionmaker() as db:
+            rows = (await db.execute(due_query(at, 100_000, self.channel))).all()
+        return [
+            {"user": f"{u.channel}:{u.external_id}", "kind": n.kind, "due_utc": _aware(n.due_at or at).isoformat()}
+            for n, u in rows
+        ]
+
+
+async def _set_status(db: AsyncSession, item: _Send, status: str, only_if: str | None = None) -> None:
+    where = [NudgeDelivery.nudge_id == item.nudge_id, NudgeDelivery.occurrence == item.occurrence]
+    if only_if is not None:
+        where.append(NudgeDelivery.status == only_if)
+    await db.execute(update(NudgeDelivery).where(and_(*where)).values(status=status))
+
+
+def register(engine: Engine) -> None:
+    engine.click("n", click, Kind.ALWAYS)
