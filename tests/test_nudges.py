@@ -3,7 +3,6 @@ quiet hours, snooze, pause, a changed schedule, downtime, 403 and 429; and CPD a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -82,9 +81,9 @@ def setup(runtime: Runtime) -> Setup:
     return Setup(runtime)
 
 
-def click_on_nudge(client: FakeClient, outbox: Outbox, label: str, which: int = -1) -> Callable[[], object]:
-    reply = outbox.to(client.who.external_id)[which][0]
-    return lambda: client.click(label, on=reply)
+async def tap(client: FakeClient, outbox: Outbox, label: str, which: int = -1) -> list[Reply]:
+    """Tap a button on a nudge the user was sent (the newest, or ``which``)."""
+    return await client.click(label, on=outbox.to(client.who.external_id)[which][0])
 
 
 async def test_the_weekly_nudge_comes_at_the_users_time_once(setup: Setup) -> None:
@@ -153,21 +152,21 @@ async def test_a_changed_schedule_takes_effect_at_once(setup: Setup) -> None:
 async def test_start_now_opens_the_reflection(setup: Setup) -> None:
     client = await setup.user()
     await setup.run(DUE)
-    replies = await click_on_nudge(client, setup.outbox, "Start now")()
+    replies = await tap(client, setup.outbox, "Start now")
     assert replies and "Suggested" in str([b.label for r in client.last for row in r.buttons for b in row])
 
 
 async def test_snooze_delivers_again_later_and_once(setup: Setup) -> None:
     client = await setup.user()
     await setup.run(DUE)
-    await click_on_nudge(client, setup.outbox, "In 1 hour")()
+    await tap(client, setup.outbox, "In 1 hour")
     assert "18:30" in client.text
     assert (await setup.run(DUE + timedelta(minutes=59))).sent == 0
     assert (await setup.run(DUE + timedelta(hours=1))).sent == 1
     assert (await setup.run(DUE + timedelta(hours=1, minutes=1))).sent == 0
     assert len(setup.outbox.to("alice")) == 2
     # The first message's snooze is from an older nudge now: it changes nothing.
-    await click_on_nudge(client, setup.outbox, "Tomorrow", which=0)()
+    await tap(client, setup.outbox, "Tomorrow", which=0)
     assert "replaced by a newer one" in client.text
 
 
@@ -178,17 +177,17 @@ async def test_snooze_tomorrow_and_this_evening(setup: Setup) -> None:
     await client.send("09:00")
     morning = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # the next Friday at 09:00
     assert (await setup.run(morning)).sent == 1
-    await click_on_nudge(client, setup.outbox, "This evening")()
+    await tap(client, setup.outbox, "This evening")
     assert "today at 18:30" in client.text
     assert (await setup.run(datetime(2026, 3, 27, 18, 30, tzinfo=UTC))).sent == 1
-    await click_on_nudge(client, setup.outbox, "Tomorrow")()
+    await tap(client, setup.outbox, "Tomorrow")
     assert "Saturday at 18:30" in client.text
 
 
 async def test_pause_for_annual_leave(setup: Setup) -> None:
     client = await setup.user()
     await setup.run(DUE)
-    await click_on_nudge(client, setup.outbox, "Pause nudges")()
+    await tap(client, setup.outbox, "Pause nudges")
     await client.click("2 weeks")
     assert "no nudges until Friday 3 April 2026" in client.text
     assert (await setup.run(DUE + timedelta(days=7))).sent == 0
@@ -231,7 +230,7 @@ async def test_a_pass_run_at_a_pretend_time_snoozes_from_that_time(setup: Setup)
     client = await setup.user()
     setup.now = datetime(2026, 3, 25, 10, 0, tzinfo=UTC)  # the button is pressed days later, for real
     await setup.dispatcher.run_once(at=DUE)
-    await click_on_nudge(client, setup.outbox, "In 1 hour")()
+    await tap(client, setup.outbox, "In 1 hour")
     nudge = await setup.nudge("alice")
     assert nudge.due_at is not None and nudge.due_at.replace(tzinfo=UTC) == DUE + timedelta(hours=1)
 

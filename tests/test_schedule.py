@@ -23,8 +23,8 @@ LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 MONDAY, SUNDAY = 0, 6
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
