@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -46,9 +47,10 @@ class Scheduler:
         self._scheduler.add_job(self._spawn, "cron", args=[self.purge], hour=3, minute=17, coalesce=True, id="purge")
         self._scheduler.start()
 
-    def _spawn(self, job: object) -> None:
-        # Run as a task we own, so stop() can wait for a pass in progress instead of cutting it.
-        task = asyncio.get_running_loop().create_task(job())  # type: ignore[operator]
+    async def _spawn(self, job: Callable[[], Coroutine[None, None, None]]) -> None:
+        # A coroutine job runs on the event loop; the work is a task we own, so stop() can wait for a
+        # pass in progress instead of cutting it.
+        task = asyncio.get_running_loop().create_task(job())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

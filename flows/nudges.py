@@ -549,6 +549,8 @@ class Dispatcher:
             SendStatus.RETRY: "failed",
             SendStatus.SKIPPED: "skipped",
         }[outcome.status]
+        if outcome.status is SendStatus.SKIPPED:
+            result.skip("not-sent")
         if outcome.status is SendStatus.SENT:
             result.sent += 1
         elif outcome.status is SendStatus.BLOCKED:

@@ -120,6 +120,8 @@ class FakeTelegram:
     messages: dict[tuple[int, int], Sent] = field(default_factory=dict)  # what each chat shows now
     webhook: dict[str, Any] = field(default_factory=dict)
     edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
+    hang_after: int | None = None  # sendMessage: deliver this many, then take the next and never answer
+    send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -131,6 +133,7 @@ class FakeTelegram:
         self._closing = False
         self._output = asyncio.Condition()
         self._seen: dict[int, int] = {}
+        self._hung = asyncio.Event()  # set at stop: lets hung requests end
 
     # --- server -------------------------------------------------------------------------
 
@@ -155,6 +158,7 @@ class FakeTelegram:
     async def stop(self) -> None:
         """Stop at once: long polls still open are answered (empty) rather than waited out."""
         self._closing = True
+        self._hung.set()
         async with self._new:
             self._new.notify_all()
         if self._runner is not None:
@@ -393,6 +397,9 @@ class FakeTelegram:
         self._check_text(text, mode)
         s = Sent("sendMessage", chat_id, next(self._message_ids), text, self._markup(p), parse_mode=mode)
         await self._record(s)
+        self.send_times.append(time.monotonic())
+        if self.hang_after is not None and self.calls.count("sendMessage") > self.hang_after:
+            await self._hung.wait()  # the message is delivered, but the sender never hears so
         return self._result(s)
 
     async def _send_file(self, p: dict[str, Any], method: str, field: str) -> Sent:

@@ -173,7 +173,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int) -> asyncio.subprocess.Process:
+async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int, **extra: str) -> asyncio.subprocess.Process:
     env = process_env(
         fake,
         settings,
@@ -181,6 +181,7 @@ async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int) -> asyncio
         LEADCOACH_WEBHOOK_SECRET=SECRET,
         LEADCOACH_WEBHOOK_LISTEN="127.0.0.1",
         LEADCOACH_WEBHOOK_PORT=str(port),
+        **extra,
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE

@@ -1,0 +1,188 @@
+"""Nudges over the real stack: the PTB Application and `leadcoach` processes against the fake Bot API.
+A nudge arrives and its buttons work; a dispatcher killed mid-batch; two instances on PostgreSQL; 429."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from bot.runtime import open_runtime
+from bot.settings import Settings
+from bot.telegram import TelegramSender
+from flows.models import Nudge, NudgeDelivery
+from flows.nudges import Dispatcher
+from tests.client import FakeClient
+from tests.fakebot import FakeTelegram
+from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, process_env, start_app, stop_app
+from tests.test_e2e_faults import free_port, rows, spawn_webhook
+from tests.test_flows import onboard as onboard_client
+
+
+async def due_at(settings: Settings, kind: str = "reflection") -> datetime:
+    found: list[Nudge] = [n for n in await rows(settings, Nudge) if n.kind == kind]
+    assert found and found[0].due_at is not None
+    return found[0].due_at.replace(tzinfo=UTC)
+
+
+async def make_due(settings: Settings, when: datetime) -> None:
+    """Every reflection nudge due at ``when`` (as if their time had come)."""
+    runtime = await open_runtime(settings)
+    try:
+        async with runtime.coach.transaction() as db:
+            await db.execute(update(Nudge).where(Nudge.kind == "reflection").values(due_at=when))
+    finally:
+        await runtime.close()
+
+
+async def set_up_users(settings: Settings, users: list[int]) -> None:
+    runtime = await open_runtime(settings)  # quickly, in process
+    try:
+        for user in users:
+            await onboard_client(FakeClient(runtime.coach, str(user), channel="telegram"))
+    finally:
+        await runtime.close()
+
+
+async def test_a_nudge_arrives_start_now_opens_the_reflection_snooze_comes_back_once(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(fake, database_url, tmp_path).model_copy(update={"nudge_interval": 0})
+    service = await start_app(settings)
+    bot = Bot(fake, settings, service)
+    try:
+        await onboard(bot)
+        assert service.scheduler is not None
+        dispatcher = service.scheduler.dispatcher
+        when = await due_at(settings)
+        assert when.astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") == "Fri 17:30"
+        before = len(fake.to(ALICE))
+        assert (await dispatcher.run_once(at=when - timedelta(minutes=1))).sent == 0
+        assert (await dispatcher.run_once(at=when)).sent == 1
+        nudge = (await fake.wait_for(ALICE, 1))[0]
+        assert len(fake.to(ALICE)) == before + 1
+        assert "weekly reflection" in nudge.text and nudge.parse_mode == "HTML"
+        assert {b["text"] for b in nudge.buttons} >= {"Start now", "In 1 hour", "Tomorrow", "Pause nudges"}
+        opened = await bot.tap(ALICE, "Start now", on=nudge)
+        assert any(b["text"].startswith("Suggested") for b in opened[-1].buttons)
+        await bot.tap(ALICE, "In 1 hour", on=nudge)
+        assert (await dispatcher.run_once(at=when + timedelta(minutes=30))).sent == 0
+        assert (await dispatcher.run_once(at=when + timedelta(hours=1))).sent == 1
+        await fake.wait_for(ALICE, 1)
+        assert (await dispatcher.run_once(at=when + timedelta(hours=1))).sent == 0
+        await fake.settle(0.2)
+        nudges = [s for s in fake.to(ALICE) if "Your weekly reflection" in s.text]
+        assert len(nudges) == 2  # the nudge and its snooze, nothing twice
+    finally:
+        await stop_app(service)
+
+
+async def test_429_from_telegram_is_waited_out(fake: FakeTelegram, database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    users = [4000 + i for i in range(12)]
+    await set_up_users(settings, users)
+    when = datetime(2027, 1, 1, 12, tzinfo=UTC)
+    await make_due(settings, when)
+    fake.rate_limit_per_second = 5  # the dispatcher is set faster than Telegram allows
+    runtime = await open_runtime(settings)
+    from telegram import Bot as PtbBot
+
+    ptb = PtbBot(fake.token, base_url=fake.api_url)
+    await ptb.initialize()
+    try:
+        result = await Dispatcher(runtime.coach, TelegramSender(ptb), rate=1000).run_once(at=when)
+    finally:
+        await ptb.shutdown()
+        await runtime.close()
+    statuses = [d.status for d in await rows(settings, NudgeDelivery)]
+    assert result.sent == 12, (result, statuses, fake.rejected)
+    assert any(code == 429 for _, code, _ in fake.rejected)  # it was told to wait, and did
+    assert sorted(s.chat_id for s in fake.sent) == users  # each once
+
+
+async def send_due(fake: FakeTelegram, settings: Settings, at: datetime) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "nudges",
+        "send-due",
+        "--at",
+        at.isoformat(),
+        cwd=ROOT,
+        env=process_env(fake, settings, LEADCOACH_NUDGE_RATE="30"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_dispatcher_killed_mid_batch_delivers_each_nudge_exactly_once(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    users = [5000 + i for i in range(20)]
+    await set_up_users(settings, users)
+    when = datetime(2027, 1, 1, 12, tzinfo=UTC)
+    await make_due(settings, when)
+    fake.hang_after = 6  # the 7th message is delivered but never answered: the process is killed then
+    proc = await send_due(fake, settings, when)
+    try:
+        async with fake._output:
+            await asyncio.wait_for(
+                fake._output.wait_for(lambda: len(fake.sent) >= 7 or proc.returncode is not None), 30
+            )
+        assert proc.returncode is None, (await proc.communicate())[1].decode()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    statuses = [d.status for d in await rows(settings, NudgeDelivery)]
+    assert statuses.count("sent") <= 6 and "queued" in statuses  # the batch was claimed, part of it sent
+    fake.hang_after = None
+    proc = await send_due(fake, settings, when)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert summary["sent"] == 13  # the rest: 20 less the 7 that reached Telegram before the kill
+    assert sorted(s.chat_id for s in fake.sent) == users  # every user exactly once
+    statuses = [d.status for d in await rows(settings, NudgeDelivery)]
+    assert statuses.count("sent") == 19 and statuses.count("unknown") == 1  # the one in flight: not resent
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_processes_on_postgres_send_each_nudge_once_within_the_rate(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    users = [6000 + i for i in range(30)]
+    await set_up_users(settings, users)
+    await make_due(settings, datetime.now(UTC) - timedelta(minutes=1))
+    fake.rate_limit_per_second = 11  # the configured 10 a second, with one of slack for timing
+    extra = {"LEADCOACH_NUDGE_INTERVAL": "1", "LEADCOACH_NUDGE_RATE": "10"}
+    procs = []
+    for _ in range(2):
+        port = free_port()
+        procs.append(await spawn_webhook(fake, settings, port, **extra))
+    try:
+        async with fake._output:
+            await asyncio.wait_for(fake._output.wait_for(lambda: len(fake.sent) >= 30), 60)
+        await fake.settle(1.5)  # two more ticks of each: nothing more comes
+    finally:
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
+            print("STDERR", (await proc.stderr.read()).decode()[-3000:] if proc.stderr else "")
+    assert sorted(s.chat_id for s in fake.sent) == users
+    assert [r for r in fake.rejected if r[1] == 429] == []
+    times = fake.send_times
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 11
+    deliveries = await rows(settings, NudgeDelivery)
+    assert len(deliveries) == 30 and {d.status for d in deliveries} == {"sent"}
