@@ -542,6 +542,13 @@ class Engine:
             return None
         return version, action, arg
 
+    def sign(self, replies: list[Reply], user_id: int) -> None:
+        """Sign a bot-initiated message's buttons outside a transaction: only global (unscoped) ones,
+        which don't depend on where the user is in a conversation."""
+        if any(b.scoped for r in replies for row in r.buttons for b in row):
+            raise ValueError("a message signed outside a conversation can only have global buttons")
+        self._sign(replies, user_id, 0)
+
     def _sign(self, replies: list[Reply], user_id: int, version: int) -> None:
         for reply in replies:
             for row in reply.buttons:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, insert, select, text, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.common import DAYS
@@ -26,7 +26,7 @@ from flows.engine import Engine
 from flows.flow import Ctx, Kind
 from flows.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
 from flows.push import Sender, SendStatus
-from flows.replies import Button, Identity
+from flows.replies import Button, Identity, Reply
 from flows.schedule import (
     Quiet,
     appraisal_checkpoints,
@@ -170,23 +170,19 @@ def nudge_buttons(kind: str, seq: int, now: datetime, zone: ZoneInfo) -> list[li
     return [[b(start, "go")], snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
 
 
-async def _streak_line(ctx: Ctx) -> str:
-    since = ctx.now - timedelta(weeks=4)
-    count = await ctx.db.scalar(
-        select(func.count())
-        .select_from(Reflection)
-        .where(Reflection.user_id == ctx.user.id, Reflection.created_at >= since)
-    )
-    if not count:
-        return "Five minutes is enough — one thing that happened this week, and what it taught you."
-    plural = "s" if count != 1 else ""
-    return f"You've made {count} reflection{plural} in the last four weeks. Five minutes keeps it going."
+def reflection_text(recent: int) -> str:
+    """The weekly nudge; ``recent``: reflections in the last four weeks (a gentle line, no shaming)."""
+    if not recent:
+        line = "Five minutes is enough — one thing that happened this week, and what it taught you."
+    else:
+        plural = "s" if recent != 1 else ""
+        line = f"You've made {recent} reflection{plural} in the last four weeks. Five minutes keeps it going."
+    return f"<b>Your weekly reflection</b>\n{line}"
 
 
 async def nudge_text(ctx: Ctx, kind: str) -> str | None:
+    """The appraisal countdown or the CPD pace check (None: on pace after all, so nothing to say)."""
     u = ctx.user
-    if kind == "reflection":
-        return f"<b>Your weekly reflection</b>\n{await _streak_line(ctx)}"
     if kind == "appraisal":
         return await appraisal_text(ctx)
     late = await behind(ctx.db, ctx.catalogue, u, ctx.now, ctx.engine.appraisal_round)
@@ -289,6 +285,16 @@ class _Send:
     occurrence: str
     kind: str
     who: Identity
+    user_id: int = 0
+    seq: int = 0
+    zone: str = "Europe/London"
+    recent: int = 0  # reflections in the last four weeks
+
+
+_DELIVERY: Table = NudgeDelivery.__table__  # type: ignore[assignment]
+_ITEM = (_DELIVERY.c.nudge_id == bindparam("n")) & (_DELIVERY.c.occurrence == bindparam("o"))
+_MARK = update(_DELIVERY).where(_ITEM, _DELIVERY.c.status == bindparam("was")).values(status=bindparam("to"))
+_SET = update(_DELIVERY).where(_ITEM).values(status=bindparam("to"))
 
 
 class Pacer:
@@ -387,12 +393,16 @@ class Dispatcher:
                         NudgeDelivery.kind,
                         User.channel,
                         User.external_id,
+                        User.id,
+                        User.timezone,
+                        Nudge.seq,
                     )
                     .join(User, User.id == NudgeDelivery.user_id)
+                    .join(Nudge, Nudge.id == NudgeDelivery.nudge_id)
                     .where(NudgeDelivery.status == "queued", User.channel == self.channel)
                 )
             ).all()
-        sends = [_Send(n, o, k, Identity(c, e)) for n, o, k, c, e in queued]
+        sends = [_Send(n, o, k, Identity(c, e), uid, seq, zone) for n, o, k, c, e, uid, zone, seq in queued]
         if sends:
             log.info("resuming %d queued nudges", len(sends))
             await self._send_all(sends, Pacer(self.rate), result, self.engine.clock())
@@ -407,15 +417,21 @@ class Dispatcher:
             if not rows:
                 return [], False
             user_ids = list({u.id for _, u in rows})
-            last = dict(
-                (
+            since = now - timedelta(weeks=4)
+            reflected = {
+                uid: (latest, recent)
+                for uid, latest, recent in (
                     await db.execute(
-                        select(Reflection.user_id, func.max(Reflection.created_at))
+                        select(
+                            Reflection.user_id,
+                            func.max(Reflection.created_at),
+                            func.count().filter(Reflection.created_at >= since),
+                        )
                         .where(Reflection.user_id.in_(user_ids))
                         .group_by(Reflection.user_id)
                     )
                 ).all()
-            )
+            }
             # One a day: when each user was last sent a nudge of any kind (read, not locked: users and
             # their other rows are left to the interactive transactions, so the two never deadlock).
             nudged = dict(
@@ -435,7 +451,8 @@ class Dispatcher:
                     sent is not None
                     and _aware(sent).astimezone(_zone(user)).date() == now.astimezone(_zone(user)).date()
                 )
-                why = await self._decide(db, nudge, user, now, last.get(user.id), today)
+                latest, recent = reflected.get(user.id, (None, 0))
+                why = await self._decide(db, nudge, user, now, latest, today)
                 if why == "wait":
                     result.deferred += 1
                     nudge.due_at = _quiet(user).defer(same_time_next_day(now, _zone(user)), _zone(user))
@@ -453,8 +470,11 @@ class Dispatcher:
                             "created_at": now,
                         }
                     )
-                    sends.append(_Send(nudge.id, occurrence, nudge.kind, Identity(user.channel, user.external_id)))
                     nudge.seq += 1
+                    who = Identity(user.channel, user.external_id)
+                    sends.append(
+                        _Send(nudge.id, occurrence, nudge.kind, who, user.id, nudge.seq, user.timezone, recent)
+                    )
                     nudge.sent_at, nudge.sent_virtual = now, virtual
                     nudged[user.id] = now
                 else:
@@ -468,7 +488,9 @@ class Dispatcher:
                     (
                         await db.execute(
                             select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).where(
-                                NudgeDelivery.nudge_id.in_([r["nudge_id"] for r in records])
+                                tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(
+                                    [(r["nudge_id"], r["occurrence"]) for r in records]
+                                )
                             )
                         )
                     ).all()
@@ -506,63 +528,81 @@ class Dispatcher:
 
     async def _send_all(self, sends: list[_Send], pacer: Pacer, result: Pass, now: datetime) -> None:
         gate = asyncio.Semaphore(self.in_flight)
+        outcomes: list[tuple[_Send, str]] = []
+
+        async def flush() -> None:
+            # What became of each, a batch at a time. A crash before this leaves them "sending", which
+            # the next pass reads as "unknown": never sent twice.
+            done = outcomes[:]
+            del outcomes[:]
+            if done:
+                async with self.engine.transaction() as db:
+                    await db.execute(_SET, [{"n": i.nudge_id, "o": i.occurrence, "to": st} for i, st in done])
 
         async def one(item: _Send) -> None:
             async with gate:
-                await self._send(item, pacer, result)
+                status = await self._send(item, pacer, result)
+            if status is not None:
+                outcomes.append((item, status))
+                if len(outcomes) >= 50:
+                    await flush()
 
-        await asyncio.gather(*(one(s) for s in sends))
+        try:
+            await asyncio.gather(*(one(s) for s in sends))
+        finally:
+            await flush()
 
-    async def _send(self, item: _Send, pacer: Pacer, result: Pass) -> None:
-        async def compose(ctx: Ctx) -> None:
+    async def _send(self, item: _Send, pacer: Pacer, result: Pass) -> str | None:
+        """Send one nudge, marked "sending" first (in its own small transaction); its final status."""
+        replies: list[Reply] = []
+        key = {"n": item.nudge_id, "o": item.occurrence}
+
+        async def compose(ctx: Ctx) -> None:  # appraisal and CPD nudges read the user's data
             claimed = await ctx.db.execute(
-                update(NudgeDelivery)
-                .where(
-                    NudgeDelivery.nudge_id == item.nudge_id,
-                    NudgeDelivery.occurrence == item.occurrence,
-                    NudgeDelivery.status == "queued",
-                )
-                .values(status="sending")
+                _MARK, {"n": item.nudge_id, "o": item.occurrence, "was": was, "to": "sending"}
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return  # sent (or being sent) by someone else: say nothing
             body = await nudge_text(ctx, item.kind)
             if body is None:
-                await _set_status(ctx.db, item, "on-track")
+                await ctx.db.execute(_SET, {**key, "to": "on-track"})
                 return
-            nudge = await _nudge(ctx, item.kind)
-            seq = nudge.seq if nudge is not None else 0
-            ctx.say(body, nudge_buttons(item.kind, seq, ctx.now, _zone(ctx.user)))
+            ctx.say(body, nudge_buttons(item.kind, item.seq, ctx.now, ZoneInfo(item.zone)))
 
+        was = "queued"
         for attempt in range(5):
-            await pacer.wait()
-            outcome = await self.engine.push(item.who, compose, self.sender)
+            await pacer.wait()  # before marking it: a crash never finds one marked long before it was sent
+            if item.kind == "reflection":  # the weekly nudge needs nothing more: no user transaction
+                if not replies:
+                    async with self.engine.transaction() as db:
+                        marked = await db.execute(_MARK, {**key, "was": "queued", "to": "sending"})
+                    if marked.rowcount != 1:  # type: ignore[attr-defined]
+                        result.skip("not-sent")
+                        return None
+                    buttons = nudge_buttons(item.kind, item.seq, self.engine.clock(), ZoneInfo(item.zone))
+                    replies = [Reply(reflection_text(item.recent), buttons)]
+                    self.engine.sign(replies, item.user_id)
+                outcome = await self.sender.send(item.who, replies)
+            else:
+                outcome = await self.engine.push(item.who, compose, self.sender)
+                was = "sending"  # a retry sends what this attempt marked
             if outcome.status is SendStatus.RETRY and attempt < 4:
                 pacer.hold(outcome.retry_after or 1.0)
-                await self._requeue(item)
                 continue
             break
-        status = {
-            SendStatus.SENT: "sent",
-            SendStatus.BLOCKED: "blocked",
-            SendStatus.FAILED: "failed",
-            SendStatus.RETRY: "failed",
-            SendStatus.SKIPPED: "skipped",
-        }[outcome.status]
-        if outcome.status is SendStatus.SKIPPED:
-            result.skip("not-sent")
         if outcome.status is SendStatus.SENT:
             result.sent += 1
-        elif outcome.status is SendStatus.BLOCKED:
+            return "sent"
+        if outcome.status is SendStatus.BLOCKED:
             result.blocked += 1
-        elif status == "failed":
-            result.failed += 1
-        async with self.engine.transaction() as db:  # SKIPPED: not composed, or nothing to say
-            await _set_status(db, item, status, only_if="queued" if status == "skipped" else None)
-
-    async def _requeue(self, item: _Send) -> None:
-        async with self.engine.transaction() as db:
-            await _set_status(db, item, "queued", only_if="sending")
+            if replies:  # (push marks the user itself)
+                await self.engine.mark_blocked(item.who)
+            return "blocked"
+        if outcome.status is SendStatus.SKIPPED:
+            result.skip("not-sent")  # unknown or blocked user, or nothing to say: left as it is
+            return None
+        result.failed += 1
+        return "failed"
 
     async def due(self, at: datetime) -> list[dict[str, str]]:
         """What is due at ``at`` (for ``leadcoach nudges due``), before any of it is decided."""
@@ -572,13 +612,6 @@ class Dispatcher:
             {"user": f"{u.channel}:{u.external_id}", "kind": n.kind, "due_utc": _aware(n.due_at or at).isoformat()}
             for n, u in rows
         ]
-
-
-async def _set_status(db: AsyncSession, item: _Send, status: str, only_if: str | None = None) -> None:
-    where = [NudgeDelivery.nudge_id == item.nudge_id, NudgeDelivery.occurrence == item.occurrence]
-    if only_if is not None:
-        where.append(NudgeDelivery.status == only_if)
-    await db.execute(update(NudgeDelivery).where(and_(*where)).values(status=status))
 
 
 def register(engine: Engine) -> None:

@@ -120,7 +120,7 @@ class FakeTelegram:
     messages: dict[tuple[int, int], Sent] = field(default_factory=dict)  # what each chat shows now
     webhook: dict[str, Any] = field(default_factory=dict)
     edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
-    hang_after: int | None = None  # sendMessage: deliver this many, then take the next and never answer
+    hang_after: int | None = None  # sendMessage: after this many, take the next one and never answer it
     send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
     port: int = 0
 
@@ -398,7 +398,7 @@ class FakeTelegram:
         s = Sent("sendMessage", chat_id, next(self._message_ids), text, self._markup(p), parse_mode=mode)
         await self._record(s)
         self.send_times.append(time.monotonic())
-        if self.hang_after is not None and self.calls.count("sendMessage") > self.hang_after:
+        if self.hang_after is not None and self.calls.count("sendMessage") == self.hang_after + 1:
             await self._hung.wait()  # the message is delivered, but the sender never hears so
         return self._result(s)
 
