@@ -80,9 +80,10 @@ class Appraisal:
     round_end: date | None = None
 
 
-def next_appraisal(user: User, today: date, round_: Round | None) -> Appraisal | None:
-    if user.appraisal_date is not None and user.appraisal_date >= today:
-        return Appraisal(user.appraisal_date, False)
+def next_appraisal(chosen: date | None, today: date, round_: Round | None) -> Appraisal | None:
+    """The user's own next appraisal date, else the operator's round (the day it opens, or today)."""
+    if chosen is not None and chosen >= today:
+        return Appraisal(chosen, False)
     if round_ is None:
         return None
     first, last = round_window(today, round_)
@@ -186,7 +187,7 @@ async def _coverage(
     round_: Round | None,
 ) -> Progress:
     today = local_today(user, now)
-    appraisal = next_appraisal(user, today, round_)
+    appraisal = next_appraisal(user.appraisal_date, today, round_)
     all_units = units(cat, user.framework)
     name = UNIT_NAMES.get(UNIT.get(user.framework, "standard"), "areas")
     if appraisal is None:
@@ -235,7 +236,7 @@ async def _rescheduled(ctx: Ctx) -> None:
 async def appraisal_text(ctx: Ctx) -> str:
     u, cat = ctx.user, ctx.catalogue
     today = local_today(u, ctx.now)
-    appraisal = next_appraisal(u, today, ctx.engine.appraisal_round)
+    appraisal = next_appraisal(u.appraisal_date, today, ctx.engine.appraisal_round)
     all_units = units(cat, u.framework)
     name = UNIT_NAMES.get(UNIT.get(u.framework, "standard"), "areas")
     if appraisal is None:

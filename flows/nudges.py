@@ -14,7 +14,8 @@ import logging
 import time as clock
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, Table, bindparam, func, insert, select, text, tuple_, update
@@ -49,11 +50,11 @@ GRACE = {"reflection": timedelta(hours=3), "appraisal": timedelta(hours=24), "cp
 LEASE_KEY = 0x4C43_4E55  # "LCNU": the PostgreSQL advisory lock held by the one instance sending nudges
 
 
-def _zone(user: User) -> ZoneInfo:
+def _zone(user: Person) -> ZoneInfo:
     return ZoneInfo(user.timezone)
 
 
-def _quiet(user: User) -> Quiet:
+def _quiet(user: Person) -> Quiet:
     return Quiet(hhmm(user.quiet_start), hhmm(user.quiet_end))
 
 
@@ -64,7 +65,36 @@ def _aware(moment: datetime) -> datetime:
 # --- the rules: when each kind is next due -------------------------------------------------------
 
 
-def next_due(user: User, kind: str, after: datetime, engine: Engine, has_targets: bool) -> tuple[datetime, str] | None:
+class Person(Protocol):
+    """What the rules read of a user: a ``User``, or a row of the dispatcher's claim."""
+
+    @property
+    def onboarded(self) -> bool: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def quiet_start(self) -> str: ...
+    @property
+    def quiet_end(self) -> str: ...
+    @property
+    def reflect_day(self) -> int: ...
+    @property
+    def reflect_time(self) -> str: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def appraisal_date(self) -> date | None: ...
+    @property
+    def nudge_reflection(self) -> bool: ...
+    @property
+    def nudge_appraisal(self) -> bool: ...
+    @property
+    def nudge_cpd(self) -> bool: ...
+
+
+def next_due(
+    user: Person, kind: str, after: datetime, engine: Engine, has_targets: bool
+) -> tuple[datetime, str] | None:
     """(due instant, occurrence key) of the next nudge of ``kind`` after ``after``, or None."""
     if not user.onboarded or not getattr(user, ENABLED[kind]):
         return None
@@ -76,7 +106,7 @@ def next_due(user: User, kind: str, after: datetime, engine: Engine, has_targets
         year, week, _ = slot.astimezone(zone).isocalendar()
         return quiet.defer(slot, zone), f"w{year}-{week:02d}"
     if kind == "appraisal":
-        appraisal = next_appraisal(user, start.astimezone(zone).date(), engine.appraisal_round)
+        appraisal = next_appraisal(user.appraisal_date, start.astimezone(zone).date(), engine.appraisal_round)
         if appraisal is None:
             return None
         for days, instant in appraisal_checkpoints(appraisal.day, slot_time, zone):
@@ -316,6 +346,47 @@ class Pacer:
         self.next_at = max(self.next_at, clock.monotonic() + seconds)
 
 
+_CLAIMED = (
+    Nudge.id,
+    Nudge.kind,
+    Nudge.due_at,
+    Nudge.occurrence,
+    Nudge.snoozed,
+    Nudge.seq,
+    Nudge.sent_at,
+    Nudge.sent_virtual,
+    User.id.label("user_id"),
+    User.channel,
+    User.external_id,
+    User.blocked,
+    User.onboarded,
+    User.timezone,
+    User.quiet_start,
+    User.quiet_end,
+    User.reflect_day,
+    User.reflect_time,
+    User.paused_until,
+    User.appraisal_date,
+    User.nudge_reflection,
+    User.nudge_appraisal,
+    User.nudge_cpd,
+)
+_NUDGES: Table = Nudge.__table__  # type: ignore[assignment]
+_MOVE_ON = (
+    update(_NUDGES)
+    .where(_NUDGES.c.id == bindparam("i"))
+    .values(
+        due_at=bindparam("due"),
+        occurrence=bindparam("occ"),
+        seq=bindparam("seq"),
+        sent_at=bindparam("sat"),
+        sent_virtual=bindparam("virt"),
+        snoozed=bindparam("snz"),
+        updated_at=bindparam("upd"),
+    )
+)
+
+
 def due_query(now: datetime, limit: int, channel: str | None = None) -> Select[Nudge, User]:
     query = select(Nudge, User).join(User, User.id == Nudge.user_id).where(Nudge.due_at <= now)
     if channel is not None:
@@ -408,15 +479,22 @@ class Dispatcher:
             await self._send_all(sends, Pacer(self.rate), result, self.engine.clock())
 
     async def _claim(self, now: datetime, *, virtual: bool, result: Pass) -> tuple[list[_Send], bool]:
-        """Lock a batch of due rows, decide each, record the deliveries to make, move each row on."""
+        """Lock a batch of due rows, decide each, record the deliveries to make, move each row on: a few
+        statements for the whole batch (Core rows and executemany, not one ORM object per row)."""
         async with self.engine.transaction() as db:
-            query = due_query(now, self.batch, self.channel)
+            query = (
+                select(*_CLAIMED)
+                .join(User, User.id == Nudge.user_id)
+                .where(Nudge.due_at <= now, User.channel == self.channel)
+                .order_by(Nudge.due_at)
+                .limit(self.batch)
+            )
             if self._postgres:
                 query = query.with_for_update(of=Nudge, skip_locked=True)
             rows = (await db.execute(query)).all()
             if not rows:
                 return [], False
-            user_ids = list({u.id for _, u in rows})
+            user_ids = list({r.user_id for r in rows})
             since = now - timedelta(weeks=4)
             reflected = {
                 uid: (latest, recent)
@@ -434,7 +512,7 @@ class Dispatcher:
             }
             # One a day: when each user was last sent a nudge of any kind (read, not locked: users and
             # their other rows are left to the interactive transactions, so the two never deadlock).
-            nudged = dict(
+            nudged: dict[int, datetime | None] = dict(
                 (
                     await db.execute(
                         select(Nudge.user_id, func.max(Nudge.sent_at))
@@ -444,85 +522,82 @@ class Dispatcher:
                 ).all()
             )
             sends: list[_Send] = []
-            records: list[dict[str, object]] = []
-            for nudge, user in rows:
-                sent = nudged.get(user.id)
-                today = (
-                    sent is not None
-                    and _aware(sent).astimezone(_zone(user)).date() == now.astimezone(_zone(user)).date()
-                )
-                latest, recent = reflected.get(user.id, (None, 0))
-                why = await self._decide(db, nudge, user, now, latest, today)
+            records: list[dict[str, Any]] = []
+            moves: list[dict[str, Any]] = []
+            for r in rows:
+                zone = _zone(r)
+                sent = nudged.get(r.user_id)
+                today = sent is not None and _aware(sent).astimezone(zone).date() == now.astimezone(zone).date()
+                latest, recent = reflected.get(r.user_id, (None, 0))
+                why = await self._decide(db, r, now, latest, today)
+                move = {"i": r.id, "seq": r.seq, "sat": r.sent_at, "virt": r.sent_virtual, "snz": False, "upd": now}
                 if why == "wait":
                     result.deferred += 1
-                    nudge.due_at = _quiet(user).defer(same_time_next_day(now, _zone(user)), _zone(user))
+                    due_tomorrow = _quiet(r).defer(same_time_next_day(now, zone), zone)
+                    moves.append({**move, "due": due_tomorrow, "occ": r.occurrence, "snz": r.snoozed})
                     continue
-                occurrence, due = nudge.occurrence, _aware(nudge.due_at or now)
+                due = _aware(r.due_at or now)
                 if why == "send":
+                    seq = r.seq + 1
                     records.append(
                         {
-                            "nudge_id": nudge.id,
-                            "occurrence": occurrence,
-                            "user_id": user.id,
-                            "kind": nudge.kind,
+                            "nudge_id": r.id,
+                            "occurrence": r.occurrence,
+                            "user_id": r.user_id,
+                            "kind": r.kind,
                             "status": "queued",
                             "due_at": due,
                             "created_at": now,
                         }
                     )
-                    nudge.seq += 1
-                    who = Identity(user.channel, user.external_id)
-                    sends.append(
-                        _Send(nudge.id, occurrence, nudge.kind, who, user.id, nudge.seq, user.timezone, recent)
-                    )
-                    nudge.sent_at, nudge.sent_virtual = now, virtual
-                    nudged[user.id] = now
+                    who = Identity(r.channel, r.external_id)
+                    sends.append(_Send(r.id, r.occurrence, r.kind, who, r.user_id, seq, r.timezone, recent))
+                    move.update(seq=seq, sat=now, virt=virtual)
+                    nudged[r.user_id] = now
                 else:
                     result.skip(why)
-                targets = await _has_targets(db, user.id) if nudge.kind == "cpd_pace" else False
-                nxt = next_due(user, nudge.kind, max(now, due), self.engine, targets)
-                nudge.due_at, nudge.occurrence = nxt if nxt is not None else (None, "")
-                nudge.snoozed, nudge.updated_at = False, now
+                targets = await _has_targets(db, r.user_id) if r.kind == "cpd_pace" else False
+                nxt = next_due(r, r.kind, max(now, due), self.engine, targets)
+                moves.append({**move, "due": nxt[0] if nxt else None, "occ": nxt[1] if nxt else ""})
             if records:
+                keys = [(rec["nudge_id"], rec["occurrence"]) for rec in records]
                 sent_before = set(
                     (
                         await db.execute(
                             select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).where(
-                                tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(
-                                    [(r["nudge_id"], r["occurrence"]) for r in records]
-                                )
+                                tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(keys)
                             )
                         )
                     ).all()
                 )
-                fresh = [r for r in records if (r["nudge_id"], r["occurrence"]) not in sent_before]
-                if len(fresh) < len(records):
+                if sent_before:
                     result.skip("already-sent")
-                    sends = [s for s in sends if (s.nudge_id, s.occurrence) not in sent_before]
-                if fresh:
-                    await db.execute(insert(NudgeDelivery), fresh)
+                    records = [rec for rec in records if (rec["nudge_id"], rec["occurrence"]) not in sent_before]
+                    sends = [x for x in sends if (x.nudge_id, x.occurrence) not in sent_before]
+                if records:
+                    await db.execute(insert(NudgeDelivery), records)
+            await db.execute(_MOVE_ON, moves)
         return sends, len(rows) == self.batch
 
-    async def _decide(
-        self, db: AsyncSession, nudge: Nudge, user: User, now: datetime, last: datetime | None, nudged_today: bool
-    ) -> str:
-        due = _aware(nudge.due_at or now)
-        if user.blocked:
+    async def _decide(self, db: AsyncSession, r: Any, now: datetime, last: datetime | None, nudged_today: bool) -> str:
+        """What to do with a claimed row ``r`` (a nudge and its user's settings)."""
+        due = _aware(r.due_at or now)
+        if r.blocked:
             return "blocked"
-        if now - due > GRACE.get(nudge.kind, timedelta(hours=3)):
+        if now - due > GRACE.get(r.kind, timedelta(hours=3)):
             return "stale"  # after downtime: too late to be useful, so not sent
-        if user.paused_until is not None and _aware(user.paused_until) > now:
+        if r.paused_until is not None and _aware(r.paused_until) > now:
             return "paused"
-        if not getattr(user, ENABLED[nudge.kind], False) or not user.onboarded:
+        if not getattr(r, ENABLED[r.kind], False) or not r.onboarded:
             return "off"
-        reflected = last is not None and _aware(last) >= week_start(due, _zone(user))
-        if nudge.kind == "reflection" and not nudge.snoozed and reflected:
+        reflected = last is not None and _aware(last) >= week_start(due, _zone(r))
+        if r.kind == "reflection" and not r.snoozed and reflected:
             return "done"  # they have reflected this week already
-        if nudge.kind == "cpd_pace" and not await behind(
-            db, self.engine.catalogue, user, now, self.engine.appraisal_round
-        ):
-            return "on-track"
-        if not nudge.snoozed and nudged_today:
+        if r.kind == "cpd_pace":
+            user = await db.get(User, r.user_id)
+            if user is None or not await behind(db, self.engine.catalogue, user, now, self.engine.appraisal_round):
+                return "on-track"
+        if not r.snoozed and nudged_today:
             return "wait"  # one a day
         return "send"
 
