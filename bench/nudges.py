@@ -140,9 +140,9 @@ async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
             await bot.initialize()
             # The dispatcher paces itself a little under the limit, as it would under Telegram's.
             dispatcher = Dispatcher(runtime.coach, TelegramSender(bot), rate=limit * 0.97, in_flight=32)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = await dispatcher.run_once(at=AT)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             await bot.shutdown()
         finally:
             await runtime.close()
@@ -156,6 +156,7 @@ async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
         "sent": result.sent,
         "failed": result.failed,
         "elapsed": elapsed,
+        "cpu_ms": cpu / count * 1000,
         "rate": count / elapsed,
         "steady": (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0,
         "duplicates": sum(n - 1 for n in sends.values() if n > 1),
@@ -253,6 +254,7 @@ async def main() -> None:
         f"({r['rate'] / args.limit:.0%} / {r['steady'] / args.limit:.0%} of the limit)"
     )
     print(f"   429s: {r['429']}, duplicates: {r['duplicates']}, missed: {r['missed']}, failed: {r['failed']}")
+    print(f"   dispatcher CPU per nudge: {r['cpu_ms']:.2f} ms (this process; the fake Bot API runs in another)")
     if pg:
         print(f"2. claiming 500 due rows among {args.rows:,} nudges on PostgreSQL")
         c = await claim(POSTGRES, args.rows)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import warnings
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest
-from telegram.warnings import PTBUserWarning
 
 from bot.app import build_application
 from bot.runtime import Runtime
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 # The poller asks for getUpdates' JSON as Telegram sent it (that is what the inbox stores, without
 # re-serialising each update); PTB would rather we used its parsing method.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 

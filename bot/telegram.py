@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import re
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -14,6 +15,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
+from telegram.warnings import PTBUserWarning
 
 from bot.runtime import Runtime, parse_input
 from flows import texts
@@ -21,6 +23,9 @@ from flows.push import SendResult, SendStatus
 from flows.replies import Attachment, ClickEvent, Event, Identity, Outcome, Reply
 
 log = logging.getLogger(__name__)
+# The inbox reads getUpdates' JSON as sent, and pushed messages go out as plain sendMessage calls: both
+# through Bot.do_api_request on purpose, which PTB would otherwise warn about.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(getUpdates|sendMessage)'", category=PTBUserWarning)
 MAX_MESSAGE = 4096
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
@@ -147,7 +152,11 @@ class TelegramSender:
 
     async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
         try:
-            await send_replies(self.bot, int(who.external_id), replies)
+            if all(r.attachment is None and len(r.text) <= MAX_MESSAGE for r in replies):
+                for reply in replies:
+                    await _with_retries(partial(self._plain, int(who.external_id), reply))
+            else:
+                await send_replies(self.bot, int(who.external_id), replies)
         except Forbidden:
             return SendResult(SendStatus.BLOCKED)
         except RetryAfter as exc:
@@ -156,6 +165,16 @@ class TelegramSender:
             log.warning("a pushed message could not be sent: %s", exc.__class__.__name__)
             return SendResult(SendStatus.FAILED)
         return SendResult(SendStatus.SENT)
+
+    async def _plain(self, chat_id: int, reply: Reply) -> None:
+        """sendMessage with plain values: a nudge needs none of the objects PTB would build from the
+        reply (measured: about a third of the dispatcher's time per nudge went on them)."""
+        params: dict[str, object] = {"chat_id": chat_id, "text": reply.text, "parse_mode": ParseMode.HTML}
+        if reply.buttons:
+            params["reply_markup"] = {
+                "inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]
+            }
+        await self.bot.do_api_request("sendMessage", api_kwargs=params)
 
 
 def _seconds(value: object) -> float:
