@@ -1,6 +1,7 @@
-"""Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler): received updates
-after 7 days, and conversation state and parked drafts once they expire. In batches, so a large
-backlog never holds locks for long."""
+"""Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler, daily): received
+updates after 7 days, conversation state and parked drafts once they expire, and the record of
+which nudges were sent after 400 days (by then no occurrence they guard can come round again). In
+batches, so a large backlog never holds locks for long."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from flows.engine import Engine
-from flows.models import ConversationSession, InboxUpdate
+from flows.models import ConversationSession, InboxUpdate, NudgeDelivery
 
 INBOX_DAYS = 7
+DELIVERY_DAYS = 400
 _Step = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 
@@ -24,6 +26,7 @@ class Purged:
     updates: int = 0
     sessions: int = 0
     drafts: int = 0
+    deliveries: int = 0
 
 
 async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
@@ -34,6 +37,8 @@ async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
         done.sessions += n
     while n := await _batch(engine, now, batch, _expired_drafts):
         done.drafts += n
+    while n := await _batch(engine, now, batch, _old_deliveries):
+        done.deliveries += n
     return done
 
 
@@ -52,6 +57,22 @@ async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
     if keys:
         pairs = [(channel, update_id) for channel, update_id in keys]
         await db.execute(delete(InboxUpdate).where(tuple_(InboxUpdate.channel, InboxUpdate.update_id).in_(pairs)))
+    return len(keys)
+
+
+async def _old_deliveries(db: AsyncSession, now: datetime, size: int) -> int:
+    cutoff = now - timedelta(days=DELIVERY_DAYS)
+    keys = (
+        await db.execute(
+            select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence)
+            .where(NudgeDelivery.created_at < cutoff)
+            .limit(size)
+        )
+    ).all()
+    if keys:
+        pairs = [(nudge, occurrence) for nudge, occurrence in keys]
+        where = tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(pairs)
+        await db.execute(delete(NudgeDelivery).where(where))
     return len(keys)
 
 

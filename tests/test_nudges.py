@@ -304,3 +304,14 @@ async def test_export_and_delete_include_cpd(setup: Setup) -> None:
     async with setup.runtime.coach.sessionmaker() as db:
         assert (await db.execute(select(Nudge))).first() is None
         assert (await db.execute(select(Reflection))).first() is None
+
+
+async def test_the_record_of_sent_nudges_is_purged_after_400_days(setup: Setup) -> None:
+    from flows.retention import purge
+
+    await setup.user()
+    assert (await setup.run(DUE)).sent == 1
+    assert (await purge(setup.runtime.coach, DUE + timedelta(days=399))).deliveries == 0
+    assert (await purge(setup.runtime.coach, DUE + timedelta(days=401))).deliveries == 1
+    async with setup.runtime.coach.sessionmaker() as db:
+        assert (await db.execute(select(NudgeDelivery))).first() is None
