@@ -30,6 +30,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/updates.py
+	$(BIN)/python bench/nudges.py
+	$(BIN)/python bench/chart.py
 
 migration: $(STAMP)
 	$(BIN)/alembic -c alembic.ini revision --autogenerate -m "$(m)"

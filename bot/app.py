@@ -21,6 +21,8 @@ COMMANDS = [
     ("reflect", "Five-minute weekly reflection"),
     ("lookup", "What a competency or stage looks like"),
     ("history", "Your reflections"),
+    ("assess", "Self-assessment with a profile chart"),
+    ("develop", "Development ideas for your weakest areas"),
     ("cpd", "CPD log, targets and pace"),
     ("appraisal", "Countdown to your appraisal"),
     ("settings", "Framework, stage, nudges, appraisal date"),

@@ -138,10 +138,11 @@ async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None
 
 
 async def _send_file(bot: Bot, chat_id: int, a: Attachment) -> None:
+    content = await a.data()
     if a.kind == "photo":
-        await bot.send_photo(chat_id, a.content, caption=a.caption or None)
+        await bot.send_photo(chat_id, content, caption=a.caption or None)
     else:
-        await bot.send_document(chat_id, a.content, filename=a.filename, caption=a.caption or None)
+        await bot.send_document(chat_id, content, filename=a.filename, caption=a.caption or None)
 
 
 class TelegramSender:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import os
 import re
@@ -28,6 +29,14 @@ class Terminal:
         self.out = out
         self.choices: list[Button] = []
         self.exports = runtime.settings.data_dir / "exports"
+
+    async def show(self, replies: list[Reply]) -> None:
+        """Print the replies; a chart or file is made (off the event loop) and saved first."""
+        for reply in replies:
+            if reply.attachment is not None and not reply.attachment.content:
+                content = await reply.attachment.data()
+                reply.attachment = dataclasses.replace(reply.attachment, content=content, render=None)
+        self.render(replies)
 
     def render(self, replies: list[Reply]) -> None:
         choices: list[Button] = []
@@ -62,11 +71,11 @@ class Terminal:
         outcome = await self.runtime.coach.handle(self.who, self.event_for(line))
         if outcome.notice and not outcome.replies:
             print(outcome.notice, file=self.out)
-        self.render(outcome.replies)
+        await self.show(outcome.replies)
 
     async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
         """The push seam's terminal side: a message the coach starts (a nudge) is printed like any other."""
-        self.render(replies)
+        await self.show(replies)
         return SendResult(SendStatus.SENT)
 
     async def run(self, stdin: TextIO = sys.stdin) -> None:

@@ -10,6 +10,7 @@ from flows.common import menu_buttons
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.models import (
+    Assessment,
     ConversationSession,
     CpdActivity,
     CpdTarget,
@@ -64,6 +65,9 @@ async def export(ctx: Ctx, args: str) -> None:
     targets = (
         await ctx.db.execute(select(CpdTarget).where(CpdTarget.user_id == u.id).order_by(CpdTarget.id))
     ).scalars()
+    assessments = (
+        await ctx.db.execute(select(Assessment).where(Assessment.user_id == u.id).order_by(Assessment.id))
+    ).scalars()
     doc = {
         "exported_at": ctx.now.isoformat(),
         "user": {
@@ -113,6 +117,16 @@ async def export(ctx: Ctx, args: str) -> None:
             }
             for a in activities
         ],
+        "self_assessments": [
+            {
+                "framework": a.framework,
+                "stage": a.stage,
+                "started_at": a.started_at.isoformat(),
+                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                "ratings": {item: a.ratings[item] for item in a.items if item in a.ratings},
+            }
+            for a in assessments
+        ],
         "cpd_targets": [
             {
                 "kind": t.kind,
@@ -148,14 +162,15 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def ask_confirm(ctx: Ctx, s: EraseState) -> None:
     ctx.say(
-        "This erases your settings, every reflection and your CPD log and targets, for good. Are you sure?",
+        "This erases your settings, every reflection, your self-assessments and your CPD log and targets, "
+        "for good. Are you sure?",
         [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]],
     )
 
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge):
+    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))

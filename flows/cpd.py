@@ -515,13 +515,13 @@ async def ask_end(ctx: Ctx, s: CpdState) -> None:
     ctx.say(
         "By when? Tap one or type a date like 31/03/2027.",
         [
-            [Button(label, "end", _years_on(today, years).isoformat()) for label, years in options],
+            [Button(label, "end", years_on(today, years).isoformat()) for label, years in options],
             [Button("Back", "home")],
         ],
     )
 
 
-def _years_on(today: date, years: int) -> date:
+def years_on(today: date, years: int) -> date:
     if years == 0:
         month = today.month + 6
         return _safe(today.year + (month - 1) // 12, (month - 1) % 12 + 1, today.day)

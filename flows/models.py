@@ -186,3 +186,22 @@ class CpdTarget(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)  # a programme marked finished
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Assessment(Base):
+    """A self-assessment: the items in the order asked (fixed when it starts, so a changed catalogue
+    can't shift them), the ratings so far (1-5, 0 = not sure), and where the user is. Kept until they
+    delete it; an unfinished one can be carried on across days."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    framework: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    items: Mapped[list[str]] = mapped_column(JSON)
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

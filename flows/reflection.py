@@ -71,6 +71,14 @@ async def suggestion(ctx: Ctx) -> str:
     )
     last = {item: when for item, when in rows.all()}
     items = [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
+    # The weakest areas of their latest self-assessment come first.
+    from flows.assess import latest_weak_units
+    from flows.cpd import unit_of
+
+    weak = await latest_weak_units(ctx.db, ctx.catalogue, ctx.user)
+    aimed = [i for i in items if unit_of(ctx.catalogue, i) in weak]
+    if aimed:
+        items = aimed
     fresh = [i for i in items if i not in last]
     if fresh:
         return fresh[(ctx.user.id + len(last)) % len(fresh)]

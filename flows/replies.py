@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -20,6 +22,12 @@ class Attachment:
     content: bytes
     kind: str = "document"  # or "photo"
     caption: str = ""
+    render: Callable[[], bytes] | None = None  # made when sent, off the event loop (e.g. a chart)
+
+    async def data(self) -> bytes:
+        if self.content or self.render is None:
+            return self.content
+        return await asyncio.to_thread(self.render)
 
 
 @dataclass

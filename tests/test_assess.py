@@ -1,0 +1,225 @@
+"""Self-assessment and development ideas: in process (SQLite and PostgreSQL) and end to end."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.runtime import Runtime
+from flows.assess import items_for, profile, recommend, weakest
+from flows.cpd import unit_of
+from flows.models import Assessment, CpdTarget
+from flows.replies import Attachment
+from frameworks.catalogue import Catalogue
+from tests.client import FakeClient
+from tests.fakebot import FakeTelegram
+from tests.test_e2e import ALICE, Bot, make_settings, onboard, start_app, stop_app
+from tests.test_flows import onboard as onboard_client
+
+START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, after checking it decodes (signature, IHDR, and the image data inflates)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            chunks.append(data[pos + 8 : pos + 8 + length])
+        pos += 12 + length
+    assert len(zlib.decompress(b"".join(chunks))) > width * height  # every row is there
+    return width, height
+
+
+def ratings_for(cat: Catalogue, framework: str, low: set[str]) -> list[int]:
+    """A rating per item: 2 in the given standards or domains, 4 elsewhere."""
+    return [2 if unit_of(cat, item) in low else 4 for item in items_for(cat, framework)]
+
+
+async def run_assessment(client: FakeClient, ratings: list[int]) -> None:
+    await client.send("/assess")
+    if any(b.label == "Carry on" for r in client.last for row in r.buttons for b in row):
+        await client.click("Start again")
+    else:
+        await client.click("Start")
+    for rating in ratings:
+        await client.click(f"{rating} " if rating else "Not sure / skip")
+
+
+def chart(client: FakeClient) -> Attachment:
+    found = [r.attachment for r in client.last if r.attachment is not None]
+    assert len(found) == 1 and found[0].kind == "photo"
+    return found[0]
+
+
+async def test_an_mlf_assessment_gives_scores_a_chart_and_priorities(runtime: Runtime, catalogue: Catalogue) -> None:
+    client = FakeClient(runtime.coach)
+    runtime.coach.clock = lambda: START
+    await onboard_client(client)
+    ratings = ratings_for(catalogue, "mlf2025", {"mlf2025.5", "mlf2025.8"})
+    ratings[0] = 0  # "not sure" on the first: left out of the averages
+    await run_assessment(client, ratings)
+    text = client.text
+    assert "25 of 27 items rated" not in text and "26 of 27 items rated" in text
+    five, eight = catalogue.by_id["mlf2025.5"].title, catalogue.by_id["mlf2025.8"].title
+    assert f"Development priorities:</b> {five}; {eight}" in text
+    async with runtime.coach.sessionmaker() as db:
+        row = (await db.execute(select(Assessment))).scalar_one()
+    p = profile(catalogue, row)
+    assert p.scores["mlf2025.5"] == 2 and p.scores["mlf2025.8"] == 2 and p.scores["mlf2025.2"] == 4
+    assert weakest(p) == ["mlf2025.5", "mlf2025.8"]
+    png = await chart(client).data()
+    width, height = png_size(png)
+    assert (width, height) == (640, 640) and 10_000 < len(png) < 500_000
+
+
+async def test_a_second_assessment_overlays_the_first_and_shows_the_change(
+    runtime: Runtime, catalogue: Catalogue
+) -> None:
+    client = FakeClient(runtime.coach)
+    now = START
+    runtime.coach.clock = lambda: now
+    await onboard_client(client)
+    await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.1"}))
+    first = chart(client)
+    now = START + timedelta(days=90)
+    await run_assessment(client, ratings_for(catalogue, "mlf2025", set()))
+    second = chart(client)
+    assert "(+2.0)" in client.text and "Compared with 1 June 2026" in client.text
+    assert "last time" in second.caption and "last time" not in first.caption
+    assert len(await second.data()) > 10_000
+
+
+async def test_it_can_be_stopped_and_carried_on_another_day(runtime: Runtime) -> None:
+    client = FakeClient(runtime.coach)
+    now = START
+    runtime.coach.clock = lambda: now
+    await onboard_client(client)
+    await client.send("/assess")
+    await client.click("Start")
+    for _ in range(5):
+        await client.click("3 Proficient")
+    older = client.history[-1]
+    await client.click("Stop for now")
+    assert "5 ratings are kept" in client.text
+    now = START + timedelta(days=20)  # beyond the 14-day conversation TTL: the table keeps it
+    await client.send("/assess")
+    assert "5 of 27 rated" in client.text
+    await client.click("Carry on")
+    assert client.text.startswith("<b>6 of 27</b>")
+    await client.click("1 Insufficient", on=older)  # a button from an earlier item
+    assert "earlier step" in (client.outcome.notice or "")
+    async with runtime.coach.sessionmaker() as db:
+        row = (await db.execute(select(Assessment))).scalar_one()
+    assert row.position == 5 and len(row.ratings) == 5
+
+
+@pytest.mark.parametrize(
+    ("framework", "stage", "low"),
+    [
+        ("mlf2025", "1", {"mlf2025.5", "mlf2025.8"}),
+        ("mlf2025", "3", {"mlf2025.9"}),
+        ("mlf2025", "fundamental", {"mlf2025.2", "mlf2025.4", "mlf2025.7"}),
+        ("lf2011", "2", {"lf2011.3"}),
+        ("lf2011", "4", {"lf2011.5", "lf2011.6"}),
+    ],
+)
+def test_recommendations_fit_the_weak_areas_and_the_stage(
+    catalogue: Catalogue, framework: str, stage: str, low: set[str]
+) -> None:
+    items = items_for(catalogue, framework)
+    row = Assessment(
+        framework=framework,
+        stage=stage,
+        items=items,
+        ratings=dict(zip(items, ratings_for(catalogue, framework, low), strict=True)),
+    )
+    recs = recommend(catalogue, row, stage)
+    assert {r.unit for r in recs} == low
+    for r in recs:
+        assert catalogue.by_id[r.unit].title in r.reason and "2.0 of 5" in r.reason
+        assert unit_of(catalogue, next(i for i in items if r.on_the_job.startswith(catalogue.by_id[i].title))) == r.unit
+        for p in (r.from_others, r.formal):
+            if p is not None and p.code != "coaching-register":
+                assert r.unit in p.develops and stage in p.stages
+        if r.formal is not None and r.formal.positive_action:
+            # offered only with who it is for, after any open to all
+            assert not any(
+                x.kind in ("programme", "course", "elearning")
+                and r.unit in x.develops
+                and stage in x.stages
+                and not x.positive_action
+                for x in catalogue.programmes.entries
+            )
+    assert recommend(catalogue, row, stage) == recs  # deterministic
+
+
+async def test_develop_shows_eligibility_and_saves_a_cpd_target(runtime: Runtime, catalogue: Catalogue) -> None:
+    client = FakeClient(runtime.coach)
+    runtime.coach.clock = lambda: START
+    await onboard_client(client)
+    await client.send("/develop")
+    assert "/assess takes about ten minutes" in client.text
+    await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.5"}))
+    await client.send("/develop")
+    text = client.text
+    assert catalogue.by_id["mlf2025.5"].title in text and "because your lowest" in text
+    assert "At work:" in text and "From others:" in text and "Formal:" in text
+    label = next(b.label for r in client.last for row in r.buttons for b in row if b.label.startswith("Make "))
+    await client.click(label)
+    assert "Added to /cpd" in client.text
+    async with runtime.coach.sessionmaker() as db:
+        target = (await db.execute(select(CpdTarget))).scalar_one()
+    assert target.kind == "programme" and target.ends_on is not None
+    await client.send("/reflect")  # the suggested focus is in the weakest area
+    suggested = next(b.label for r in client.last for row in r.buttons for b in row if b.label.startswith("Suggested"))
+    titles = [catalogue.by_id[i].title for i in items_for(catalogue, "mlf2025") if i.startswith("mlf2025.5.")]
+    assert any(suggested.removeprefix("Suggested: ").rstrip("…") in t for t in titles)
+
+
+async def test_export_and_delete_include_assessments(runtime: Runtime, catalogue: Catalogue) -> None:
+    import json
+
+    client = FakeClient(runtime.coach)
+    await onboard_client(client)
+    await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.3"}))
+    await client.send("/export")
+    attachment = next(r.attachment for r in client.last if r.attachment is not None)
+    doc = json.loads(attachment.content)
+    assert doc["self_assessments"][0]["ratings"]["mlf2025.3.1"] == 2
+    await client.send("/delete")
+    await client.click("Yes, erase everything")
+    async with runtime.coach.sessionmaker() as db:
+        assert (await db.execute(select(Assessment))).first() is None
+
+
+async def test_an_mlf_assessment_end_to_end_sends_the_chart_as_a_photo(
+    fake: FakeTelegram, database_url: str, tmp_path: object, catalogue: Catalogue
+) -> None:
+    from pathlib import Path
+
+    settings = make_settings(fake, database_url, Path(str(tmp_path))).model_copy(update={"nudge_interval": 0})
+    service = await start_app(settings)
+    bot = Bot(fake, settings, service)
+    try:
+        await onboard(bot)
+        await bot.say(ALICE, "/assess")
+        await bot.tap(ALICE, "Start")
+        ratings = ratings_for(catalogue, "mlf2025", {"mlf2025.6"})
+        for rating in ratings[:-1]:
+            await bot.tap(ALICE, {2: "2 Essential", 4: "4 Strong"}[rating])
+        await bot.tap(ALICE, {2: "2 Essential", 4: "4 Strong"}[ratings[-1]], replies=3)
+        photos = [s for s in fake.to(ALICE) if s.method == "sendPhoto"]
+        assert len(photos) == 1 and photos[0].document is not None
+        assert png_size(photos[0].document) == (640, 640)
+        results = next(s.text for s in fake.to(ALICE) if "Your self-assessment" in s.text)
+        assert f"Development priorities:</b> {catalogue.by_id['mlf2025.6'].title}" in results
+    finally:
+        await stop_app(service)
