@@ -38,6 +38,9 @@ def _split(words: str) -> list[str]:
 
 
 _CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
+# "standard 5", "domain 3", "area 2", "dimension 7": a one-part code and the framework it belongs to
+_NAMED_CODE = re.compile(r"\b(standard|domain|area|dimension)\s*([1-9])\b(?![.\d])")
+_NAMED_CODE_FRAMEWORK = {"standard": "mlf2025", "area": "mlf2025", "domain": "lf2011", "dimension": "hlm"}
 _STOP = frozenset(
     _split(
         """
@@ -288,6 +291,11 @@ def parse(text: str) -> Query:
     if cm:
         code = ".".join(g for g in cm.groups() if g)
         low = low[: cm.start()] + " " + low[cm.end() :]
+    elif nm := _NAMED_CODE.search(low):
+        kind, number = nm.groups()
+        code = f"area {number}" if kind == "area" else number
+        framework = _NAMED_CODE_FRAMEWORK[kind] if framework in (None, "lf2011", "hlm") else framework
+        low = low[: nm.start()] + " " + low[nm.end() :]
     for rx, _ in _FRAMEWORK_HINTS[:4]:
         low = rx.sub(" ", low)
     low = _SETTING.sub(" ", low)
@@ -309,23 +317,23 @@ def _overviews(cat: Catalogue) -> Iterator[tuple[Entry, list[str]]]:
     for a in mlf.areas:
         lines += [f"Area {a.code}: {a.title}", *(f"  {s.code}. {s.title}" for s in a.standards)]
     yield (
-        Entry(mlf.id, f"{mlf.id}.overview", "overview", "Areas and standards", "\n".join(lines)),
+        Entry(mlf.id, f"{mlf.id}.overview", "overview", f"{mlf.title}: areas and standards", "\n".join(lines)),
         [f"{mlf.id}.{s.code}" for s in standards],
     )
-    text = "The six values of the code of practice:\n" + "\n".join(f"• {v.title}: {v.statement}" for v in mlf.values)
+    text = "The values of the code of practice:\n" + "\n".join(f"• {v.title}: {v.statement}" for v in mlf.values)
     yield (
-        Entry(mlf.id, f"{mlf.id}.values", "overview", "Values", text),
+        Entry(mlf.id, f"{mlf.id}.values", "overview", f"{mlf.title}: values", text),
         [f"{mlf.id}.value.{v.code}" for v in mlf.values],
     )
     for f in (mlf, lf):
         stages = [cat.get(f"{f.id}.stage.{s.key}") for s in f.stages]
         text = "\n".join(f"• {e.title}" for e in stages)
-        yield Entry(f.id, f"{f.id}.stages", "overview", "Stages", text), [e.id for e in stages]
+        yield Entry(f.id, f"{f.id}.stages", "overview", f"{f.title}: stages", text), [e.id for e in stages]
     lines = [f"{len(lf.domains)} domains of four elements each. {lf.core_domains_note}"]
     for d in lf.domains:
         lines += [f"{d.code}. {d.title}", *(f"  {el.code} {el.title}" for el in d.elements)]
     yield (
-        Entry(lf.id, f"{lf.id}.overview", "overview", "Domains and elements", "\n".join(lines)),
+        Entry(lf.id, f"{lf.id}.overview", "overview", f"{lf.title}: domains and elements", "\n".join(lines)),
         [f"{lf.id}.{d.code}" for d in lf.domains],
     )
     counts = cat.counts(gmts.id)
@@ -334,11 +342,14 @@ def _overviews(cat: Catalogue) -> Iterator[tuple[Entry, list[str]]]:
         f"in {len(gmts.domains)} domains, each rated 1–5 against a target level. {gmts.thresholds.text}",
         *(f"{d.code}. {d.title}" for d in gmts.domains),
     ]
-    yield Entry(gmts.id, f"{gmts.id}.overview", "overview", "Domains and competencies", "\n".join(lines)), []
+    yield Entry(gmts.id, f"{gmts.id}.overview", "overview", f"{gmts.short_title}: competencies", "\n".join(lines)), []
     text = "The nine dimensions:\n" + "\n".join(f"{d.code}. {d.title}" for d in hlm.dimensions)
-    yield Entry(hlm.id, f"{hlm.id}.overview", "overview", "Dimensions", text), [f"hlm.{d.code}" for d in hlm.dimensions]
+    yield (
+        Entry(hlm.id, f"{hlm.id}.overview", "overview", f"{hlm.title}: dimensions", text),
+        [f"hlm.{d.code}" for d in hlm.dimensions],
+    )
     text = "Programmes and resources:\n" + "\n".join(f"• {p.title}" for p in cat.programmes.entries)
-    yield Entry(cat.programmes.id, f"{cat.programmes.id}.overview", "overview", "Programmes", text), []
+    yield Entry(cat.programmes.id, f"{cat.programmes.id}.overview", "overview", cat.programmes.title, text), []
 
 
 def _title_phrases(e: Entry) -> set[tuple[str, ...]]:
@@ -375,7 +386,10 @@ class LookupIndex:
         self._entries = catalogue.entries
         overviews = list(_overviews(catalogue))
         self._extra = {e.id: e for e, _ in overviews}
-        self._children = {e.id: kids for e, kids in overviews}
+        self._children: dict[str, list[str]] = defaultdict(list, {e.id: kids for e, kids in overviews})
+        for e in self._entries:
+            if e.parent and e.kind in ("standard", "competency", "element") and e.parent.startswith(e.framework):
+                self._children[e.parent].append(e.id)
         self._postings: dict[str, dict[int, float]] = defaultdict(dict)
         self._by_code: dict[str, list[int]] = defaultdict(list)
         self._phrases: dict[str, list[int]] = defaultdict(list)
@@ -412,7 +426,7 @@ class LookupIndex:
         return self.catalogue.by_id.get(entry_id) or self._extra.get(entry_id)
 
     def children(self, entry_id: str) -> list[Entry]:
-        """The parts an overview lists (standards, values, stages, domains, dimensions)."""
+        """The parts of an overview, area, standard or domain, in order."""
         return [self.catalogue.get(i) for i in self._children.get(entry_id, [])]
 
     def overview(self, framework: str, collection: str = "framework") -> Entry:
@@ -480,7 +494,16 @@ class LookupIndex:
             score = self._adjust(e, s, q, named, home, three_part) * (0.4 + 0.6 * confidence)
             ranked.append((score, i, confidence))
         ranked.sort(key=lambda t: (-t[0], t[1]))
-        return [Hit(self._entries[i], s, c) for s, i, c in ranked[:limit]]
+        hits: list[Hit] = []
+        quoted: set[tuple[str, str]] = set()  # an MLF competency quotes its Fundamental statement
+        for s, i, c in ranked:
+            e = self._entries[i]
+            if len(hits) == limit:
+                break
+            if (key := (e.id.split("@", 1)[0], e.text)) not in quoted:
+                quoted.add(key)
+                hits.append(Hit(e, s, c))
+        return hits
 
     def _expand(self, word: str) -> list[tuple[str, float]]:
         """Stems a query word stands for, with how sure we are of each."""
