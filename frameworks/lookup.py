@@ -390,7 +390,7 @@ class LookupIndex:
         for e in self._entries:
             if e.parent and e.kind in ("standard", "competency", "element") and e.parent.startswith(e.framework):
                 self._children[e.parent].append(e.id)
-        self._postings: dict[str, dict[int, float]] = defaultdict(dict)
+        self._postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)  # (entry, weight, found)
         self._by_code: dict[str, list[int]] = defaultdict(list)
         self._phrases: dict[str, list[int]] = defaultdict(list)
         self._parts: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
@@ -404,7 +404,7 @@ class LookupIndex:
                     s = stem(w)
                     weights[s] = max(weights.get(s, 0.0), weight)
             for s, weight in weights.items():
-                self._postings[s][i] = weight
+                self._postings[s].append((i, weight, _FOUND[weight]))
             if e.code:
                 self._by_code[e.code].append(i)
             for phrase in _title_phrases(e):
@@ -418,6 +418,7 @@ class LookupIndex:
         self._phrase_list = list(self._phrases)
         self._vocab = sorted(w for w in surface if len(w) > 2 and not w.isdigit())
         self._vocab_set = frozenset(self._vocab)
+        self._near: dict[tuple[int, int], list[str]] = {}
 
     # --- entries beyond the catalogue -----------------------------------------------
 
@@ -466,7 +467,7 @@ class LookupIndex:
         named = framework or q.framework
         home = named or prefer or q.implied or DEFAULT_FRAMEWORK
         if q.overview:
-            target = self._overview_for(q, named, home)
+            target = self._overview_for(q, q.framework or named, home)
             if target is not None and framework in (None, target.framework):
                 return [Hit(target, 100.0)]
         sc = _Scores()
@@ -515,7 +516,10 @@ class LookupIndex:
         if len(word) < 5:
             return []
         edits = 1 if len(word) < 8 else 2
-        matches = process.extract(word, self._vocab, scorer=OSA.distance, score_cutoff=edits, limit=3)
+        near = self._near.get((len(word), edits))
+        if near is None:  # vocabulary words long enough and short enough to be this few edits away
+            near = self._near[len(word), edits] = [w for w in self._vocab if abs(len(w) - len(word)) <= edits]
+        matches = process.extract(word, near, scorer=OSA.distance, score_cutoff=edits, limit=3)
         out: dict[str, float] = {}
         for match, distance, _ in matches:
             sure = 1.0 - 1.5 * distance / len(word)
@@ -524,20 +528,27 @@ class LookupIndex:
 
     def _score_words(self, q: Query, sc: _Scores) -> None:
         for word in q.words:
-            rank: dict[int, float] = {}
-            mass: dict[int, float] = {}
             expansions = self._expand(word)
             telling = math.sqrt(max((self._idf.get(s, 0.0) for s, _ in expansions), default=self._unknown_idf))
             sc.total += telling
             sc.known += telling * max((sure for _, sure in expansions), default=0.0)
+            if len(expansions) == 1:  # most words: add straight in
+                rank, mass = sc.rank, sc.mass
+            else:  # a word standing for several stems counts once per entry, at its best
+                rank, mass = defaultdict(float), defaultdict(float)
             for s, sure in expansions:
-                idf = self._idf.get(s, 0.0)
-                for i, weight in self._postings.get(s, {}).items():
-                    rank[i] = max(rank.get(i, 0.0), idf * weight * sure)
-                    mass[i] = max(mass.get(i, 0.0), telling * _FOUND[weight] * sure)
-            for i, v in rank.items():
-                sc.rank[i] += v
-                sc.mass[i] += mass[i]
+                by_rank, by_mass = self._idf.get(s, 0.0) * sure, telling * sure
+                for i, weight, found in self._postings.get(s, ()):
+                    if len(expansions) == 1:
+                        rank[i] += by_rank * weight
+                        mass[i] += by_mass * found
+                    else:
+                        rank[i] = max(rank[i], by_rank * weight)
+                        mass[i] = max(mass[i], by_mass * found)
+            if rank is not sc.rank:
+                for i, v in rank.items():
+                    sc.rank[i] += v
+                    sc.mass[i] += mass[i]
 
     def _score_titles(self, q: Query, sc: _Scores) -> None:
         if not q.words:
