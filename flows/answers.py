@@ -190,9 +190,12 @@ def programme_facts(p: Programme) -> list[tuple[str, str]]:
         value = _plain(getattr(p, name, None))
         if value:
             facts.append((label, value))
-    eligibility = _plain(getattr(p, "eligibility", None)).lower()
-    if getattr(p, "positive_action", False) is True and "positive action" not in eligibility:
-        facts.insert(2, ("Positive action", "yes: a programme for under-represented groups"))
+        if (
+            name == "eligibility"
+            and getattr(p, "positive_action", False) is True
+            and "positive action" not in (value.lower())
+        ):
+            facts.append(("Positive action", "yes: a programme for under-represented groups"))
     return facts
 
 
