@@ -103,7 +103,7 @@ def describe(index: LookupIndex, entry: Entry, asker: Asker, *, others: Sequence
             render("answer", code=_code(entry), title=entry.title, source=source, text=text, facts=[], note=note)
         )
         answer.buttons += [_show(c) for c in parts[:9]]
-    answer.buttons += _stage_buttons(cat, entry)
+    answer.buttons += _stage_buttons(cat, entry, asker)
     for link in cat.related(entry.id)[:2]:
         target = cat.get(link.target)
         answer.buttons.append(_show(target, f"{cat.framework(target.framework).short_title}: {target.title}"))
@@ -135,15 +135,17 @@ def _at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, 
     return statement, "Shown at your stage; other stages are below."
 
 
-def _stage_buttons(cat: Catalogue, entry: Entry) -> list[list[Button]]:
+def _stage_buttons(cat: Catalogue, entry: Entry, asker: Asker) -> list[list[Button]]:
+    """The item's other stages; the asker's own is marked, so a statement found at another stage
+    is one tap from theirs."""
     if entry.kind not in ("statement", "indicator", "competency", "element"):
         return []
-    item = _item(entry)
-    row = [
-        Button("Fundamental" if e.stage == "fundamental" else f"Stage {e.stage}", "s", e.id, scoped=False)
-        for e in (cat.statement(item, s) for s in _STAGE_KEYS)
-        if e is not None and e.id != entry.id
-    ]
+    item, yours = _item(entry), valid_stage(entry.framework, asker.stage) if asker.stage_is_theirs else None
+    row = []
+    for e in (cat.statement(item, s) for s in _STAGE_KEYS):
+        if e is not None and e.id != entry.id:
+            label = "Fundamental" if e.stage == "fundamental" else f"Stage {e.stage}"
+            row.append(Button(f"{label} (yours)" if e.stage == yours else label, "s", e.id, scoped=False))
     return [row[i : i + 3] for i in range(0, len(row), 3)]
 
 

@@ -171,3 +171,9 @@ def test_answers_are_telegram_html(index: LookupIndex) -> None:
         for row in ask(index, q).buttons:
             for b in row:
                 assert len(b.label) <= 48 and len(f"s:{b.arg}".encode()) <= 48
+
+
+def test_a_statement_found_at_another_stage_offers_the_askers_own(index: LookupIndex) -> None:
+    answer = ask(index, "stage 3 budget", Asker("mlf2025", "1"))
+    assert "Stage 1 (yours)" in labels(answer)
+    assert "Stage 1 (yours)" not in labels(ask(index, "stage 3 budget", Asker("mlf2025", "1", stage_is_theirs=False)))
