@@ -89,20 +89,7 @@ def describe(index: LookupIndex, entry: Entry, asker: Asker, *, others: Sequence
     elif entry.framework == "gmts-gm":
         answer = _gmts(cat, entry, fw)
     else:
-        stage = quoted_stage(entry)
-        source = f"{fw} · {stage_label(cat, entry.framework, stage)}" if stage and entry.kind != "stage" else fw
-        parts = index.children(entry.id)
-        text = entry.text
-        if entry.kind == "standard":
-            text = "\n".join(f"• {c.code} {c.title}" for c in parts)
-        elif entry.kind in ("domain", "area"):
-            text += "\n" + "\n".join(f"• {c.code} {c.title}" for c in parts)
-        elif entry.kind == "dimension":
-            text = f"Dimension {entry.code} of the {cat.hlm.title} ({cat.hlm.year})."
-        answer = Answer(
-            render("answer", code=_code(entry), title=entry.title, source=source, text=text, facts=[], note=note)
-        )
-        answer.buttons += [_show(c) for c in parts[:9]]
+        answer = _framework_item(index, entry, fw, note)
     answer.buttons += _stage_buttons(cat, entry, asker)
     for link in cat.related(entry.id)[:2]:
         target = cat.get(link.target)
@@ -114,12 +101,32 @@ def describe(index: LookupIndex, entry: Entry, asker: Asker, *, others: Sequence
     return answer
 
 
+def _framework_item(index: LookupIndex, entry: Entry, fw: str, note: str) -> Answer:
+    """An MLF, LF or HLM item: its text at its stage, and its parts (an overview's, a standard's...)."""
+    cat = index.catalogue
+    stage = quoted_stage(entry)
+    source = f"{fw} · {stage_label(cat, entry.framework, stage)}" if stage and entry.kind != "stage" else fw
+    parts = index.children(entry.id)
+    text = entry.text
+    if entry.kind == "standard":  # its text is the competencies' titles
+        text = "\n".join(f"• {c.code} {c.title}" for c in parts)
+    elif entry.kind in ("domain", "area"):
+        text += "\n" + "\n".join(f"• {c.code} {c.title}" for c in parts)
+    elif entry.kind == "dimension":  # its text is its title
+        text = f"Dimension {entry.code} of the {cat.hlm.title} ({cat.hlm.year})."
+    answer = Answer(
+        render("answer", code=_code(entry), title=entry.title, source=source, text=text, facts=[], note=note)
+    )
+    answer.buttons += [_show(c) for c in parts[:9]]
+    return answer
+
+
 def _item(entry: Entry) -> str:
     return entry.id.split("@", 1)[0]
 
 
 def _code(entry: Entry) -> str:
-    return entry.code or "" if entry.kind not in ("stage", "value", "overview", "area") else ""
+    return (entry.code or "") if entry.kind not in ("stage", "value", "overview", "area") else ""
 
 
 def _at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, str]:
