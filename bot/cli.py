@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from frameworks.catalogue import Catalogue, Entry, default_catalogue
-from frameworks.lookup import LookupIndex, quoted_stage
+from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
 
 _FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes")
 
@@ -57,10 +57,8 @@ def _describe(cat: Catalogue, e: Entry) -> str:
     body = [] if e.text == e.title else e.text.splitlines()  # a GMTS title is its text: printed once
     if e.kind == "programme":
         programme = next((p for p in cat.programmes.entries if f"{cat.programmes.id}.{p.code}" == e.id), None)
-        for name in ("eligibility", "duration", "cost"):
-            value = getattr(programme, name, None)
-            if value:
-                body.append(f"{name.capitalize()}: {value}")
+        facts = programme_facts(programme) if programme is not None else []
+        body += [f"{name}: {value}" for name, value in facts if name in ("Eligibility", "Duration", "Cost")]
     text = "\n".join(textwrap.fill(line, 88, subsequent_indent="  " if line.startswith(" ") else "") for line in body)
     return "".join(lines) + ("\n" + textwrap.indent(text, "  ") if text else "")
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
-
 from flows.common import short, stage_label, statement_for, valid_stage
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.replies import Button
 from flows.templating import render
 from frameworks.catalogue import Catalogue, Entry
-from frameworks.lookup import LookupIndex, quoted_stage
-from frameworks.schema import GmtsCompetency, Programme
+from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
+from frameworks.schema import GmtsCompetency
 
 NOTHING = (
     "I couldn't find anything good for that in the frameworks, so I won't guess. Try a topic "
@@ -112,7 +110,7 @@ def _framework_item(index: LookupIndex, entry: Entry, fw: str, note: str) -> Ans
         text = "\n".join(f"• {c.code} {c.title}" for c in parts)
     elif entry.kind in ("domain", "area"):
         text += "\n" + "\n".join(f"• {c.code} {c.title}" for c in parts)
-    elif entry.kind == "dimension":  # its text is its title
+    elif entry.kind == "dimension" and entry.text == entry.title:  # no description in the data
         text = f"Dimension {entry.code} of the {cat.hlm.title} ({cat.hlm.year})."
     answer = Answer(
         render("answer", code=_code(entry), title=entry.title, source=source, text=text, facts=[], note=note)
@@ -160,10 +158,11 @@ def _gmts(cat: Catalogue, entry: Entry, fw: str) -> Answer:
     """A GMTS competency: its text once (its title is the same sentence), core or specialist, examples."""
     comp = _gmts_competency(cat, entry.id)
     domains = {d.code: d.title for d in cat.gmts.domains}
-    kind = f"{comp.type} competency".capitalize() if comp else "Competency"
+    kind = f"{getattr(comp, 'type', '')} competency".strip().capitalize()
     text = entry.text  # the title is the same sentence: printed once
-    if comp and comp.examples:
-        text += "\n\nExample activities:\n" + "\n".join(f"• {e}" for e in comp.examples[:3])
+    examples: list[str] = list(getattr(comp, "examples", None) or [])
+    if examples:
+        text += "\n\nExample activities:\n" + "\n".join(f"• {e}" for e in examples[:3])
     title = domains.get((entry.code or "")[:1], "")
     return Answer(render("answer", code=entry.code, title=title, source=f"{fw} · {kind}", text=text, facts=[], note=""))
 
@@ -182,45 +181,6 @@ def _programme(cat: Catalogue, entry: Entry, fw: str) -> Answer:
     develops = [cat.by_id[i] for i in getattr(p, "develops", []) if i in cat.by_id]
     answer.buttons += [_show(e, f"Develops: {e.title}") for e in develops[:2]]
     return answer
-
-
-def programme_facts(p: Programme) -> list[tuple[str, str]]:
-    """Label and value of each fact the data has. Fields are read by name, so a field the data does not
-    have yet (or any more) is left out rather than failing."""
-    facts: list[tuple[str, str]] = []
-    for label, name in (
-        ("Who it is for", "audience"),
-        ("Eligibility", "eligibility"),
-        ("Format", "format"),
-        ("Duration", "duration"),
-        ("Cost", "cost"),
-        ("Link", "url"),
-    ):
-        value = _plain(getattr(p, name, None))
-        if value:
-            facts.append((label, value))
-        if (
-            name == "eligibility"
-            and getattr(p, "positive_action", False) is True
-            and "positive action" not in (value.lower())
-        ):
-            facts.append(("Positive action", "yes: a programme for under-represented groups"))
-    return facts
-
-
-def _plain(value: object) -> str:
-    """A data value as one line of text, whatever its shape (text, list, mapping or model)."""
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return "yes"
-    if isinstance(value, BaseModel):
-        value = value.model_dump(exclude_none=True)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if _plain(v))
-    if isinstance(value, list | tuple):
-        return "; ".join(p for p in (_plain(v) for v in value) if p)
-    return str(value).strip()
 
 
 # --- chat handlers --------------------------------------------------------------------

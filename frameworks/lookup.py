@@ -24,13 +24,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry
 from frameworks.query import SYNONYMS, Query, content_words, parse, stem
+from frameworks.schema import Programme
 
-__all__ = ["Hit", "LookupIndex", "Query", "parse", "quoted_stage", "stem"]
+__all__ = ["Hit", "LookupIndex", "Query", "parse", "programme_facts", "quoted_stage", "stem"]
 
 _KIND_WEIGHT = {
     "statement": 1.0,
@@ -82,6 +84,45 @@ def quoted_stage(entry: Entry) -> str | None:
     if entry.kind == "competency" and entry.framework == "mlf2025":
         return "fundamental"
     return entry.stage
+
+
+def programme_facts(p: Programme) -> list[tuple[str, str]]:
+    """Label and value of each fact the data has. Fields are read by name, so a field the data does not
+    have yet (or any more) is left out rather than failing."""
+    facts: list[tuple[str, str]] = []
+    for label, name in (
+        ("Who it is for", "audience"),
+        ("Eligibility", "eligibility"),
+        ("Format", "format"),
+        ("Duration", "duration"),
+        ("Cost", "cost"),
+        ("Link", "url"),
+    ):
+        value = _plain(getattr(p, name, None))
+        if value:
+            facts.append((label, value))
+        if (
+            name == "eligibility"
+            and getattr(p, "positive_action", False) is True
+            and "positive action" not in (value.lower())
+        ):
+            facts.append(("Positive action", "yes: a programme for under-represented groups"))
+    return facts
+
+
+def _plain(value: object) -> str:
+    """A data value as one line of text, whatever its shape (text, list, mapping or model)."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "yes"
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if _plain(v))
+    if isinstance(value, list | tuple):
+        return "; ".join(p for p in (_plain(v) for v in value) if p)
+    return str(value).strip()
 
 
 def _overviews(cat: Catalogue) -> Iterator[tuple[Entry, list[str]]]:

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.answers import NOTHING, Answer, Asker, answer_question, describe, programme_facts
-from frameworks.lookup import LookupIndex
+from flows.answers import NOTHING, Answer, Asker, answer_question, describe
+from frameworks.lookup import LookupIndex, programme_facts
 from frameworks.schema import Programme
 
 MLF_2 = Asker("mlf2025", "2")
