@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from frameworks.catalogue import default_catalogue
-from frameworks.lookup import LookupIndex
+from frameworks.catalogue import Catalogue, Entry, default_catalogue
+from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
 
 _FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes")
 
@@ -38,17 +38,30 @@ def _cmd_lookup(args: argparse.Namespace) -> int:
         print(json.dumps({"query": args.query, "results": [h.as_dict() for h in hits]}, indent=2, ensure_ascii=False))
         return 0
     if not hits:
-        print('Nothing found. Try a code like 3.2, a stage ("stage 2") or a topic word ("conflict").')
+        print('Nothing good found. Try a code like 3.2, a stage ("stage 2") or a topic word ("conflict").')
         return 1
     for h in hits:
-        e = h.entry
-        fw = cat.framework(e.framework).short_title
-        stage_entry = cat.stage_entry(e.framework, e.stage) if e.stage else None
-        stage = f" · {stage_entry.title}" if stage_entry and e.kind != "stage" else ""
-        code = f"{e.code} " if e.code else ""
-        print(f"{code}{e.title}  [{fw}{stage}]")
-        print(textwrap.indent(textwrap.fill(e.text, 88), "  "), end="\n\n")
+        print(_describe(cat, h.entry), end="\n\n")
     return 0
+
+
+def _describe(cat: Catalogue, e: Entry) -> str:
+    """A hit as plain text: code and title, then [framework · stage, or core/specialist], then the text."""
+    label = cat.framework(e.framework).short_title
+    stage = quoted_stage(e)
+    if stage and e.kind != "stage":
+        label += f" · {stage_entry.title}" if (stage_entry := cat.stage_entry(e.framework, stage)) else ""
+    if e.framework == cat.gmts.id:
+        kind = next((c.type for c in cat.gmts.competencies if f"{cat.gmts.id}.{c.key}" == e.id), None)
+        label += f" · {kind}" if kind else ""
+    lines = [f"{e.code} " if e.code and e.kind not in ("area", "overview") else "", e.title, f"  [{label}]"]
+    body = [] if e.text == e.title else e.text.splitlines()  # a GMTS title is its text: printed once
+    if e.kind == "programme":
+        programme = next((p for p in cat.programmes.entries if f"{cat.programmes.id}.{p.code}" == e.id), None)
+        facts = programme_facts(programme) if programme is not None else []
+        body += [f"{name}: {value}" for name, value in facts if name in ("Eligibility", "Duration", "Cost")]
+    text = "\n".join(textwrap.fill(line, 88, subsequent_indent="  " if line.startswith(" ") else "") for line in body)
+    return "".join(lines) + ("\n" + textwrap.indent(text, "  ") if text else "")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

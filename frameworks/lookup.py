@@ -1,8 +1,19 @@
-"""Typo-tolerant lookup over the catalogue: framework, stage and code hints plus topic words.
+"""Typo-tolerant lookup over the catalogue, with a confidence floor.
 
-The index maps word stems to entries (title words weigh more than body words); each query
-word is matched exactly, or to its nearest vocabulary words with rapidfuzz, so "managment"
-and "conflcit" still find their targets.
+How a question is answered:
+
+1. :func:`parse` takes out what the question names: a framework ("LF", "gmts", "element"), a stage
+   ("stage 2", "senior"), a code ("3.2"), and keeps the topic words.
+2. A question about a framework as a whole ("hlm", "the nine dimensions", "what are the values in
+   the code") gets that framework's overview.
+3. Otherwise each topic word is matched by its stem ("transformation" finds "transform"), a few
+   synonyms, or its nearest spellings (one edit, two in long words). Title words weigh more than
+   body words; a title typed out whole ("engaging the team", "mary seacole") wins outright, and a
+   code adds to the topic words around it rather than overriding them.
+4. Hits are ranked by kind, by framework (the one named, else the asker's own, else MLF) and stage.
+5. The floor: a question less than 55% of which is framework vocabulary (weighted by how telling
+   each word is) finds nothing, nor does a hit that explains less than 30% of it. "What is the
+   capital of France" finds nothing rather than a GMTS competency about capital finance.
 """
 
 from __future__ import annotations
@@ -10,131 +21,19 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+from pydantic import BaseModel
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry
+from frameworks.query import SYNONYMS, Query, content_words, parse, stem
+from frameworks.schema import Programme
 
-_WORD = re.compile(r"[a-z0-9]+")
-_CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
-_STOP = frozenset(
-    [
-        "a",
-        "about",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "can",
-        "could",
-        "do",
-        "does",
-        "doing",
-        "for",
-        "from",
-        "give",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "like",
-        "look",
-        "looks",
-        "me",
-        "mean",
-        "means",
-        "my",
-        "of",
-        "on",
-        "or",
-        "please",
-        "say",
-        "says",
-        "show",
-        "tell",
-        "that",
-        "the",
-        "their",
-        "them",
-        "this",
-        "to",
-        "what",
-        "whats",
-        "when",
-        "where",
-        "which",
-        "who",
-        "with",
-        "would",
-        "you",
-        "your",
-        "level",
-        "stage",
-        "stages",
-        "framework",
-        "new",
-        "old",
-        "draft",
-        "model",
-    ]
-)
-_NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "to": "2",
-    "too": "2",
-    "three": "3",
-    "four": "4",
-    "for": "4",
-    "1": "1",
-    "2": "2",
-    "3": "3",
-    "4": "4",
-    "fundamental": "fundamental",
-    "0": "fundamental",
-    "zero": "fundamental",
-}
-_STAGE_PHRASES: list[tuple[re.Pattern[str], str, str | None]] = [
-    # (pattern, stage, framework it implies or None)
-    (re.compile(r"\bfundamentals?\b|\bfundemental\b|\bfundamentl\b"), "fundamental", "mlf2025"),
-    (re.compile(r"\bfirst[ -]?line\b|\bnew (?:and first[ -]line )?managers?\b"), "1", "mlf2025"),
-    (re.compile(r"\bmid[ -]?level\b|\bmiddle manag\w*"), "2", "mlf2025"),
-    (re.compile(r"\bexecutives?\b|\bboard members?\b"), "4", "mlf2025"),
-    (re.compile(r"\bsenior managers?\b|\bsenior leaders?\b|\bsenior\b"), "3", "mlf2025"),
-    (re.compile(r"\bown practice\b|\bimmediate team\b"), "1", "lf2011"),
-    (re.compile(r"\bwhole service\b|\bacross teams\b"), "2", "lf2011"),
-    (re.compile(r"\bacross services\b|\bwider organi[sz]ation\b"), "3", "lf2011"),
-    (re.compile(r"\bwhole organi[sz]ation\b|\b(?:wider )?healthcare system\b"), "4", "lf2011"),
-]
-_FRAMEWORK_HINTS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\bgmts\b|\bgraduate\b|\btrainees?\b|\bgrad scheme\b"), "gmts-gm"),
-    (re.compile(r"\bhlm\b|\bhealthcare leadership model\b|\bdimensions?\b"), "hlm"),
-    (re.compile(r"\blf\b|\b2011\b|\bold framework\b|\bleadership framework\b|\bdomains?\b"), "lf2011"),
-    (
-        re.compile(r"\bmlf\b|\b2025\b|\bnew framework\b|\bdraft framework\b|\bmanagement (?:and|&) leadership\b"),
-        "mlf2025",
-    ),
-    (re.compile(r"\bprogrammes?\b|\bprograms?\b|\bcourses?\b|\btraining\b|\bmentor\w*|\bcoach\w*"), "programmes"),
-]
-_SYNONYMS = {
-    "budget": ("budget", "financial", "money", "finance", "resources"),
-    "budgets": ("budget", "financial", "money", "finance", "resources"),
-    "money": ("money", "financial", "budget"),
-    "finance": ("financial", "budget", "money"),
-    "finances": ("financial", "budget", "money"),
-    "cpd": ("continuing", "professional", "development"),
-    "wellbeing": ("wellbeing", "well"),
-    "stress": ("wellbeing", "stress"),
-    "safety": ("safety", "safe"),
-    "argument": ("conflict",),
-    "disagreement": ("conflict",),
-}
+__all__ = ["Hit", "LookupIndex", "Query", "parse", "programme_facts", "quoted_stage", "stem"]
+
 _KIND_WEIGHT = {
     "statement": 1.0,
     "competency": 1.15,
@@ -150,32 +49,21 @@ _KIND_WEIGHT = {
     "dimension": 1.0,
     "programme": 0.9,
 }
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ments", "ment", "ings", "ing", "ies", "ed", "es", "s", "e"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    text: str
-    framework: str | None  # hinted in the text
-    stage: str | None
-    code: str | None
-    words: tuple[str, ...]
+# Where a word is found: (ranking weight, how much of the word it counts as for the floor).
+_TITLE, _TEXT, _CONTEXT = 2.5, 1.0, 0.35
+_FOUND = {_TITLE: 1.0, _TEXT: 0.9, _CONTEXT: 0.6}
+_CODE_BONUS = 10.0  # about one telling title word: a code adds to the words, it does not override them
+_WHOLE_BONUS = 60.0  # the question is a title, typed out (typos allowed)
+_PART_BONUS = 4.0  # per word of a title of two or more words found in order in the question
+_COVERAGE = 0.55  # share of the question that must be framework vocabulary
+_FLOOR = 0.3  # share of the question a hit must explain
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     entry: Entry
     score: float
+    confidence: float = 1.0  # the share of the question this hit explains (1 for a title, code or overview)
 
     def as_dict(self) -> dict[str, object]:
         e = self.entry
@@ -185,132 +73,340 @@ class Hit:
             "kind": e.kind,
             "code": e.code,
             "title": e.title,
-            "stage": e.stage,
+            "stage": quoted_stage(e),
             "text": e.text,
             "score": round(self.score, 3),
         }
 
 
-def parse(text: str) -> Query:
-    """Pull the framework, stage and code hints out of a question; keep the topic words."""
-    low = " " + text.lower().replace("’", "'") + " "
-    framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None)
-    stage = None
-    m = re.search(r"\b(?:stage|stg|level|lvl)\s*([a-z]+|\d)\b(?!\.\d)", low)
-    if m and m.group(1) in _NUMBER_WORDS:
-        stage = _NUMBER_WORDS[m.group(1)]
-        low = low[: m.start()] + " " + low[m.end() :]
-    for rx, st, implied in _STAGE_PHRASES:
-        found = rx.search(low)
-        if found:
-            stage = stage or st
-            framework = framework or implied
-            low = low[: found.start()] + " " + low[found.end() :]
-            break
-    code = None
-    cm = _CODE.search(low)
-    if cm:
-        code = ".".join(g for g in cm.groups() if g)
-        low = low[: cm.start()] + " " + low[cm.end() :]
-    for rx, _ in _FRAMEWORK_HINTS[:4]:
-        low = rx.sub(" ", low)
-    words = tuple(w for w in _words(low) if w not in _STOP and not w.isdigit())
-    return Query(text, framework, stage, code, words)
+def quoted_stage(entry: Entry) -> str | None:
+    """The stage an entry's text is written for: an MLF competency quotes its Fundamental statement."""
+    if entry.kind == "competency" and entry.framework == "mlf2025":
+        return "fundamental"
+    return entry.stage
+
+
+def programme_facts(p: Programme) -> list[tuple[str, str]]:
+    """Label and value of each fact the data has. Fields are read by name, so a field the data does not
+    have yet (or any more) is left out rather than failing."""
+    facts: list[tuple[str, str]] = []
+    for label, name in (
+        ("Who it is for", "audience"),
+        ("Eligibility", "eligibility"),
+        ("Format", "format"),
+        ("Duration", "duration"),
+        ("Cost", "cost"),
+        ("Link", "url"),
+    ):
+        value = _plain(getattr(p, name, None))
+        if value:
+            facts.append((label, value))
+        if (
+            name == "eligibility"
+            and getattr(p, "positive_action", False) is True
+            and "positive action" not in (value.lower())
+        ):
+            facts.append(("Positive action", "yes: a programme for under-represented groups"))
+    return facts
+
+
+def _plain(value: object) -> str:
+    """A data value as one line of text, whatever its shape (text, list, mapping or model)."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "yes"
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if _plain(v))
+    if isinstance(value, list | tuple):
+        return "; ".join(p for p in (_plain(v) for v in value) if p)
+    return str(value).strip()
+
+
+def _overviews(cat: Catalogue) -> Iterator[tuple[Entry, list[str]]]:
+    """One entry per framework (and for the MLF values and each framework's stages) with its parts."""
+    mlf, lf, gmts, hlm = cat.mlf, cat.lf, cat.gmts, cat.hlm
+    standards = [s for a in mlf.areas for s in a.standards]
+    lines = [
+        f"{len(mlf.areas)} areas, {len(standards)} standards and "
+        f"{sum(len(s.competencies) for s in standards)} competencies, each described at five stages."
+    ]
+    for a in mlf.areas:
+        lines += [f"Area {a.code}: {a.title}", *(f"  {s.code}. {s.title}" for s in a.standards)]
+    yield (
+        Entry(mlf.id, f"{mlf.id}.overview", "overview", f"{mlf.title}: areas and standards", "\n".join(lines)),
+        [f"{mlf.id}.{s.code}" for s in standards],
+    )
+    text = "The values of the code of practice:\n" + "\n".join(f"• {v.title}: {v.statement}" for v in mlf.values)
+    yield (
+        Entry(mlf.id, f"{mlf.id}.values", "overview", f"{mlf.title}: values", text),
+        [f"{mlf.id}.value.{v.code}" for v in mlf.values],
+    )
+    for f in (mlf, lf):
+        stages = [cat.get(f"{f.id}.stage.{s.key}") for s in f.stages]
+        text = "\n".join(f"• {e.title}" for e in stages)
+        yield Entry(f.id, f"{f.id}.stages", "overview", f"{f.title}: stages", text), [e.id for e in stages]
+    lines = [f"{len(lf.domains)} domains of four elements each. {lf.core_domains_note}"]
+    for d in lf.domains:
+        lines += [f"{d.code}. {d.title}", *(f"  {el.code} {el.title}" for el in d.elements)]
+    yield (
+        Entry(lf.id, f"{lf.id}.overview", "overview", f"{lf.title}: domains and elements", "\n".join(lines)),
+        [f"{lf.id}.{d.code}" for d in lf.domains],
+    )
+    counts = cat.counts(gmts.id)
+    lines = [
+        f"{counts['competencies']} competencies ({counts['core']} core, {counts['specialist']} specialist) "
+        f"in {len(gmts.domains)} domains, each rated 1–5 against a target level. {gmts.thresholds.text}",
+        *(f"{d.code}. {d.title}" for d in gmts.domains),
+    ]
+    yield Entry(gmts.id, f"{gmts.id}.overview", "overview", f"{gmts.short_title}: competencies", "\n".join(lines)), []
+    text = "The nine dimensions:\n" + "\n".join(f"{d.code}. {d.title}" for d in hlm.dimensions)
+    yield (
+        Entry(hlm.id, f"{hlm.id}.overview", "overview", f"{hlm.title}: dimensions", text),
+        [f"hlm.{d.code}" for d in hlm.dimensions],
+    )
+    text = "Programmes and resources:\n" + "\n".join(f"• {p.title}" for p in cat.programmes.entries)
+    yield Entry(cat.programmes.id, f"{cat.programmes.id}.overview", "overview", cat.programmes.title, text), []
+
+
+def _title_phrases(e: Entry) -> set[tuple[str, ...]]:
+    """A title's content words, and its variants: without "(...)", only "(...)", without "programme"."""
+    if e.kind in ("stage", "not_yet"):
+        return set()
+    variants = {e.title, re.sub(r"\([^)]*\)", " ", e.title), *re.findall(r"\(([^)]*)\)", e.title)}
+    out: set[tuple[str, ...]] = set()
+    for v in variants:
+        words = tuple(content_words(v))
+        if e.kind == "programme" and len(words) > 1 and words[-1] in ("programme", "programmes"):
+            out.add(words[:-1])
+        if words:
+            out.add(words)
+    return out
+
+
+@dataclass
+class _Scores:
+    """Ranking score and explained share per entry while a question is scored."""
+
+    rank: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    mass: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    sure: set[int] = field(default_factory=set)  # whole titles, codes alone, stages alone
+    total: float = 0.0  # how telling the whole question is
+    known: float = 0.0  # how much of that is framework vocabulary
 
 
 class LookupIndex:
-    """An inverted index over the catalogue's entries."""
+    """An inverted index over the catalogue's entries, plus an overview of each framework."""
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._postings: dict[str, dict[int, float]] = defaultdict(dict)
         self._entries = catalogue.entries
+        overviews = list(_overviews(catalogue))
+        self._extra = {e.id: e for e, _ in overviews}
+        self._children: dict[str, list[str]] = defaultdict(list, {e.id: kids for e, kids in overviews})
+        for e in self._entries:
+            if e.parent and e.kind in ("standard", "competency", "element") and e.parent.startswith(e.framework):
+                self._children[e.parent].append(e.id)
+        self._postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)  # (entry, weight, found)
+        self._by_code: dict[str, list[int]] = defaultdict(list)
+        self._phrases: dict[str, list[int]] = defaultdict(list)
+        self._parts: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        surface: set[str] = set()
         for i, e in enumerate(self._entries):
+            title_weight = _TITLE if e.title != e.text else _TEXT  # GMTS titles are whole sentences
             weights: dict[str, float] = {}
-            for field_text, weight in ((e.context, 0.35), (e.text, 1.0), (e.title, 2.5)):
-                for w in _words(field_text):
-                    if w in _STOP:
-                        continue
-                    s = _stem(w)
+            for field_text, weight in ((e.context, _CONTEXT), (e.text, _TEXT), (e.title, title_weight)):
+                for w in content_words(field_text):
+                    surface.add(w)
+                    s = stem(w)
                     weights[s] = max(weights.get(s, 0.0), weight)
             for s, weight in weights.items():
-                self._postings[s][i] = weight
-        n = len(self._entries)
-        self._idf = {s: math.log(1 + n / len(p)) for s, p in self._postings.items()}
-        self._vocab = sorted(
-            {
-                w
-                for e in self._entries
-                for w in _words(f"{e.title} {e.text} {e.context}")
-                if w not in _STOP and len(w) > 2
-            }
-        )
-        self._vocab_set = frozenset(self._vocab)
-        self._by_code: dict[str, list[int]] = defaultdict(list)
-        for i, e in enumerate(self._entries):
+                self._postings[s].append((i, weight, _FOUND[weight]))
             if e.code:
                 self._by_code[e.code].append(i)
+            for phrase in _title_phrases(e):
+                self._phrases[" ".join(phrase)].append(i)
+                if len(phrase) > 1:
+                    stems = tuple(stem(w) for w in phrase)
+                    self._parts[stems[0]].append((stems, i))
+        n = len(self._entries)
+        self._idf = {s: math.log(1 + n / len(p)) for s, p in self._postings.items()}
+        self._unknown_idf = math.log(1 + n)  # a word we have never seen tells as much as the rarest
+        self._phrase_list = list(self._phrases)
+        self._vocab = sorted(w for w in surface if len(w) > 2 and not w.isdigit())
+        self._vocab_set = frozenset(self._vocab)
+        self._near: dict[tuple[int, int], list[str]] = {}
+
+    # --- entries beyond the catalogue -----------------------------------------------
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """A catalogue entry or an overview, by id."""
+        return self.catalogue.by_id.get(entry_id) or self._extra.get(entry_id)
+
+    def children(self, entry_id: str) -> list[Entry]:
+        """The parts of an overview, area, standard or domain, in order."""
+        return [self.catalogue.get(i) for i in self._children.get(entry_id, [])]
+
+    def overview(self, framework: str, collection: str = "framework") -> Entry:
+        """A framework's overview: ``framework`` (its structure), ``stages`` or, for MLF, ``values``."""
+        key = {"framework": "overview", "stages": "stages", "values": "values"}[collection]
+        return self._extra[f"{framework}.{key}"]
+
+    def _overview_for(self, q: Query, named: str | None, home: str) -> Entry | None:
+        c = q.overview
+        if c == "values":
+            return self._extra["mlf2025.values"]
+        if c == "dimensions":
+            return self._extra["hlm.overview"]
+        if c == "domains":
+            return self._extra["gmts-gm.overview" if named == "gmts-gm" else "lf2011.overview"]
+        if c == "standards":
+            return self._extra["mlf2025.overview"]
+        if c == "competencies":
+            return self._extra[f"{home if home in ('mlf2025', 'gmts-gm') else DEFAULT_FRAMEWORK}.overview"]
+        if c == "stages":
+            return self._extra[f"{home if home in ('mlf2025', 'lf2011') else DEFAULT_FRAMEWORK}.stages"]
+        if c == "programmes":
+            return self._extra["programmes.overview"]
+        if c == "framework":
+            return self._extra.get(f"{named or home}.overview")
+        return None
+
+    # --- search ----------------------------------------------------------------------
+
+    def search(self, text: str, framework: str | None = None, limit: int = 5, prefer: str | None = None) -> list[Hit]:
+        """The best entries for a question, best first; [] when nothing is good enough.
+
+        ``framework`` keeps only that framework's entries; ``prefer`` (the asker's own framework)
+        ranks its entries first when the question does not name a framework.
+        """
+        q = parse(text)
+        named = framework or q.framework
+        home = named or prefer or q.implied or DEFAULT_FRAMEWORK
+        if q.overview:
+            target = self._overview_for(q, q.framework or named, home)
+            if target is not None and framework in (None, target.framework):
+                return [Hit(target, 100.0)]
+        sc = _Scores()
+        self._score_words(q, sc)
+        self._score_titles(q, sc)
+        if q.code:
+            self._score_code(q, sc)
+        if not q.words and not q.code and q.stage:
+            target_fw = home if home in ("mlf2025", "lf2011") and q.stage != "fundamental" else DEFAULT_FRAMEWORK
+            entry = self.catalogue.stage_entry(target_fw, q.stage)
+            if entry is not None:
+                i = self._entries.index(entry)
+                sc.rank[i] += 100.0
+                sc.sure.add(i)
+        if sc.total and sc.known / sc.total < _COVERAGE and not sc.sure:
+            return []
+        three_part = q.code is not None and q.code.count(".") == 2
+        ranked: list[tuple[float, int, float]] = []
+        for i, s in sc.rank.items():
+            e = self._entries[i]
+            confidence = 1.0 if i in sc.sure else sc.mass[i] / sc.total if sc.total else 0.0
+            if s <= 0 or confidence < _FLOOR or (framework is not None and e.framework != framework):
+                continue
+            confidence = min(confidence, 1.0)
+            score = self._adjust(e, s, q, named, home, three_part) * (0.4 + 0.6 * confidence)
+            ranked.append((score, i, confidence))
+        ranked.sort(key=lambda t: (-t[0], t[1]))
+        hits: list[Hit] = []
+        quoted: set[tuple[str, str]] = set()  # an MLF competency quotes its Fundamental statement
+        for s, i, c in ranked:
+            e = self._entries[i]
+            if len(hits) == limit:
+                break
+            if (key := (e.id.split("@", 1)[0], e.text)) not in quoted:
+                quoted.add(key)
+                hits.append(Hit(e, s, c))
+        return hits
 
     def _expand(self, word: str) -> list[tuple[str, float]]:
         """Stems a query word stands for, with how sure we are of each."""
-        if word in _SYNONYMS:
-            return [(_stem(w), 1.0 if j == 0 else 0.6) for j, w in enumerate(_SYNONYMS[word])]
-        if word in self._vocab_set or _stem(word) in self._postings:
-            return [(_stem(word), 1.0)]
-        if len(word) < 4:
+        if word in SYNONYMS:
+            return [(stem(w), 1.0 if j == 0 else 0.6) for j, w in enumerate(SYNONYMS[word])]
+        s = stem(word)
+        if word in self._vocab_set or s in self._postings:
+            return [(s, 1.0)]
+        if len(word) < 5:
             return []
-        matches = process.extract(word, self._vocab, scorer=fuzz.ratio, limit=3, score_cutoff=78)
+        edits = 1 if len(word) < 8 else 2
+        near = self._near.get((len(word), edits))
+        if near is None:  # vocabulary words long enough and short enough to be this few edits away
+            near = self._near[len(word), edits] = [w for w in self._vocab if abs(len(w) - len(word)) <= edits]
+        matches = process.extract(word, near, scorer=OSA.distance, score_cutoff=edits, limit=3)
         out: dict[str, float] = {}
-        for match, score, _ in matches:
-            s = _stem(match)
-            out[s] = max(out.get(s, 0.0), (score / 100) ** 2)
+        for match, distance, _ in matches:
+            sure = 1.0 - 1.5 * distance / len(word)
+            out[stem(match)] = max(out.get(stem(match), 0.0), sure)
         return list(out.items())
 
-    def search(self, text: str, framework: str | None = None, limit: int = 5) -> list[Hit]:
-        q = parse(text)
-        fw = framework or q.framework
-        scores: dict[int, float] = defaultdict(float)
+    def _score_words(self, q: Query, sc: _Scores) -> None:
         for word in q.words:
-            best: dict[int, float] = {}
-            for stem, sure in self._expand(word):
-                idf = self._idf.get(stem, 0.0)
-                for i, weight in self._postings.get(stem, {}).items():
-                    best[i] = max(best.get(i, 0.0), idf * weight * sure)
-            for i, v in best.items():
-                scores[i] += v
-        if q.code:
-            self._score_code(q, fw, scores)
-        if not q.words and not q.code and q.stage:
-            target = fw if fw in ("mlf2025", "lf2011") else DEFAULT_FRAMEWORK
-            entry = self.catalogue.stage_entry(target, q.stage)
-            if entry is not None:
-                scores[self._entries.index(entry)] += 100.0
-        ranked = [
-            (self._adjust(self._entries[i], s, q, fw), i)
-            for i, s in scores.items()
-            if s > 0 and (framework is None or self._entries[i].framework == framework)
-        ]
-        ranked.sort(key=lambda t: (-t[0], t[1]))
-        return [Hit(self._entries[i], s) for s, i in ranked[:limit] if s > 0]
+            expansions = self._expand(word)
+            telling = math.sqrt(max((self._idf.get(s, 0.0) for s, _ in expansions), default=self._unknown_idf))
+            sc.total += telling
+            sc.known += telling * max((sure for _, sure in expansions), default=0.0)
+            if len(expansions) == 1:  # most words: add straight in
+                rank, mass = sc.rank, sc.mass
+            else:  # a word standing for several stems counts once per entry, at its best
+                rank, mass = defaultdict(float), defaultdict(float)
+            for s, sure in expansions:
+                by_rank, by_mass = self._idf.get(s, 0.0) * sure, telling * sure
+                for i, weight, found in self._postings.get(s, ()):
+                    if len(expansions) == 1:
+                        rank[i] += by_rank * weight
+                        mass[i] += by_mass * found
+                    else:
+                        rank[i] = max(rank[i], by_rank * weight)
+                        mass[i] = max(mass[i], by_mass * found)
+            if rank is not sc.rank:
+                for i, v in rank.items():
+                    sc.rank[i] += v
+                    sc.mass[i] += mass[i]
 
-    def _score_code(self, q: Query, fw: str | None, scores: dict[int, float]) -> None:
+    def _score_titles(self, q: Query, sc: _Scores) -> None:
+        if not q.words:
+            return
+        typed = " ".join(q.words)
+        found = self._phrases.get(typed)
+        if found is None:
+            best = process.extractOne(typed, self._phrase_list, scorer=fuzz.ratio, score_cutoff=90)
+            found = self._phrases[best[0]] if best else []
+        for i in found:
+            sc.rank[i] += _WHOLE_BONUS
+            sc.sure.add(i)
+        stems = [stem(w) for w in q.words]
+        for j, first in enumerate(stems):
+            for phrase, i in self._parts.get(first, []):
+                if i not in sc.sure and tuple(stems[j : j + len(phrase)]) == phrase:
+                    sc.rank[i] += _PART_BONUS * len(phrase)
+
+    def _score_code(self, q: Query, sc: _Scores) -> None:
         assert q.code is not None
-        three_part = q.code.count(".") == 2
-        for i in self._by_code.get(q.code, []):
-            e = self._entries[i]
-            bonus = 50.0
-            if fw is None and three_part and e.framework == "gmts-gm":
-                bonus += 10
-            scores[i] += bonus
+        telling = 2 * math.sqrt(self._unknown_idf)  # a code is the most telling thing a question can hold
+        found = self._by_code.get(q.code, [])
+        sc.total += telling
+        if found:
+            sc.known += telling
+        for i in found:
+            sc.rank[i] += _CODE_BONUS
+            sc.mass[i] += telling
+            if not q.words:
+                sc.sure.add(i)
 
     @staticmethod
-    def _adjust(e: Entry, score: float, q: Query, fw: str | None) -> float:
+    def _adjust(e: Entry, score: float, q: Query, named: str | None, home: str, three_part: bool) -> float:
         score *= _KIND_WEIGHT.get(e.kind, 1.0)
-        if fw is not None and e.framework != fw:
-            score *= 0.15 if fw != "programmes" else 0.5
-        elif fw is None and e.framework != DEFAULT_FRAMEWORK:
-            three_part = q.code is not None and q.code.count(".") == 2
-            score *= 1.0 if (three_part and e.framework == "gmts-gm") else 0.55
+        if e.framework != home and not (three_part and named is None and e.framework == "gmts-gm"):
+            if named is None:
+                score *= 0.55
+            else:
+                score *= 0.15 if named != "programmes" else 0.5
         if q.stage is not None:
             if e.stage == q.stage:
                 score *= 1.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frameworks.lookup import LookupIndex, parse
+from frameworks.lookup import LookupIndex, parse, stem
 
 # (question, framework passed in or None, expected id at rank 1)
 CASES: list[tuple[str, str | None, str]] = [
@@ -93,3 +93,53 @@ def test_results_quote_the_framework_and_stage(index: LookupIndex) -> None:
 
 def test_nonsense_finds_nothing(index: LookupIndex) -> None:
     assert index.search("xyzzy qwerty") == []
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        ("transform", "transformation", "transforming", "transformational", "transformed"),
+        ("manage", "managing", "management", "manager", "managers"),
+        ("communicate", "communication", "communicating"),
+        ("prioritise", "prioritising", "priority", "priorities"),
+        ("accountable", "accountability"),
+        ("collaborate", "collaboration", "collaborative", "collaboratively"),
+        ("plan", "planning", "plans", "planned"),
+        ("organisation", "organisational", "organise"),
+        ("conversation", "conversations"),
+    ],
+)
+def test_word_forms_share_a_stem(family: tuple[str, ...]) -> None:
+    assert len({stem(w) for w in family}) == 1, [stem(w) for w in family]
+
+
+def test_parse_overviews_codes_and_settings() -> None:
+    assert parse("hlm").overview == "framework"
+    assert parse("the nine dimensions").overview == "dimensions"
+    assert parse("what are the values in the code").overview == "values"
+    assert parse("integrity value").overview is None
+    assert parse("lf stage 2").overview is None
+    q = parse("standard 5")
+    assert (q.code, q.framework, q.overview) == ("5", "mlf2025", None)
+    assert parse("element 3.2 managing resources").framework == "lf2011"
+    assert parse("how do i deal with conflict in my team").words == ("conflict",)
+    senior = parse("senior wellbeing")
+    assert (senior.stage, senior.framework, senior.implied) == ("3", None, "mlf2025")
+
+
+def test_a_named_framework_beats_the_askers_own(index: LookupIndex) -> None:
+    assert index.search("mlf patient safety", prefer="lf2011")[0].entry.id == "mlf2025.7.1"
+    assert index.search("patient safety", prefer="lf2011")[0].entry.id == "lf2011.4.1"
+    assert index.search("hlm", framework="mlf2025") == []
+
+
+def test_every_hit_clears_the_floor(index: LookupIndex) -> None:
+    for q in ("conflict between two nurses", "how to run a good meeting", "staff engagement", "kings fund"):
+        for hit in index.search(q, limit=10):
+            assert 0.3 <= hit.confidence <= 1.0, (q, hit.entry.id, hit.confidence)
+
+
+def test_an_entry_is_found_by_id_including_overviews(index: LookupIndex) -> None:
+    assert index.entry("mlf2025.5.3") is index.catalogue.get("mlf2025.5.3")
+    assert index.entry("hlm.overview") is not None and index.entry("nope") is None
+    assert [e.id for e in index.children("mlf2025.5")] == ["mlf2025.5.1", "mlf2025.5.2", "mlf2025.5.3"]

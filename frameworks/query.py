@@ -1,0 +1,236 @@
+"""Reading a question: the framework, stage and code it names, and its topic words, stemmed.
+
+Nothing here knows the catalogue; :mod:`frameworks.lookup` matches what :func:`parse` returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
+# "standard 5", "domain 3", "area 2", "dimension 7": a one-part code and the framework it belongs to
+_NAMED_CODE = re.compile(r"\b(standard|domain|area|dimension)\s*([1-9])\b(?![.\d])")
+_NAMED_CODE_FRAMEWORK = {"standard": "mlf2025", "area": "mlf2025", "domain": "lf2011", "dimension": "hlm"}
+_STOP = frozenset(
+    _split(
+        """
+    a about advice all also am an and any anyone anything are as at be been being bit but can cant could
+    deal dealing did didnt do does doing done dont for from get getting give good got had handle handling has having
+    have he hello help her here hey hi him his how i if im in into is it its ive just know like look looks
+    lot may me mean means might more must my need needs no not of ok okay on or our please pls plz really say
+    says she should show so some someone something stuff t tell than thank thanks that the their them then
+    there they thing things this tips to too u up ur us very want wants was we were what whats when where
+    which who will with would yes you your
+    one two three four five six seven eight nine ten
+    level levels stage stages framework frameworks new old draft model
+    """
+    )
+)
+# Words that may stand beside a collection noun in an overview question ("list all the standards").
+_OVERVIEW_WORDS = frozenset(
+    _split(
+        """
+    list overview summary main key different available offer offered types kinds names called nhs code
+    codes practice conduct values value standards standard areas area competencies competency stages
+    programmes programme programs program courses course training dimensions domains elements scheme
+    """
+    )
+)
+_NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "to": "2",
+    "too": "2",
+    "three": "3",
+    "four": "4",
+    "for": "4",
+    "1": "1",
+    "2": "2",
+    "3": "3",
+    "4": "4",
+    "fundamental": "fundamental",
+    "0": "fundamental",
+    "zero": "fundamental",
+}
+# (pattern, stage, framework it implies, whether only that framework uses the phrase)
+_STAGE_PHRASES: list[tuple[re.Pattern[str], str, str, bool]] = [
+    (re.compile(r"\bfundamentals?\b|\bfundemental\b|\bfundamentl\b"), "fundamental", "mlf2025", True),
+    (re.compile(r"\bfirst[ -]?line\b|\bnew (?:and first[ -]line )?managers?\b"), "1", "mlf2025", True),
+    (re.compile(r"\bmid[ -]?level\b|\bmiddle manag\w*"), "2", "mlf2025", False),
+    (re.compile(r"\bexecutives?\b|\bboard members?\b"), "4", "mlf2025", False),
+    (re.compile(r"\bsenior managers?\b|\bsenior leaders?\b|\bsenior\b"), "3", "mlf2025", False),
+    (re.compile(r"\bown practice\b|\bimmediate team\b"), "1", "lf2011", True),
+    (re.compile(r"\bwhole service\b|\bacross teams\b"), "2", "lf2011", True),
+    (re.compile(r"\bacross services\b|\bwider organi[sz]ation\b"), "3", "lf2011", True),
+    (re.compile(r"\bwhole organi[sz]ation\b|\b(?:wider )?healthcare system\b"), "4", "lf2011", True),
+]
+_FRAMEWORK_HINTS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bgmts\b|\bgraduates?\b|\btrainees?\b|\bgrad scheme\b"), "gmts-gm"),
+    (re.compile(r"\bhlm\b|\bhealthcare leadership model\b|\bdimensions?\b"), "hlm"),
+    (
+        re.compile(r"\blf\b|\b2011\b|\bold framework\b|\bleadership framework\b|\bdomains?\b|\belements?\b"),
+        "lf2011",
+    ),
+    (
+        re.compile(
+            r"\bmlf\b|\b2025\b|\bnew framework\b|\bdraft framework\b|\bmanagement (?:and|&) leadership\b"
+            r"|\bcode of (?:practice|conduct)\b"
+        ),
+        "mlf2025",
+    ),
+    (re.compile(r"\bprogrammes?\b|\bprograms?\b|\bcourses?\b|\btraining\b|\bmentor\w*|\bcoach\w*"), "programmes"),
+]
+# "in my team", "with my staff": where the asker works, not what they ask about.
+_SETTING = re.compile(
+    r"\b(?:my|our) (?:own )?(?:teams?|staff|colleagues|department|ward|unit|service|organi[sz]ation|trust)\b"
+    r"|\bat work\b"
+)
+# Collection nouns: "what are the values" asks for the values, not for one of them.
+_COLLECTIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bvalues?\b"), "values"),
+    (re.compile(r"\bdimensions?\b"), "dimensions"),
+    (re.compile(r"\bdomains?\b|\belements\b"), "domains"),
+    (re.compile(r"\bstandards?\b|\bareas\b"), "standards"),
+    (re.compile(r"\bcompetenc(?:y|ies)\b"), "competencies"),
+    (re.compile(r"\bstages?\b|\blevels\b"), "stages"),
+    (re.compile(r"\bprogrammes?\b|\bprograms?\b|\bcourses?\b|\btraining\b"), "programmes"),
+    (re.compile(r"\boverview\b|\bsummary\b|\bframeworks?\b|\bmodel\b"), "framework"),
+]
+SYNONYMS = {
+    "budget": ("budget", "financial", "money", "finance", "resources"),
+    "budgets": ("budget", "financial", "money", "finance", "resources"),
+    "money": ("money", "financial", "budget"),
+    "finance": ("financial", "budget", "money"),
+    "finances": ("financial", "budget", "money"),
+    "cpd": ("continuing", "professional", "development"),
+    "wellbeing": ("wellbeing", "well"),
+    "stress": ("wellbeing", "stress"),
+    "burnout": ("wellbeing", "energy"),
+    "safety": ("safety", "safe"),
+    "argument": ("conflict",),
+    "arguments": ("conflict",),
+    "disagreement": ("conflict",),
+    "bullying": ("civility", "respect", "compassion"),
+    "workload": ("prioritise", "productivity", "tasks"),
+    "appraisal": ("appraisal", "performance"),
+    "appraisals": ("appraisal", "performance"),
+    "mentor": ("mentoring", "coaching"),
+}
+
+# A light stemmer in three steps: one inflection ("-ing", "-s"), up to two derivations ("-ation",
+# "-ment"), a final "-e"/"-y". "transformation", "transforming" and "transform" share a stem.
+_INFLECTIONS = (("ies", "y"), ("ied", "y"), ("ings", ""), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+_DERIVATIONS = tuple(
+    (suffix, 3 if suffix.startswith("ibilit") or suffix == "ible" else 4)
+    for suffix in _split(
+        """
+    isational izational isations izations isation ization ational ations ation itions ition atively ative
+    ators ator abilities ibilities ability ibility ities ity iveness ively ive ness ments ment ships ship
+    fully ful icians ician ically ical ances ance ences ence able ible itise itize ise ize ate ary ions ion
+    ially ial ally ly ic er
+    """
+    )
+)
+_UNDOUBLE = frozenset("bdgmnprt")
+
+
+def _inflection(word: str) -> str:
+    for suffix, replacement in _INFLECTIONS:
+        if not word.endswith(suffix) or len(word) - len(suffix) + len(replacement) < 3:
+            continue
+        if suffix in ("s", "es") and word.endswith("ss"):
+            return word
+        if suffix == "es" and word[-3] not in "sxz" and not word.endswith(("ches", "shes")):
+            suffix = "s"  # "values" -> "value", but "processes" -> "process"
+        word = word[: -len(suffix)] + replacement
+        if suffix in ("ing", "ings", "ed"):
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] in _UNDOUBLE:
+                return word[:-1]  # "planning" -> "plan"
+            if word.endswith(("at", "bl", "iz", "is")):
+                return word + "e"  # "prioritising" -> "prioritise"
+        return word
+    return word
+
+
+@lru_cache(maxsize=16384)
+def stem(word: str) -> str:
+    """The stem a word is indexed and looked up by."""
+    word = _inflection(word)
+    for _ in range(2):
+        suffix = next((s for s, n in _DERIVATIONS if word.endswith(s) and len(word) - len(s) >= n), None)
+        if suffix is None:
+            break
+        word = word[: -len(suffix)]
+    if (word.endswith("e") and len(word) > 3) or (word.endswith("y") and len(word) > 4):
+        word = word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words and numbers."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """The words that carry meaning (no "what", "the", "please", ...)."""
+    return [w for w in tokens(text) if w not in _STOP]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    framework: str | None  # named in the text, or implied by a stage name only one framework uses
+    stage: str | None
+    code: str | None
+    words: tuple[str, ...]
+    implied: str | None = None  # the framework a generic stage phrase ("senior") suggests
+    overview: str | None = None  # the collection a question about a whole framework asks for
+
+
+def parse(text: str) -> Query:
+    """Pull the framework, stage and code hints out of a question; keep the topic words."""
+    low = " " + text.lower().replace("’", "'") + " "
+    framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None)
+    collection = next((name for rx, name in _COLLECTIONS if rx.search(low)), None)
+    stage, implied = None, None
+    m = re.search(r"\b(?:stage|stg|level|lvl)\s*([a-z]+|\d)\b(?!\.\d)", low)
+    if m and m.group(1) in _NUMBER_WORDS:
+        stage = _NUMBER_WORDS[m.group(1)]
+        low = low[: m.start()] + " " + low[m.end() :]
+    for rx, st, fw, only_there in _STAGE_PHRASES:
+        found = rx.search(low)
+        if found:
+            stage = stage or st
+            if only_there:
+                framework = framework or fw
+            else:
+                implied = fw
+            low = low[: found.start()] + " " + low[found.end() :]
+            break
+    code = None
+    cm = _CODE.search(low)
+    if cm:
+        code = ".".join(g for g in cm.groups() if g)
+        low = low[: cm.start()] + " " + low[cm.end() :]
+    elif nm := _NAMED_CODE.search(low):
+        kind, number = nm.groups()
+        code = f"area {number}" if kind == "area" else number
+        framework = _NAMED_CODE_FRAMEWORK[kind] if framework in (None, "lf2011", "hlm") else framework
+        low = low[: nm.start()] + " " + low[nm.end() :]
+    for rx, _ in _FRAMEWORK_HINTS[:4]:
+        low = rx.sub(" ", low)
+    low = _SETTING.sub(" ", low)
+    words = tuple(w for w in tokens(low) if w not in _STOP and not w.isdigit())
+    about_whole = code is None and stage is None and all(w in _OVERVIEW_WORDS for w in words)
+    if about_whole and collection is None and framework is not None and framework != "programmes":
+        collection = "framework"
+    return Query(text, framework, stage, code, words, implied, collection if about_whole else None)
