@@ -208,8 +208,13 @@ async def back(ctx: Ctx, s: AssessState, arg: str) -> None:
 
 
 async def results(ctx: Ctx, s: AssessState, arg: str) -> None:
-    row = await ctx.db.get(Assessment, int(arg)) if arg.isdigit() else None
     ctx.finish()
+    await results_click(ctx, arg)
+
+
+async def results_click(ctx: Ctx, arg: str) -> None:
+    """A past assessment's results and chart (from /assess, or its button in /history)."""
+    row = await ctx.db.get(Assessment, int(arg)) if arg.isdigit() else None
     if row is None or row.user_id != ctx.user.id or row.finished_at is None:
         ctx.say("I couldn't find that assessment.", menu_buttons())
         return
@@ -432,3 +437,4 @@ def register(engine: Engine) -> None:
     engine.command("assess", assess_command, Kind.SWITCH)
     engine.command("develop", develop_command, Kind.OVERLAY)
     engine.click("dev", target_click, Kind.OVERLAY)
+    engine.click("ar", results_click, Kind.OVERLAY)

@@ -13,7 +13,7 @@ from flows.common import RATING_LABELS, first_number, menu_buttons, short
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowError, Kind, Step
 from flows.guard import GuardedState, identifier_step, intake
-from flows.models import Reflection
+from flows.models import Assessment, Reflection
 from flows.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
 from flows.replies import Button
 
@@ -38,8 +38,9 @@ async def list_entries(ctx: Ctx, args: str) -> None:
     page = max(int(args), 0) if args.isdigit() else 0
     mine = Reflection.user_id == ctx.user.id
     total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(mine)) or 0
+    assessed = await _assessments(ctx)
     if not total:
-        ctx.say("You haven't saved any reflections yet. Send /reflect to make your first.")
+        ctx.say("You haven't saved any reflections yet. Send /reflect to make your first.", assessed or None)
         return
     page = min(page, (total - 1) // PAGE)
     rows = (
@@ -58,7 +59,27 @@ async def list_entries(ctx: Ctx, args: str) -> None:
     if (page + 1) * PAGE < total:
         nav.append(Button("Older ›", "hl", str(page + 1), scoped=False))
     first, last = page * PAGE + 1, min((page + 1) * PAGE, total)
-    ctx.say(f"Your reflections ({first}–{last} of {total}), newest first. Tap one to read it:", [*buttons, nav])
+    ctx.say(
+        f"Your reflections ({first}–{last} of {total}), newest first. Tap one to read it:",
+        [*buttons, nav, *(assessed if page == 0 else [])],
+    )
+
+
+async def _assessments(ctx: Ctx) -> list[list[Button]]:
+    """The user's finished self-assessments (newest three), each opening its results and chart."""
+    rows = (
+        await ctx.db.execute(
+            select(Assessment)
+            .where(Assessment.user_id == ctx.user.id, Assessment.finished_at.is_not(None))
+            .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
+            .limit(3)
+        )
+    ).scalars()
+    return [
+        [Button(f"Self-assessment · {_local(ctx, a.finished_at):%a %d %b %Y}", "ar", str(a.id), scoped=False)]
+        for a in rows
+        if a.finished_at is not None
+    ]
 
 
 def _label(ctx: Ctx, r: Reflection) -> str:

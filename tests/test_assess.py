@@ -223,3 +223,13 @@ async def test_an_mlf_assessment_end_to_end_sends_the_chart_as_a_photo(
         assert f"Development priorities:</b> {catalogue.by_id['mlf2025.6'].title}" in results
     finally:
         await stop_app(service)
+
+
+async def test_past_assessments_are_in_history(runtime: Runtime, catalogue: Catalogue) -> None:
+    client = FakeClient(runtime.coach)
+    runtime.coach.clock = lambda: START
+    await onboard_client(client)
+    await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.4"}))
+    await client.send("/history")
+    await client.click("Self-assessment · Mon 01 Jun 2026")
+    assert "Your self-assessment" in client.text and chart(client).kind == "photo"
