@@ -140,9 +140,11 @@ def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> in
             await bot.initialize()
         except InvalidToken:
             raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
+        sender = TelegramSender(bot)
         try:
-            result = await Dispatcher(runtime.coach, TelegramSender(bot), rate=settings.nudge_rate).run_once(at)
+            result = await Dispatcher(runtime.coach, sender, rate=settings.nudge_rate).run_once(at)
         finally:
+            await sender.close()
             await bot.shutdown()
         return asdict(result)
 

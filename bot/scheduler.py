@@ -21,10 +21,13 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime, sender: Sender, *, channel: str = "telegram") -> None:
+    def __init__(
+        self, runtime: Runtime, sender: Sender, *, channel: str = "telegram", busy: Callable[[], bool] | None = None
+    ) -> None:
         self.runtime = runtime
+        self.sender = sender
         settings = runtime.settings
-        self.dispatcher = Dispatcher(runtime.coach, sender, channel=channel, rate=settings.nudge_rate)
+        self.dispatcher = Dispatcher(runtime.coach, sender, channel=channel, rate=settings.nudge_rate, busy=busy)
         self.interval = settings.nudge_interval
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -81,3 +84,6 @@ class Scheduler:
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), grace)
+        close = getattr(self.sender, "close", None)
+        if close is not None:
+            await close()

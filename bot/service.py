@@ -32,7 +32,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
-from bot.telegram import TelegramSender, consumed
+from bot.telegram import TELEGRAM_LIMIT, TelegramSender, consumed, meter
 from flows.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,12 @@ class Service:
             await app.post_init(app)
         self.pump = pump = Pump(app, app.bot_data["runtime"])
         await pump.recover()
-        self.scheduler = Scheduler(app.bot_data["runtime"], TelegramSender(app.bot))
+        # Nudges stand back while this process's messages in the last second (replies included) come
+        # near Telegram's 30 a second: interactive replies go first.
+        room = TELEGRAM_LIMIT - 2
+        self.scheduler = Scheduler(
+            app.bot_data["runtime"], TelegramSender(app.bot), busy=lambda: meter.per_second() >= room
+        )
         await self.scheduler.start()
         self._tasks.append(asyncio.create_task(pump.rescan_forever(), name="inbox-rescan"))
         s = self.settings

@@ -285,6 +285,7 @@ async def test_a_pushed_message_arrives_and_its_buttons_work(bot: Bot) -> None:
     assert (await coach.push(who, nudge, sender)).status is SendStatus.BLOCKED
     assert (await coach.push(who, nudge, sender)).status is SendStatus.SKIPPED  # not retried
     assert [u.blocked for u in await rows(bot.settings, User)] == [True]
+    await sender.close()
 
 
 async def test_the_terminal_prints_a_pushed_message(tmp_path: Path) -> None:

@@ -97,7 +97,9 @@ async def test_429_from_telegram_is_waited_out(fake: FakeTelegram, database_url:
     ptb = PtbBot(fake.token, base_url=fake.api_url)
     await ptb.initialize()
     try:
-        result = await Dispatcher(runtime.coach, TelegramSender(ptb), rate=1000).run_once(at=when)
+        sender = TelegramSender(ptb)
+        result = await Dispatcher(runtime.coach, sender, rate=1000).run_once(at=when)
+        await sender.close()
     finally:
         await ptb.shutdown()
         await runtime.close()
