@@ -234,7 +234,51 @@ def _lf_entries(f: LfFile) -> Iterator[Entry]:
 
 
 def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
+    fw = f.id
+    for lv in f.levels:
+        yield Entry(fw, f"{fw}.level.{lv.level}", "level", f"Level {lv.level}: {lv.label}", lv.description)
+    for st in f.statuses:
+        yield Entry(fw, f"{fw}.status.{st.key.replace('_', '-')}", "status", st.label, f"{st.label}: {st.description}")
+    pq = f.personal_qualities
+    yield Entry(
+        fw,
+        f"{fw}.rule.reflective-piece",
+        "rule",
+        "Personal qualities: the reflective piece",
+        "\n\n".join([pq.text, pq.sign_off, pq.rule]),
+        context="personal qualities reflective piece 2000 words achieved not achieved sign off",
+    )
+    yield Entry(
+        fw,
+        f"{fw}.rule.reflective-piece-criteria",
+        "rule",
+        "Personal qualities: criteria for the reflective piece",
+        "\n\n".join(f"{c.heading}\n" + "\n".join(f"• {i}" for i in c.items) for c in pq.criteria),
+        context="personal qualities reflective piece evidence criteria",
+    )
+    yield Entry(
+        fw,
+        f"{fw}.rule.thresholds",
+        "rule",
+        "How many competencies to achieve",
+        f.thresholds.text,
+        context="percentage achieved graduate graduation end of year one scheme",
+    )
     domains = {d.code: d.title for d in f.domains}
+    sections = {s.code: s.title for d in f.domains for s in d.sections}
+    for d in f.domains:
+        for s in d.sections:
+            comps = [c for c in f.competencies if c.section == s.code]
+            titles = [s.title] + ([s.specialist_title] if s.specialist_title else [])
+            yield Entry(
+                fw,
+                f"{fw}.section.{s.code}",
+                "section",
+                s.title,
+                "; ".join(f"{c.code} {c.text}" for c in comps),
+                code=s.code,
+                context=" ".join([d.title, *titles]),
+            )
     for c in f.competencies:
         yield Entry(
             f.id,
@@ -244,7 +288,7 @@ def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
             c.text,
             code=c.code,
             parent=c.lf_element,
-            context=f"{domains[c.code[0]]} {c.type} " + " ".join(c.examples),
+            context=f"{domains[c.code[0]]} {sections[c.section]} {c.type} " + " ".join(c.examples),
         )
 
 

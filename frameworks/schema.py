@@ -144,6 +144,13 @@ class GmtsThresholds(_Model):
     text: Text
 
 
+class GmtsCriteria(_Model):
+    """One column of the criteria table for the personal-qualities reflective piece."""
+
+    heading: Text
+    items: list[Text] = Field(min_length=1)
+
+
 class GmtsPersonalQualities(_Model):
     section: Text
     assessment: Literal["reflective_piece"]
@@ -151,12 +158,24 @@ class GmtsPersonalQualities(_Model):
     tolerance: float
     statuses: list[Literal["achieved", "not_achieved"]]
     text: Text
+    criteria: list[GmtsCriteria] = Field(min_length=1)
+    sign_off: Text
     rule: Text
+
+
+class GmtsSection(_Model):
+    """A sub-heading of a domain (e.g. 3.2 Managing Resources). The specialist tables sometimes
+    word it differently from the core table; both wordings are kept."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[1-7]\.[1-4]$")]
+    title: Text
+    specialist_title: str | None = None
 
 
 class GmtsDomain(_Model):
     code: Text
     title: Text
+    sections: list[GmtsSection] = Field(min_length=1)
 
 
 class GmtsCompetency(_Model):
@@ -172,6 +191,11 @@ class GmtsCompetency(_Model):
     @property
     def key(self) -> str:
         return self.id_suffix or self.code
+
+    @property
+    def section(self) -> str:
+        """The sub-heading its code belongs to (the first two parts, e.g. 3.2)."""
+        return self.code.rsplit(".", 1)[0]
 
 
 class GmtsFile(FileHeader):

@@ -181,3 +181,59 @@ def test_example_counts_where_the_source_marks_bullets(catalogue: Catalogue) -> 
     assert counts["4.4.3-specialist"] == 10
     spilled = next(c for c in catalogue.gmts.competencies if c.key == "5.3.5")
     assert spilled.examples[0].startswith("Understanding how to tackle")
+
+
+def test_target_levels_from_the_colour_markup(catalogue: Catalogue, seed: SeedGmts) -> None:
+    expected = {k: s.target_level for k, s in seed.competencies.items() if s.target_level is not None}
+    assert expected == {"6.1.1": 1, "6.1.2": 1, "6.1.3": 1, "7.1.1": 1, "7.2.1": 1, "7.2.2": 2}
+    assert {c.key: c.target_level for c in catalogue.gmts.competencies if c.target_level is not None} == expected
+    note = catalogue.gmts.target_levels_note
+    assert all(code in note for code in expected)
+
+
+def test_section_headings(catalogue: Catalogue, seed: SeedGmts) -> None:
+    ours = {s.code: s for d in catalogue.gmts.domains for s in d.sections}
+    for code, title, specialist in seed.headings:
+        section = ours[code]
+        assert title in ({section.specialist_title or section.title} if specialist else {section.title}), (code, title)
+    assert sorted(ours) == sorted({code for code, _, _ in seed.headings})
+    assert {c.section for c in catalogue.gmts.competencies} <= set(ours)
+
+
+def test_personal_qualities_criteria(catalogue: Catalogue) -> None:
+    source = SEED.read_text(encoding="utf-8") if SEED.is_file() else None
+    criteria = catalogue.gmts.personal_qualities.criteria
+    assert [c.heading for c in criteria] == [
+        "Knowledge and Understanding",
+        "Cognitive Skills – Behaviours, Emotional Intelligence and Values",
+        "Practical Skills",
+    ]
+    assert [len(c.items) for c in criteria] == [4, 6, 4]
+    if source is not None:
+        row = next(line for line in source.splitlines() if "Sources of knowledge are identified" in line)
+        cells = [_ul_bullets(c) for c in row.split("\t")]
+        assert [[_ws(i) for i in c.items] for c in criteria] == cells
+
+
+def test_levels_and_rules_are_entries(catalogue: Catalogue) -> None:
+    levels = catalogue.of_kind("gmts-gm", "level")
+    assert [e.id for e in levels] == [f"gmts-gm.level.{n}" for n in range(1, 6)]
+    assert levels[2].title == "Level 3: Practical application"
+    assert "defined responsibility for undertaking" in levels[2].text
+    statuses = catalogue.of_kind("gmts-gm", "status")
+    assert [e.title for e in statuses] == ["Not Achieved", "Partially Achieved", "Achieved", "Achieved +"]
+    rules = {e.id: e for e in catalogue.of_kind("gmts-gm", "rule")}
+    piece = rules["gmts-gm.rule.reflective-piece"]
+    assert "2,000 word (+/- 10%)" in piece.text and "achieved or not achieved" in piece.text
+    assert "Evidence of prioritisation" in rules["gmts-gm.rule.reflective-piece-criteria"].text
+    assert "40%" in rules["gmts-gm.rule.thresholds"].text
+    sections = catalogue.of_kind("gmts-gm", "section")
+    assert catalogue.get("gmts-gm.section.3.2").title == "Managing Resources"
+    assert len(sections) == len({s.code for d in catalogue.gmts.domains for s in d.sections})
+
+
+def test_sign_off_and_notes_are_verbatim(catalogue: Catalogue, seed: SeedGmts) -> None:
+    source = _ws(SEED.read_text(encoding="utf-8"))
+    pq = catalogue.gmts.personal_qualities
+    for text in (pq.text, pq.sign_off, pq.rule, catalogue.gmts.thresholds.text):
+        assert _ws(text) in source
