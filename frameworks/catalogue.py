@@ -12,6 +12,7 @@ from frameworks.loader import FrameworkDataError, load_files
 from frameworks.schema import (
     CrosswalkFile,
     FileHeader,
+    GmtsCompetency,
     GmtsFile,
     HlmFile,
     LfFile,
@@ -57,6 +58,7 @@ class Catalogue:
     by_id: dict[str, Entry] = field(default_factory=dict)
     _links: dict[str, list[Link]] = field(default_factory=dict)
     _by_kind: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
+    _gmts_by_id: dict[str, GmtsCompetency] = field(default_factory=dict)
 
     @property
     def files(self) -> list[FileHeader]:
@@ -116,6 +118,11 @@ class Catalogue:
             return {"entries": n("programme")}
         raise KeyError(f"no framework {framework_id!r}")
 
+    def gmts_competency(self, item_id: str) -> GmtsCompetency | None:
+        """The typed GMTS competency behind an id such as ``gmts-gm.4.4.3-specialist`` (target level,
+        examples, section...), or None if the id is not a GMTS competency."""
+        return self._gmts_by_id.get(item_id)
+
     def related(self, item_id: str) -> list[Link]:
         """Crosswalk links of an item (or of its standard/domain), so evidence counts twice."""
         seen: set[str] = set()
@@ -134,8 +141,8 @@ def _crosswalk_keys(cat: Catalogue, item_id: str) -> list[str]:
     keys = [base]
     if fw in ("mlf2025", "lf2011") and code and code[0].isdigit():
         keys.append(f"{fw}.{code.split('.')[0]}")
-    if fw == "gmts-gm" and base in cat.by_id:
-        comp = next(c for c in cat.gmts.competencies if f"gmts-gm.{c.key}" == base)
+    comp = cat.gmts_competency(base) if fw == "gmts-gm" else None
+    if comp is not None:
         keys += [comp.lf_element, comp.lf_element.rsplit(".", 1)[0], *comp.hlm]
     return keys
 
@@ -313,6 +320,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         programmes=_one(by_kind, "programmes", ProgrammesFile),
         crosswalk=_one(by_kind, "crosswalk", CrosswalkFile),
     )
+    cat._gmts_by_id = {f"{cat.gmts.id}.{c.key}": c for c in cat.gmts.competencies}
     entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
     entries += [Entry("hlm", f"hlm.{d.code}", "dimension", d.title, d.title, code=d.code) for d in cat.hlm.dimensions]
     entries += [

@@ -237,3 +237,12 @@ def test_sign_off_and_notes_are_verbatim(catalogue: Catalogue, seed: SeedGmts) -
     pq = catalogue.gmts.personal_qualities
     for text in (pq.text, pq.sign_off, pq.rule, catalogue.gmts.thresholds.text):
         assert _ws(text) in source
+
+
+def test_typed_competency_and_links_for_every_gmts_entry(catalogue: Catalogue) -> None:
+    comp = catalogue.gmts_competency("gmts-gm.7.2.2")
+    assert comp is not None and comp.target_level == 2 and comp.section == "7.2"
+    assert catalogue.gmts_competency("gmts-gm.level.1") is None
+    for e in catalogue.entries:
+        if e.framework == "gmts-gm":
+            catalogue.related(e.id)  # no error for levels, statuses, rules and sections
