@@ -38,6 +38,7 @@ class Entry:
     stage: str | None = None
     parent: str | None = None
     context: str = ""  # extra words the lookup may match (e.g. the competency's statements)
+    key: str | None = None  # a stable key that survives renumbering (MLF: ``mlf2025:<title-slug>``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class Catalogue:
     crosswalk: CrosswalkFile
     entries: list[Entry] = field(default_factory=list)
     by_id: dict[str, Entry] = field(default_factory=dict)
+    by_key: dict[str, Entry] = field(default_factory=dict)
     _links: dict[str, list[Link]] = field(default_factory=dict)
     _by_kind: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
     _gmts_by_id: dict[str, GmtsCompetency] = field(default_factory=dict)
@@ -149,6 +151,16 @@ def _crosswalk_keys(cat: Catalogue, item_id: str) -> list[str]:
 
 def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
     fw = f.id
+    yield Entry(fw, f"{fw}.vision", "about", "Vision statement", f.vision)
+    yield Entry(fw, f"{fw}.mission", "about", "Mission statement", f.mission)
+    yield Entry(
+        fw,
+        f"{fw}.adoption",
+        "about",
+        "When and how the framework will be adopted",
+        "\n\n".join(f.adoption.statements),
+        context="timeline finalised self-assessment 360 feedback appraisal free online learning",
+    )
     for st in f.stages:
         yield Entry(
             fw,
@@ -159,16 +171,25 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
             stage=st.key,
         )
     for v in f.values:
-        yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, v.statement)
+        yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, f"{f.value_stem} {v.statement}")
     for area in f.areas:
         area_id = f"{fw}.area.{area.code}"
-        yield Entry(fw, area_id, "area", area.title, " ".join(area.introduction), code=f"area {area.code}")
+        yield Entry(
+            fw,
+            area_id,
+            "area",
+            area.title,
+            " ".join(area.introduction),
+            code=f"area {area.code}",
+            key=f"{fw}:{area.key}",
+        )
         for std in area.standards:
             std_id = f"{fw}.{std.code}"
             titles = "; ".join(c.title for c in std.competencies)
-            yield Entry(fw, std_id, "standard", std.title, titles, code=std.code, parent=area_id)
+            yield Entry(fw, std_id, "standard", std.title, titles, code=std.code, parent=area_id, key=f"{fw}:{std.key}")
             for comp in std.competencies:
                 comp_id = f"{fw}.{comp.code}"
+                comp_key = f"{fw}:{comp.key}"
                 statements = " ".join(t for _, t in comp.stages.items())
                 yield Entry(
                     fw,
@@ -179,6 +200,7 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
                     code=comp.code,
                     parent=std_id,
                     context=f"{std.title} {statements}",
+                    key=comp_key,
                 )
                 for key, text in comp.stages.items():
                     yield Entry(
@@ -191,6 +213,7 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
                         stage=key,
                         parent=comp_id,
                         context=std.title,
+                        key=f"{comp_key}@{key}",
                     )
 
 
@@ -338,6 +361,10 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         if e.id in cat.by_id:
             raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
         cat.by_id[e.id] = e
+        if e.key is not None:
+            if e.key in cat.by_key:
+                raise FrameworkDataError(f"{e.framework}: duplicate key {e.key!r} ({cat.by_key[e.key].id}, {e.id})")
+            cat.by_key[e.key] = e
         cat._by_kind.setdefault((e.framework, e.kind), []).append(e)
     cat.entries = entries
     _check_references(cat)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 StageKey = Literal["fundamental", "1", "2", "3", "4"]
 
 
@@ -62,7 +63,8 @@ class MlfStages(_Model):
 
 
 class MlfCompetency(_Model):
-    code: Text
+    code: Text  # our numbering (the draft numbers nothing): see MlfFile.numbering_note
+    key: Slug  # stable: a slug of the title, kept if the final edition renumbers or renames
     title: Text
     heading_in_source: str | None = None
     stages: MlfStages
@@ -70,12 +72,14 @@ class MlfCompetency(_Model):
 
 class MlfStandard(_Model):
     code: Text
+    key: Slug
     title: Text
     competencies: list[MlfCompetency] = Field(min_length=1)
 
 
 class MlfArea(_Model):
     code: Text
+    key: Slug
     title: Text
     introduction: list[Text]
     standards: list[MlfStandard] = Field(min_length=1)
@@ -87,10 +91,23 @@ class MlfValue(_Model):
     statement: Text
 
 
+class MlfAdoption(_Model):
+    """What the draft says about finalising and adopting the framework."""
+
+    final_by: Text
+    self_assessment_from: Text
+    statements: list[Text] = Field(min_length=1)
+
+
 class MlfFile(FileHeader):
     kind: Literal["mlf"]
+    numbering_note: Text
+    vision: Text
+    mission: Text
+    adoption: MlfAdoption
     rating_scale: list[RatingLevel] = Field(min_length=5, max_length=5)
     stages: list[Stage] = Field(min_length=5, max_length=5)
+    value_stem: Text
     values: list[MlfValue]
     areas: list[MlfArea]
 
