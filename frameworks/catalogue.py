@@ -223,9 +223,19 @@ def _lf_entries(f: LfFile) -> Iterator[Entry]:
         yield Entry(
             fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}", " ".join(st.definition), stage=st.key
         )
+    yield Entry(fw, f"{fw}.core-domains", "about", "The five core domains", f.core_domains_note)
+    for df in f.definitions:
+        yield Entry(
+            fw,
+            f"{fw}.definition.{df.term}",
+            "definition",
+            f"The word ‘{df.term}’",
+            df.text,
+            context="definition meaning",
+        )
     for d in f.domains:
         dom_id = f"{fw}.{d.code}"
-        yield Entry(fw, dom_id, "domain", d.title, d.introduction, code=d.code)
+        yield Entry(fw, dom_id, "domain", d.title, d.full_text, code=d.code)
         yield Entry(
             fw,
             f"{dom_id}.not-yet",

@@ -127,15 +127,26 @@ class LfElement(_Model):
 class LfDomain(_Model):
     code: Text
     title: Text
-    introduction: Text
+    introduction: Text  # ends "...effective in:"; the list that follows is the elements' summaries
     core: bool
     elements: list[LfElement] = Field(min_length=4, max_length=4)
     not_yet_demonstrating: list[Text] = Field(min_length=1)
+
+    @property
+    def full_text(self) -> str:
+        """The domain's introduction with the list it introduces, as the source prints it."""
+        return "\n".join([self.introduction, *(f"• {el.summary}" for el in self.elements)])
+
+
+class LfDefinition(_Model):
+    term: Text
+    text: Text
 
 
 class LfFile(FileHeader):
     kind: Literal["lf"]
     core_domains_note: Text
+    definitions: list[LfDefinition] = Field(min_length=1)
     stages: list[Stage] = Field(min_length=4, max_length=4)
     domains: list[LfDomain]
 
