@@ -363,7 +363,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
             "programme",
             p.title,
             p.description,
-            context=f"{p.provider} {p.audience} {p.eligibility} {p.kind}",
+            context=" ".join([p.provider, p.audience, p.eligibility or "", p.kind, *p.courses]),
         )
         for p in cat.programmes.entries
     ]

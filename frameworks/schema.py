@@ -251,23 +251,34 @@ class HlmFile(FileHeader):
 
 
 class Programme(_Model):
+    """A development programme or resource. Fields say what the sources say (null where they are
+    silent) except ``audience``, ``stages``, ``develops``, ``positive_action`` and ``leadcoach_note``,
+    which are LeadCoach's matching judgement and must be shown as ours."""
+
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     title: Text
     kind: Literal["programme", "course", "network", "coaching", "elearning", "tool", "method"]
     provider: Text
     description: Text
-    audience: Text
-    eligibility: Text
-    positive_action: bool
-    stages: list[StageKey] = Field(min_length=1)
-    format: str | None
-    duration: str | None
-    cost: str | None
-    url: str | None
-    develops: list[str] = Field(min_length=1)
+    audience: Text  # ours
+    eligibility: Text | None  # who the source says it is for; None where it says nothing
+    positive_action: bool  # ours (the product brief's term): only for an under-represented group
+    stages: list[StageKey] = Field(min_length=1)  # ours
+    format: Text | None
+    duration: Text | None
+    cost: Text | None
+    courses: list[Text] = Field(default_factory=list)  # named courses, as the source lists them
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None
+    develops: list[str] = Field(min_length=1)  # ours
+    leadcoach_note: Text | None = None  # ours, and shown as ours
     seed: Text
     status: Text
-    last_checked: Text
+    source_date: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}){0,2}$")] | None
+
+    @property
+    def free(self) -> bool:
+        """The source says it costs nothing."""
+        return (self.cost or "").lower() == "free"
 
 
 class ProgrammesFile(FileHeader):
