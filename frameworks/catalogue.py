@@ -14,6 +14,7 @@ from frameworks.schema import (
     FileHeader,
     GmtsCompetency,
     GmtsFile,
+    GuidanceFile,
     HlmFile,
     LfFile,
     MlfFile,
@@ -55,6 +56,7 @@ class Catalogue:
     hlm: HlmFile
     programmes: ProgrammesFile
     crosswalk: CrosswalkFile
+    guidance: GuidanceFile
     entries: list[Entry] = field(default_factory=list)
     by_id: dict[str, Entry] = field(default_factory=dict)
     by_key: dict[str, Entry] = field(default_factory=dict)
@@ -64,7 +66,7 @@ class Catalogue:
 
     @property
     def files(self) -> list[FileHeader]:
-        return [self.mlf, self.lf, self.gmts, self.hlm, self.programmes]
+        return [self.mlf, self.lf, self.gmts, self.hlm, self.programmes, self.guidance]
 
     def get(self, entry_id: str) -> Entry:
         try:
@@ -118,6 +120,8 @@ class Catalogue:
             return {"dimensions": n("dimension")}
         if framework_id == "programmes":
             return {"entries": n("programme")}
+        if framework_id == "guidance":
+            return {"entries": n("guidance")}
         raise KeyError(f"no framework {framework_id!r}")
 
     def gmts_competency(self, item_id: str) -> GmtsCompetency | None:
@@ -332,6 +336,21 @@ def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
         )
 
 
+def _guidance_entries(f: GuidanceFile) -> Iterator[Entry]:
+    """Each point in our words, then our suggestion, then the source it comes from."""
+    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}, {f.source.year})."
+    for g in f.entries:
+        parts = [g.text, f"LeadCoach suggests: {g.tip}" if g.tip else "", source]
+        yield Entry(
+            f.id,
+            f"{f.id}.{g.code}",
+            "guidance",
+            g.title,
+            "\n\n".join(p for p in parts if p),
+            context=" ".join([*g.keywords, *(s.label for s in g.mix)]),
+        )
+
+
 def _one(by_kind: dict[str, FileHeader], kind: str, model: type[_F]) -> _F:
     found = by_kind.get(kind)
     if not isinstance(found, model):
@@ -352,6 +371,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         hlm=_one(by_kind, "hlm", HlmFile),
         programmes=_one(by_kind, "programmes", ProgrammesFile),
         crosswalk=_one(by_kind, "crosswalk", CrosswalkFile),
+        guidance=_one(by_kind, "guidance", GuidanceFile),
     )
     cat._gmts_by_id = {f"{cat.gmts.id}.{c.key}": c for c in cat.gmts.competencies}
     entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
@@ -367,6 +387,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         )
         for p in cat.programmes.entries
     ]
+    entries += list(_guidance_entries(cat.guidance))
     for e in entries:
         if e.id in cat.by_id:
             raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
@@ -396,6 +417,12 @@ def _check_references(cat: Catalogue) -> None:
     for i, p in enumerate(cat.programmes.entries):
         for j, ref in enumerate(p.develops):
             need(ref, f"programmes.yaml: entries[{i}].develops[{j}]")
+    for i, g in enumerate(cat.guidance.entries):
+        for j, ref in enumerate(g.related):
+            need(ref, f"guidance.yaml: entries[{i}].related[{j}]")
+        for j, share in enumerate(g.mix):
+            for k, ref in enumerate(share.related):
+                need(ref, f"guidance.yaml: entries[{i}].mix[{j}].related[{k}]")
     for i, link in enumerate(cat.crosswalk.links):
         need(link.from_, f"crosswalk.yaml: links[{i}].from")
         need(link.to, f"crosswalk.yaml: links[{i}].to")

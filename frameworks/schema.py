@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
@@ -297,7 +297,48 @@ class CrosswalkFile(FileHeader):
     links: list[CrosswalkLink]
 
 
-AnyFile = MlfFile | LfFile | GmtsFile | HlmFile | ProgrammesFile | CrosswalkFile
+# --- guidance -----------------------------------------------------------------------
+
+
+class GuidanceShare(_Model):
+    """One part of a mix such as 70/20/10."""
+
+    share: int = Field(ge=0, le=100)
+    label: Text
+    related: list[str] = Field(default_factory=list)  # catalogue ids to offer for this part
+
+
+class GuidanceSource(_Model):
+    section: Text
+    quotes: list[Text] = Field(min_length=1)  # the source's exact words the guidance rests on
+
+
+class Guidance(_Model):
+    """A point from a source, in LeadCoach's own words (``text``), with LeadCoach's suggestion
+    (``tip``, shown as ours) and the source's own words it rests on."""
+
+    code: Slug
+    title: Text
+    text: Text
+    tip: Text | None = None
+    mix: list[GuidanceShare] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    keywords: list[Text] = Field(default_factory=list)  # extra words a lookup may match
+    source: GuidanceSource
+
+    @model_validator(mode="after")
+    def _mix_adds_up(self) -> Guidance:
+        if self.mix and sum(s.share for s in self.mix) != 100:
+            raise ValueError("the shares of a mix must add up to 100")
+        return self
+
+
+class GuidanceFile(FileHeader):
+    kind: Literal["guidance"]
+    entries: list[Guidance] = Field(min_length=1)
+
+
+AnyFile = MlfFile | LfFile | GmtsFile | HlmFile | ProgrammesFile | CrosswalkFile | GuidanceFile
 FILE_MODELS: dict[str, type[FileHeader]] = {
     "mlf": MlfFile,
     "lf": LfFile,
@@ -305,4 +346,5 @@ FILE_MODELS: dict[str, type[FileHeader]] = {
     "hlm": HlmFile,
     "programmes": ProgrammesFile,
     "crosswalk": CrosswalkFile,
+    "guidance": GuidanceFile,
 }
