@@ -12,7 +12,9 @@ from frameworks.loader import FrameworkDataError, load_files
 from frameworks.schema import (
     CrosswalkFile,
     FileHeader,
+    GmtsCompetency,
     GmtsFile,
+    GuidanceFile,
     HlmFile,
     LfFile,
     MlfFile,
@@ -37,6 +39,7 @@ class Entry:
     stage: str | None = None
     parent: str | None = None
     context: str = ""  # extra words the lookup may match (e.g. the competency's statements)
+    key: str | None = None  # a stable key that survives renumbering (MLF: ``mlf2025:<title-slug>``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,17 @@ class Catalogue:
     hlm: HlmFile
     programmes: ProgrammesFile
     crosswalk: CrosswalkFile
+    guidance: GuidanceFile
     entries: list[Entry] = field(default_factory=list)
     by_id: dict[str, Entry] = field(default_factory=dict)
+    by_key: dict[str, Entry] = field(default_factory=dict)
     _links: dict[str, list[Link]] = field(default_factory=dict)
     _by_kind: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
+    _gmts_by_id: dict[str, GmtsCompetency] = field(default_factory=dict)
 
     @property
     def files(self) -> list[FileHeader]:
-        return [self.mlf, self.lf, self.gmts, self.hlm, self.programmes]
+        return [self.mlf, self.lf, self.gmts, self.hlm, self.programmes, self.guidance]
 
     def get(self, entry_id: str) -> Entry:
         try:
@@ -114,7 +120,14 @@ class Catalogue:
             return {"dimensions": n("dimension")}
         if framework_id == "programmes":
             return {"entries": n("programme")}
+        if framework_id == "guidance":
+            return {"entries": n("guidance")}
         raise KeyError(f"no framework {framework_id!r}")
+
+    def gmts_competency(self, item_id: str) -> GmtsCompetency | None:
+        """The typed GMTS competency behind an id such as ``gmts-gm.4.4.3-specialist`` (target level,
+        examples, section...), or None if the id is not a GMTS competency."""
+        return self._gmts_by_id.get(item_id)
 
     def related(self, item_id: str) -> list[Link]:
         """Crosswalk links of an item (or of its standard/domain), so evidence counts twice."""
@@ -134,14 +147,24 @@ def _crosswalk_keys(cat: Catalogue, item_id: str) -> list[str]:
     keys = [base]
     if fw in ("mlf2025", "lf2011") and code and code[0].isdigit():
         keys.append(f"{fw}.{code.split('.')[0]}")
-    if fw == "gmts-gm" and base in cat.by_id:
-        comp = next(c for c in cat.gmts.competencies if f"gmts-gm.{c.key}" == base)
+    comp = cat.gmts_competency(base) if fw == "gmts-gm" else None
+    if comp is not None:
         keys += [comp.lf_element, comp.lf_element.rsplit(".", 1)[0], *comp.hlm]
     return keys
 
 
 def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
     fw = f.id
+    yield Entry(fw, f"{fw}.vision", "about", "Vision statement", f.vision)
+    yield Entry(fw, f"{fw}.mission", "about", "Mission statement", f.mission)
+    yield Entry(
+        fw,
+        f"{fw}.adoption",
+        "about",
+        "When and how the framework will be adopted",
+        "\n\n".join(f.adoption.statements),
+        context="timeline finalised self-assessment 360 feedback appraisal free online learning",
+    )
     for st in f.stages:
         yield Entry(
             fw,
@@ -152,16 +175,25 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
             stage=st.key,
         )
     for v in f.values:
-        yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, v.statement)
+        yield Entry(fw, f"{fw}.value.{v.code}", "value", v.title, f"{f.value_stem} {v.statement}")
     for area in f.areas:
         area_id = f"{fw}.area.{area.code}"
-        yield Entry(fw, area_id, "area", area.title, " ".join(area.introduction), code=f"area {area.code}")
+        yield Entry(
+            fw,
+            area_id,
+            "area",
+            area.title,
+            " ".join(area.introduction),
+            code=f"area {area.code}",
+            key=f"{fw}:{area.key}",
+        )
         for std in area.standards:
             std_id = f"{fw}.{std.code}"
             titles = "; ".join(c.title for c in std.competencies)
-            yield Entry(fw, std_id, "standard", std.title, titles, code=std.code, parent=area_id)
+            yield Entry(fw, std_id, "standard", std.title, titles, code=std.code, parent=area_id, key=f"{fw}:{std.key}")
             for comp in std.competencies:
                 comp_id = f"{fw}.{comp.code}"
+                comp_key = f"{fw}:{comp.key}"
                 statements = " ".join(t for _, t in comp.stages.items())
                 yield Entry(
                     fw,
@@ -172,6 +204,7 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
                     code=comp.code,
                     parent=std_id,
                     context=f"{std.title} {statements}",
+                    key=comp_key,
                 )
                 for key, text in comp.stages.items():
                     yield Entry(
@@ -184,6 +217,7 @@ def _mlf_entries(f: MlfFile) -> Iterator[Entry]:
                         stage=key,
                         parent=comp_id,
                         context=std.title,
+                        key=f"{comp_key}@{key}",
                     )
 
 
@@ -193,9 +227,19 @@ def _lf_entries(f: LfFile) -> Iterator[Entry]:
         yield Entry(
             fw, f"{fw}.stage.{st.key}", "stage", f"{st.label}: {st.title}", " ".join(st.definition), stage=st.key
         )
+    yield Entry(fw, f"{fw}.core-domains", "about", "The five core domains", f.core_domains_note)
+    for df in f.definitions:
+        yield Entry(
+            fw,
+            f"{fw}.definition.{df.term}",
+            "definition",
+            f"The word ‘{df.term}’",
+            df.text,
+            context="definition meaning",
+        )
     for d in f.domains:
         dom_id = f"{fw}.{d.code}"
-        yield Entry(fw, dom_id, "domain", d.title, d.introduction, code=d.code)
+        yield Entry(fw, dom_id, "domain", d.title, d.full_text, code=d.code)
         yield Entry(
             fw,
             f"{dom_id}.not-yet",
@@ -234,7 +278,51 @@ def _lf_entries(f: LfFile) -> Iterator[Entry]:
 
 
 def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
+    fw = f.id
+    for lv in f.levels:
+        yield Entry(fw, f"{fw}.level.{lv.level}", "level", f"Level {lv.level}: {lv.label}", lv.description)
+    for st in f.statuses:
+        yield Entry(fw, f"{fw}.status.{st.key.replace('_', '-')}", "status", st.label, f"{st.label}: {st.description}")
+    pq = f.personal_qualities
+    yield Entry(
+        fw,
+        f"{fw}.rule.reflective-piece",
+        "rule",
+        "Personal qualities: the reflective piece",
+        "\n\n".join([pq.text, pq.sign_off, pq.rule]),
+        context="personal qualities reflective piece 2000 words achieved not achieved sign off",
+    )
+    yield Entry(
+        fw,
+        f"{fw}.rule.reflective-piece-criteria",
+        "rule",
+        "Personal qualities: criteria for the reflective piece",
+        "\n\n".join(f"{c.heading}\n" + "\n".join(f"• {i}" for i in c.items) for c in pq.criteria),
+        context="personal qualities reflective piece evidence criteria",
+    )
+    yield Entry(
+        fw,
+        f"{fw}.rule.thresholds",
+        "rule",
+        "How many competencies to achieve",
+        f.thresholds.text,
+        context="percentage achieved graduate graduation end of year one scheme",
+    )
     domains = {d.code: d.title for d in f.domains}
+    sections = {s.code: s.title for d in f.domains for s in d.sections}
+    for d in f.domains:
+        for s in d.sections:
+            comps = [c for c in f.competencies if c.section == s.code]
+            titles = [s.title] + ([s.specialist_title] if s.specialist_title else [])
+            yield Entry(
+                fw,
+                f"{fw}.section.{s.code}",
+                "section",
+                s.title,
+                "; ".join(f"{c.code} {c.text}" for c in comps),
+                code=s.code,
+                context=" ".join([d.title, *titles]),
+            )
     for c in f.competencies:
         yield Entry(
             f.id,
@@ -244,7 +332,22 @@ def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
             c.text,
             code=c.code,
             parent=c.lf_element,
-            context=f"{domains[c.code[0]]} {c.type} " + " ".join(c.examples),
+            context=f"{domains[c.code[0]]} {sections[c.section]} {c.type} " + " ".join(c.examples),
+        )
+
+
+def _guidance_entries(f: GuidanceFile) -> Iterator[Entry]:
+    """Each point in our words, then our suggestion, then the source it comes from."""
+    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}, {f.source.year})."
+    for g in f.entries:
+        parts = [g.text, f"LeadCoach suggests: {g.tip}" if g.tip else "", source]
+        yield Entry(
+            f.id,
+            f"{f.id}.{g.code}",
+            "guidance",
+            g.title,
+            "\n\n".join(p for p in parts if p),
+            context=" ".join([*g.keywords, *(s.label for s in g.mix)]),
         )
 
 
@@ -268,7 +371,9 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         hlm=_one(by_kind, "hlm", HlmFile),
         programmes=_one(by_kind, "programmes", ProgrammesFile),
         crosswalk=_one(by_kind, "crosswalk", CrosswalkFile),
+        guidance=_one(by_kind, "guidance", GuidanceFile),
     )
+    cat._gmts_by_id = {f"{cat.gmts.id}.{c.key}": c for c in cat.gmts.competencies}
     entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
     entries += [Entry("hlm", f"hlm.{d.code}", "dimension", d.title, d.title, code=d.code) for d in cat.hlm.dimensions]
     entries += [
@@ -278,14 +383,19 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
             "programme",
             p.title,
             p.description,
-            context=f"{p.provider} {p.audience} {p.eligibility} {p.kind}",
+            context=" ".join([p.provider, p.audience, p.eligibility or "", p.kind, *p.courses]),
         )
         for p in cat.programmes.entries
     ]
+    entries += list(_guidance_entries(cat.guidance))
     for e in entries:
         if e.id in cat.by_id:
             raise FrameworkDataError(f"{e.framework}: duplicate id {e.id!r}")
         cat.by_id[e.id] = e
+        if e.key is not None:
+            if e.key in cat.by_key:
+                raise FrameworkDataError(f"{e.framework}: duplicate key {e.key!r} ({cat.by_key[e.key].id}, {e.id})")
+            cat.by_key[e.key] = e
         cat._by_kind.setdefault((e.framework, e.kind), []).append(e)
     cat.entries = entries
     _check_references(cat)
@@ -307,6 +417,12 @@ def _check_references(cat: Catalogue) -> None:
     for i, p in enumerate(cat.programmes.entries):
         for j, ref in enumerate(p.develops):
             need(ref, f"programmes.yaml: entries[{i}].develops[{j}]")
+    for i, g in enumerate(cat.guidance.entries):
+        for j, ref in enumerate(g.related):
+            need(ref, f"guidance.yaml: entries[{i}].related[{j}]")
+        for j, share in enumerate(g.mix):
+            for k, ref in enumerate(share.related):
+                need(ref, f"guidance.yaml: entries[{i}].mix[{j}].related[{k}]")
     for i, link in enumerate(cat.crosswalk.links):
         need(link.from_, f"crosswalk.yaml: links[{i}].from")
         need(link.to, f"crosswalk.yaml: links[{i}].to")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 StageKey = Literal["fundamental", "1", "2", "3", "4"]
 
 
@@ -62,7 +63,8 @@ class MlfStages(_Model):
 
 
 class MlfCompetency(_Model):
-    code: Text
+    code: Text  # our numbering (the draft numbers nothing): see MlfFile.numbering_note
+    key: Slug  # stable: a slug of the title, kept if the final edition renumbers or renames
     title: Text
     heading_in_source: str | None = None
     stages: MlfStages
@@ -70,12 +72,14 @@ class MlfCompetency(_Model):
 
 class MlfStandard(_Model):
     code: Text
+    key: Slug
     title: Text
     competencies: list[MlfCompetency] = Field(min_length=1)
 
 
 class MlfArea(_Model):
     code: Text
+    key: Slug
     title: Text
     introduction: list[Text]
     standards: list[MlfStandard] = Field(min_length=1)
@@ -87,10 +91,23 @@ class MlfValue(_Model):
     statement: Text
 
 
+class MlfAdoption(_Model):
+    """What the draft says about finalising and adopting the framework."""
+
+    final_by: Text
+    self_assessment_from: Text
+    statements: list[Text] = Field(min_length=1)
+
+
 class MlfFile(FileHeader):
     kind: Literal["mlf"]
+    numbering_note: Text
+    vision: Text
+    mission: Text
+    adoption: MlfAdoption
     rating_scale: list[RatingLevel] = Field(min_length=5, max_length=5)
     stages: list[Stage] = Field(min_length=5, max_length=5)
+    value_stem: Text
     values: list[MlfValue]
     areas: list[MlfArea]
 
@@ -110,15 +127,26 @@ class LfElement(_Model):
 class LfDomain(_Model):
     code: Text
     title: Text
-    introduction: Text
+    introduction: Text  # ends "...effective in:"; the list that follows is the elements' summaries
     core: bool
     elements: list[LfElement] = Field(min_length=4, max_length=4)
     not_yet_demonstrating: list[Text] = Field(min_length=1)
+
+    @property
+    def full_text(self) -> str:
+        """The domain's introduction with the list it introduces, as the source prints it."""
+        return "\n".join([self.introduction, *(f"• {el.summary}" for el in self.elements)])
+
+
+class LfDefinition(_Model):
+    term: Text
+    text: Text
 
 
 class LfFile(FileHeader):
     kind: Literal["lf"]
     core_domains_note: Text
+    definitions: list[LfDefinition] = Field(min_length=1)
     stages: list[Stage] = Field(min_length=4, max_length=4)
     domains: list[LfDomain]
 
@@ -144,6 +172,13 @@ class GmtsThresholds(_Model):
     text: Text
 
 
+class GmtsCriteria(_Model):
+    """One column of the criteria table for the personal-qualities reflective piece."""
+
+    heading: Text
+    items: list[Text] = Field(min_length=1)
+
+
 class GmtsPersonalQualities(_Model):
     section: Text
     assessment: Literal["reflective_piece"]
@@ -151,12 +186,24 @@ class GmtsPersonalQualities(_Model):
     tolerance: float
     statuses: list[Literal["achieved", "not_achieved"]]
     text: Text
+    criteria: list[GmtsCriteria] = Field(min_length=1)
+    sign_off: Text
     rule: Text
+
+
+class GmtsSection(_Model):
+    """A sub-heading of a domain (e.g. 3.2 Managing Resources). The specialist tables sometimes
+    word it differently from the core table; both wordings are kept."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[1-7]\.[1-4]$")]
+    title: Text
+    specialist_title: str | None = None
 
 
 class GmtsDomain(_Model):
     code: Text
     title: Text
+    sections: list[GmtsSection] = Field(min_length=1)
 
 
 class GmtsCompetency(_Model):
@@ -172,6 +219,11 @@ class GmtsCompetency(_Model):
     @property
     def key(self) -> str:
         return self.id_suffix or self.code
+
+    @property
+    def section(self) -> str:
+        """The sub-heading its code belongs to (the first two parts, e.g. 3.2)."""
+        return self.code.rsplit(".", 1)[0]
 
 
 class GmtsFile(FileHeader):
@@ -199,23 +251,34 @@ class HlmFile(FileHeader):
 
 
 class Programme(_Model):
+    """A development programme or resource. Fields say what the sources say (null where they are
+    silent) except ``audience``, ``stages``, ``develops``, ``positive_action`` and ``leadcoach_note``,
+    which are LeadCoach's matching judgement and must be shown as ours."""
+
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     title: Text
     kind: Literal["programme", "course", "network", "coaching", "elearning", "tool", "method"]
     provider: Text
     description: Text
-    audience: Text
-    eligibility: Text
-    positive_action: bool
-    stages: list[StageKey] = Field(min_length=1)
-    format: str | None
-    duration: str | None
-    cost: str | None
-    url: str | None
-    develops: list[str] = Field(min_length=1)
+    audience: Text  # ours
+    eligibility: Text | None  # who the source says it is for; None where it says nothing
+    positive_action: bool  # ours (the product brief's term): only for an under-represented group
+    stages: list[StageKey] = Field(min_length=1)  # ours
+    format: Text | None
+    duration: Text | None
+    cost: Text | None
+    courses: list[Text] = Field(default_factory=list)  # named courses, as the source lists them
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None
+    develops: list[str] = Field(min_length=1)  # ours
+    leadcoach_note: Text | None = None  # ours, and shown as ours
     seed: Text
     status: Text
-    last_checked: Text
+    source_date: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}){0,2}$")] | None
+
+    @property
+    def free(self) -> bool:
+        """The source says it costs nothing."""
+        return (self.cost or "").lower() == "free"
 
 
 class ProgrammesFile(FileHeader):
@@ -234,7 +297,48 @@ class CrosswalkFile(FileHeader):
     links: list[CrosswalkLink]
 
 
-AnyFile = MlfFile | LfFile | GmtsFile | HlmFile | ProgrammesFile | CrosswalkFile
+# --- guidance -----------------------------------------------------------------------
+
+
+class GuidanceShare(_Model):
+    """One part of a mix such as 70/20/10."""
+
+    share: int = Field(ge=0, le=100)
+    label: Text
+    related: list[str] = Field(default_factory=list)  # catalogue ids to offer for this part
+
+
+class GuidanceSource(_Model):
+    section: Text
+    quotes: list[Text] = Field(min_length=1)  # the source's exact words the guidance rests on
+
+
+class Guidance(_Model):
+    """A point from a source, in LeadCoach's own words (``text``), with LeadCoach's suggestion
+    (``tip``, shown as ours) and the source's own words it rests on."""
+
+    code: Slug
+    title: Text
+    text: Text
+    tip: Text | None = None
+    mix: list[GuidanceShare] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    keywords: list[Text] = Field(default_factory=list)  # extra words a lookup may match
+    source: GuidanceSource
+
+    @model_validator(mode="after")
+    def _mix_adds_up(self) -> Guidance:
+        if self.mix and sum(s.share for s in self.mix) != 100:
+            raise ValueError("the shares of a mix must add up to 100")
+        return self
+
+
+class GuidanceFile(FileHeader):
+    kind: Literal["guidance"]
+    entries: list[Guidance] = Field(min_length=1)
+
+
+AnyFile = MlfFile | LfFile | GmtsFile | HlmFile | ProgrammesFile | CrosswalkFile | GuidanceFile
 FILE_MODELS: dict[str, type[FileHeader]] = {
     "mlf": MlfFile,
     "lf": LfFile,
@@ -242,4 +346,5 @@ FILE_MODELS: dict[str, type[FileHeader]] = {
     "hlm": HlmFile,
     "programmes": ProgrammesFile,
     "crosswalk": CrosswalkFile,
+    "guidance": GuidanceFile,
 }

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,20 @@ if TYPE_CHECKING:
 
 POSTGRES_URL = os.environ.get("LEADCOACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_KEY = Cipher.generate_key()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _main_thread_loop() -> Iterator[None]:
+    """Own the main thread's current event loop for the whole session. Before each async test
+    pytest-asyncio (1.1) notes the current loop, calling get_event_loop(), which creates one if
+    none is set, and puts it back afterwards; asyncio.run() in a later sync test (the CLI tests)
+    then drops that loop unclosed, and the 'unclosed event loop' ResourceWarning fails whichever
+    test the garbage collector happens to run in."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(scope="session")
