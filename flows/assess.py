@@ -349,8 +349,8 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
 def _programme_line(p: Programme) -> str:
     facts = [x for x in (p.duration, p.cost) if x]
     line = f"<b>{escape(p.title)}</b> ({escape(p.provider)})" + (f" — {escape('; '.join(facts))}" if facts else "")
-    if p.positive_action:
-        line += f"\n  Who it is for: {escape(p.eligibility)}"
+    if p.positive_action:  # positive action: always said who it is for
+        line += f"\n  Who it is for: {escape(p.eligibility or 'see the programme page')} (positive action)"
     if p.url:
         line += f"\n  {escape(p.url)}"
     return line

@@ -25,7 +25,7 @@ _STOP = frozenset(
         """
     a about advice all also am an and any anyone anything are as at be been being bit but can cant could
     deal dealing did didnt do does doing done dont for from get getting give good got had handle handling has having
-    have he hello help her here hey hi him his how i if im in into is it its ive just know like look looks
+    have he hello help her here hey hi him his how i if im in into is it its ive just know leave like look looks
     lot may me mean means might more must my need needs no not of ok okay on or our please pls plz really say
     says she should show so some someone something stuff t tell than thank thanks that the their them then
     there they thing things this tips to too u up ur us very want wants was we were what whats when where
