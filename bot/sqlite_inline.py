@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 
@@ -99,6 +99,16 @@ class Connection:
     def cursor(self) -> Cursor:
         assert self._conn is not None
         return Cursor(self._conn.cursor())
+
+    def begin(self, immediate: bool) -> None:
+        """Start a transaction (SQLAlchemy's ``begin`` event, see ``bot/db.py``)."""
+        assert self._conn is not None
+        self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a statement at once: the flow engine's own statements, compiled once (``flows/engine.py``)."""
+        assert self._conn is not None
+        return self._conn.execute(sql, parameters)
 
     async def commit(self) -> None:
         assert self._conn is not None
