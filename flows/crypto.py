@@ -64,5 +64,5 @@ class Cipher:
             raise DecryptionError("stored data could not be decrypted with these keys") from exc
 
     def sign(self, message: str, length: int = 11) -> str:
-        digest = hmac.new(self._mac_key, message.encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._mac_key, message.encode(), "sha256")
         return base64.urlsafe_b64encode(digest).decode()[:length]

@@ -15,8 +15,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -30,6 +28,7 @@ from flows.storage import (
     CLAIM,
     INSERT_DONE,
     INSERT_SESSION,
+    INSERT_USER,
     LOCK_USER,
     SAVE_STATE,
     SAVE_STATE_AND_PARKED,
@@ -277,7 +276,8 @@ class Engine:
         if found is None:
             if not create:
                 return None
-            await tx.conn.execute(self._new_user(tx.conn, who, now))
+            dialect = "postgresql" if tx.conn.dialect.name == "postgresql" else "sqlite"
+            await tx.run(INSERT_USER[dialect], self._new_user(who, now))
             found = await self._find(tx, who)
             assert found is not None
         user, row = found
@@ -302,9 +302,8 @@ class Engine:
         n = len(USER_KEYS)
         return user_object(found[:n]), stored(found[n:])
 
-    def _new_user(self, conn: AsyncConnection, who: Identity, now: datetime) -> Any:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        values = dict(
+    def _new_user(self, who: Identity, now: datetime) -> dict[str, Any]:
+        return dict(
             channel=who.channel,
             external_id=who.external_id,
             first_name=who.first_name,
@@ -319,7 +318,6 @@ class Engine:
             prompt_model="rolfe",
             blocked=False,
         )
-        return insert(User).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
     def _context(self, tx: Tx, user: User, row: Stored | None) -> tuple[Ctx, _Snapshot]:
         ctx = Ctx(tx.db, user, self, self.clock())

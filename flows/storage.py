@@ -17,9 +17,12 @@ from datetime import datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.sql import Delete, Insert, Select, Update
 
 from flows.models import ConversationSession, InboxUpdate, User
@@ -101,6 +104,13 @@ _SAVE = update(SESSIONS).where(SESSIONS.c.user_id == bindparam("b_user_id"))
 SAVE_STATE = Prepared(_SAVE, _STATE)
 SAVE_STATE_AND_PARKED = Prepared(_SAVE, _STATE + _PARKED)
 INSERT_SESSION = Prepared(insert(SESSIONS), ["user_id", *_STATE, *_PARKED])
+# A user's first event: their row, unless a concurrent first event made it (then it is read).
+_NEW_USER = [k for k in USER_KEYS if k not in ("id", "appraisal_date")]
+_IDENTITY = ["channel", "external_id"]
+INSERT_USER = {
+    "postgresql": Prepared(pg_insert(USERS).on_conflict_do_nothing(index_elements=_IDENTITY), _NEW_USER),
+    "sqlite": Prepared(sqlite_insert(USERS).on_conflict_do_nothing(index_elements=_IDENTITY), _NEW_USER),
+}
 
 
 class Tx:
@@ -163,10 +173,15 @@ def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[
 
 
 def user_object(values: Sequence[Any]) -> User:
-    """The user's row as an ORM object, not in any session yet (see ``Tx.db``)."""
-    user = User(**dict(zip(USER_KEYS, values, strict=True)))
+    """The user's row as an ORM object, not in any session yet (see ``Tx.db``): made as the ORM makes the
+    objects it loads (no constructor, no attribute events), then given its identity."""
+    user: User = _USER_CLASS.new_instance()
+    user.__dict__.update(zip(USER_KEYS, values, strict=True))
     make_transient_to_detached(user)
     return user
+
+
+_USER_CLASS = manager_of_class(User)
 
 
 def stored(values: Sequence[Any] | None) -> Stored | None:
