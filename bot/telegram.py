@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import json
 import logging
 import re
 import warnings
@@ -12,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes, ExtBot
@@ -111,8 +113,14 @@ def _html(bot: Bot, text: str, markup: dict[str, Any] | None, **target: int) -> 
         data["reply_markup"] = markup
     defaults = bot.defaults if isinstance(bot, ExtBot) else None
     if defaults is not None and defaults.link_preview_options is not None:
-        data["link_preview_options"] = defaults.link_preview_options.to_dict()
+        data["link_preview_options"] = _options_json(defaults.link_preview_options)
     return data
+
+
+@functools.lru_cache(maxsize=4)
+def _options_json(options: LinkPreviewOptions) -> str:
+    """The options as the Bot API's JSON (what PTB would send for them), made once."""
+    return json.dumps(options.to_dict())
 
 
 async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:

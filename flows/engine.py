@@ -36,8 +36,10 @@ from flows.storage import (
     STORED,
     USER_AND_SESSION,
     USER_KEYS,
+    InlineDriver,
     Stored,
     Tx,
+    inline_driver,
     stored,
     user_object,
 )
@@ -99,7 +101,7 @@ class Engine:
         # connection kept open for them.
         self._write_lock = asyncio.Lock() if single_writer else None
         self._conn: AsyncConnection | None = None
-        self._driver: Any = None  # the kept connection's driver connection
+        self._driver: InlineDriver | None = None  # the kept connection's, if it runs statements inline
         from flows import register_all
 
         register_all(self)
@@ -202,12 +204,12 @@ class Engine:
             if self._conn is None:
                 self._conn = await self.engine.connect()
                 await self._conn.execution_options(immediate=True)
-                self._driver = (await self._conn.get_raw_connection()).driver_connection
+                self._driver = inline_driver((await self._conn.get_raw_connection()).driver_connection)
             async with self._transact(self._conn, self._driver) as tx:
                 yield tx
 
     @contextlib.asynccontextmanager
-    async def _transact(self, conn: AsyncConnection, driver: Any = None) -> AsyncIterator[Tx]:
+    async def _transact(self, conn: AsyncConnection, driver: InlineDriver | None = None) -> AsyncIterator[Tx]:
         tx = Tx(conn, self.sessionmaker, driver)
         await conn.begin()
         try:

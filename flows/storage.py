@@ -118,10 +118,12 @@ class Tx:
 
     __slots__ = ("_driver", "_maker", "conn", "session", "user")
 
-    def __init__(self, conn: AsyncConnection, maker: async_sessionmaker[AsyncSession], driver: Any = None) -> None:
+    def __init__(
+        self, conn: AsyncConnection, maker: async_sessionmaker[AsyncSession], driver: InlineDriver | None = None
+    ) -> None:
         self.conn = conn
         self._maker = maker
-        self._driver = driver if isinstance(driver, InlineDriver) else None
+        self._driver = driver  # an InlineDriver (see ``inline_driver``), or None
         self.session: AsyncSession | None = None
         self.user: User | None = None  # the user whose event this is, once loaded
 
@@ -162,6 +164,11 @@ class Tx:
         if state.modified and state.committed_state:
             changed = {key: state.dict[key] for key in state.committed_state}
             await self.conn.execute(update(USERS).where(USERS.c.id == self.user.id).values(changed))
+
+
+def inline_driver(driver: Any) -> InlineDriver | None:
+    """The connection's driver connection if it runs statements inline (checked once per connection)."""
+    return driver if isinstance(driver, InlineDriver) else None
 
 
 def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:
