@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
@@ -139,8 +140,8 @@ class Tx:
         """The first row the query returns, or None."""
         if self._driver is None:
             return (await self.conn.execute(statement.statement, params)).first()
-        sql, binds, results = statement.compiled(self.conn.dialect)
-        row = self._driver.execute_now(sql, _bound(binds, params)).fetchone()
+        cursor, results = self._now(self._driver, statement, params)
+        row = cursor.fetchone()
         if row is None:
             return None
         return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
@@ -150,8 +151,18 @@ class Tx:
         if self._driver is None:
             result = await self.conn.execute(statement.statement, params)
             return int(result.rowcount)
-        sql, binds, _ = statement.compiled(self.conn.dialect)
-        return int(self._driver.execute_now(sql, _bound(binds, params)).rowcount)
+        cursor, _ = self._now(self._driver, statement, params)
+        return int(cursor.rowcount)
+
+    def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[_Processor]]:
+        """Run on the driver; its errors raised as SQLAlchemy raises them (IntegrityError, OperationalError...)."""
+        dialect = self.conn.dialect
+        sql, binds, results = statement.compiled(dialect)
+        values = _bound(binds, params)
+        try:
+            return driver.execute_now(sql, values), results
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
     async def flush(self) -> None:
         """Before the commit: what handlers changed in the session, or in the user's object."""
