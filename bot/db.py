@@ -45,6 +45,8 @@ def create_engine(url: str) -> AsyncEngine:
             immediate = conn.get_execution_options().get("immediate", False)
             driver = conn.connection.driver_connection
             assert isinstance(driver, sqlite_inline.Connection)
+            if driver.in_transaction:  # the flow engine began it on the driver (flows/storage.py): join it
+                return
             driver.begin(immediate)  # straight to SQLite: a statement through SQLAlchemy costs more
 
         return engine

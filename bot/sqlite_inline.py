@@ -100,15 +100,28 @@ class Connection:
         assert self._conn is not None
         return Cursor(self._conn.cursor())
 
+    # Called at once, not awaited: SQLAlchemy's ``begin`` event (``bot/db.py``), and the flow engine's
+    # transactions and statements (``flows/storage.py``).
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
     def begin(self, immediate: bool) -> None:
-        """Start a transaction (SQLAlchemy's ``begin`` event, see ``bot/db.py``)."""
         assert self._conn is not None
         self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run a statement at once: the flow engine's own statements, compiled once (``flows/engine.py``)."""
         assert self._conn is not None
         return self._conn.execute(sql, parameters)
+
+    def commit_now(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+
+    def rollback_now(self) -> None:
+        assert self._conn is not None
+        self._conn.rollback()
 
     async def commit(self) -> None:
         assert self._conn is not None

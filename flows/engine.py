@@ -211,14 +211,13 @@ class Engine:
     @contextlib.asynccontextmanager
     async def _transact(self, conn: AsyncConnection, driver: InlineDriver | None = None) -> AsyncIterator[Tx]:
         tx = Tx(conn, self.sessionmaker, driver)
-        await conn.begin()
+        await tx.begin()
         try:
             yield tx
-            await tx.flush()
-            await conn.commit()
+            await tx.commit()
         except BaseException:
             try:
-                await conn.rollback()
+                await tx.rollback()
             except Exception:
                 if conn is self._conn:  # a broken connection: the next transaction opens another
                     self._conn = None

@@ -46,9 +46,18 @@ class Stored:
 
 @runtime_checkable
 class InlineDriver(Protocol):
-    """A DBAPI connection that runs a statement at once (``bot/sqlite_inline.Connection``)."""
+    """A DBAPI connection that runs statements at once (``bot/sqlite_inline.Connection``)."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def begin(self, immediate: bool) -> None: ...
 
     def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
+
+    def commit_now(self) -> None: ...
+
+    def rollback_now(self) -> None: ...
 
 
 _Processor = Callable[[Any], Any] | None
@@ -115,7 +124,9 @@ INSERT_USER = {
 
 
 class Tx:
-    """One transaction of the engine's, on one connection (begun by SQLAlchemy)."""
+    """One transaction of the engine's, on one connection. With an inline driver the transaction is begun
+    (BEGIN IMMEDIATE) and ended on the driver; if anything goes through SQLAlchemy meanwhile (the ORM
+    session, a handler's statement), SQLAlchemy joins it (``bot/db.py``) and ends it."""
 
     __slots__ = ("_driver", "_maker", "conn", "session", "user")
 
@@ -127,6 +138,25 @@ class Tx:
         self._driver = driver  # an InlineDriver (see ``inline_driver``), or None
         self.session: AsyncSession | None = None
         self.user: User | None = None  # the user whose event this is, once loaded
+
+    async def begin(self) -> None:
+        if self._driver is None:
+            await self.conn.begin()
+        else:
+            self._driver.begin(True)
+
+    async def commit(self) -> None:
+        await self.flush()
+        if self._driver is None or self.conn.in_transaction():
+            await self.conn.commit()
+        else:
+            self._driver.commit_now()
+
+    async def rollback(self) -> None:
+        if self._driver is None or self.conn.in_transaction():
+            await self.conn.rollback()
+        else:
+            self._driver.rollback_now()
 
     def db(self) -> AsyncSession:
         """The ORM session, on this transaction's connection (opened when first asked for)."""
@@ -165,7 +195,8 @@ class Tx:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
     async def flush(self) -> None:
-        """Before the commit: what handlers changed in the session, or in the user's object."""
+        """Before the commit: what handlers changed in the session, or in the user's object. (The session
+        began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
         if self.session is not None:
             await self.session.flush()
             return
