@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import Bot, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes, ExtBot
@@ -91,16 +91,8 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
-
-
 def _markup(reply: Reply) -> dict[str, Any] | None:
-    """``keyboard`` as the Bot API's JSON."""
+    """The reply's buttons as an inline keyboard, in the Bot API's JSON."""
     if not reply.buttons:
         return None
     return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}

@@ -85,7 +85,7 @@ class Engine:
         self.sessionmaker = sessionmaker
         bind = sessionmaker.kw.get("bind")
         assert isinstance(bind, AsyncEngine), "the sessionmaker must be bound to an AsyncEngine"
-        self.engine = bind
+        self.database = bind
         self.catalogue = catalogue
         self.index = index
         self.cipher = cipher
@@ -197,12 +197,12 @@ class Engine:
         """A transaction: on PostgreSQL on a pooled connection; on SQLite one at a time in this process, on
         the connection kept for them, which begins them with BEGIN IMMEDIATE (see ``bot/db.py``)."""
         if self._write_lock is None:
-            async with self.engine.connect() as conn, self._transact(conn) as tx:
+            async with self.database.connect() as conn, self._transact(conn) as tx:
                 yield tx
             return
         async with self._write_lock:
             if self._conn is None:
-                self._conn = await self.engine.connect()
+                self._conn = await self.database.connect()
                 await self._conn.execution_options(immediate=True)
                 self._driver = inline_driver((await self._conn.get_raw_connection()).driver_connection)
             async with self._transact(self._conn, self._driver) as tx:
