@@ -43,7 +43,11 @@ def create_engine(url: str) -> AsyncEngine:
             # starts, not at its first write: one that read an older snapshot could otherwise fail, or
             # (two processes) lose an update. Reads begin deferred and never wait for writers (WAL).
             immediate = conn.get_execution_options().get("immediate", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, sqlite_inline.Connection)
+            if driver.in_transaction:  # the flow engine began it on the driver (flows/storage.py): join it
+                return
+            driver.begin(immediate)  # straight to SQLite: a statement through SQLAlchemy costs more
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"timeout": 10})

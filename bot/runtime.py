@@ -27,6 +27,7 @@ class Runtime:
     coach: Engine
 
     async def close(self) -> None:
+        await self.coach.close()
         await self.db.dispose()
 
 
@@ -61,6 +62,7 @@ async def open_runtime(settings: Settings) -> Runtime:
     try:
         await check_canary(coach)
     except BaseException:
+        await coach.close()
         await db.dispose()
         raise
     return Runtime(settings, db, coach)

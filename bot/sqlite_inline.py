@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 
@@ -99,6 +99,29 @@ class Connection:
     def cursor(self) -> Cursor:
         assert self._conn is not None
         return Cursor(self._conn.cursor())
+
+    # Called at once, not awaited: SQLAlchemy's ``begin`` event (``bot/db.py``), and the flow engine's
+    # transactions and statements (``flows/storage.py``).
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
+    def begin(self, immediate: bool) -> None:
+        assert self._conn is not None
+        self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        assert self._conn is not None
+        return self._conn.execute(sql, parameters)
+
+    def commit_now(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+
+    def rollback_now(self) -> None:
+        assert self._conn is not None
+        self._conn.rollback()
 
     async def commit(self) -> None:
         assert self._conn is not None

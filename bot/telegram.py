@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import json
 import logging
 import re
 import time
@@ -15,10 +17,10 @@ from functools import partial
 from typing import Any
 
 import aiohttp
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ExtBot
 from telegram.warnings import PTBUserWarning
 
 from bot.runtime import Runtime, parse_input
@@ -35,6 +37,10 @@ RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
 # Set when the engine handled (and so marked done in the inbox) the update being processed.
 consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", default=False)
+# Replies go out as the Bot API's JSON through the bot (and its rate limiter) with ``do_api_request``:
+# building PTB's request objects, and parsing each answer into a Message nobody reads, cost more than
+# the rest of sending. PTB would rather we used its methods.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'", category=PTBUserWarning)
 
 
 def runtime_of(context: Context) -> Runtime:
@@ -91,12 +97,28 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def _markup(reply: Reply) -> dict[str, Any] | None:
+    """The reply's buttons as an inline keyboard, in the Bot API's JSON."""
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
+    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
+
+
+def _html(bot: Bot, text: str, markup: dict[str, Any] | None, **target: int) -> dict[str, Any]:
+    """A sendMessage or editMessageText call, with the bot's defaults (link previews) as its methods add them."""
+    data: dict[str, Any] = {**target, "text": text, "parse_mode": ParseMode.HTML.value}
+    if markup is not None:
+        data["reply_markup"] = markup
+    defaults = bot.defaults if isinstance(bot, ExtBot) else None
+    if defaults is not None and defaults.link_preview_options is not None:
+        data["link_preview_options"] = _options_json(defaults.link_preview_options)
+    return data
+
+
+@functools.lru_cache(maxsize=4)
+def _options_json(options: LinkPreviewOptions) -> str:
+    """The options as the Bot API's JSON (what PTB would send for them), made once."""
+    return json.dumps(options.to_dict())
 
 
 async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
@@ -118,22 +140,22 @@ async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], edit: Messa
     for reply in replies:
         chunks = split_text(reply.text) if reply.text else []
         for i, chunk in enumerate(chunks):
-            markup = keyboard(reply) if i == len(chunks) - 1 else None
+            markup = _markup(reply) if i == len(chunks) - 1 else None
             replaced = edit is not None and len(chunks) == 1 and reply.attachment is None
-            if not (replaced and edit is not None and await _edit(edit, chunk, markup)):
-                await _with_retries(
-                    partial(bot.send_message, chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup)
-                )
+            if not (replaced and edit is not None and await _edit(bot, edit, chunk, markup)):
+                data = _html(bot, chunk, markup, chat_id=chat_id)
+                await _with_retries(partial(bot.do_api_request, "sendMessage", api_kwargs=data))
             edit = None
         if reply.attachment is not None:
             await _with_retries(partial(_send_file, bot, chat_id, reply.attachment))
         edit = None
 
 
-async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+async def _edit(bot: Bot, message: Message, text: str, markup: dict[str, Any] | None) -> bool:
     """Replace a message in place; False if Telegram won't (then the reply is sent as a new message)."""
+    data = _html(bot, text, markup, chat_id=message.chat_id, message_id=message.message_id)
     try:
-        await _with_retries(partial(message.edit_text, text, parse_mode=ParseMode.HTML, reply_markup=markup))
+        await _with_retries(partial(bot.do_api_request, "editMessageText", api_kwargs=data))
     except BadRequest as exc:
         if "not modified" in str(exc).lower():
             return True

@@ -47,8 +47,12 @@ class Cipher:
         return self._fernet.encrypt(text.encode("utf-8"))
 
     def decrypt_json(self, token: bytes) -> Any:
+        return json.loads(self.decrypt_text(token))
+
+    def decrypt_text(self, token: bytes) -> str:
+        """The text ``encrypt_text`` (or ``encrypt_json``) encrypted."""
         try:
-            return json.loads(self._fernet.decrypt(bytes(token)).decode("utf-8"))
+            return self._fernet.decrypt(bytes(token)).decode("utf-8")
         except InvalidToken as exc:
             raise DecryptionError("stored data could not be decrypted with this key") from exc
 
@@ -60,5 +64,5 @@ class Cipher:
             raise DecryptionError("stored data could not be decrypted with these keys") from exc
 
     def sign(self, message: str, length: int = 11) -> str:
-        digest = hmac.new(self._mac_key, message.encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._mac_key, message.encode(), "sha256")
         return base64.urlsafe_b64encode(digest).decode()[:length]

@@ -14,19 +14,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flows import interrupt
 from flows.crypto import Cipher, DecryptionError
 from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, Step
-from flows.models import ConversationSession, InboxUpdate, User
+from flows.models import ConversationSession, User
 from flows.push import Sender, SendResult, SendStatus
 from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
 from flows.schedule import Round
+from flows.storage import (
+    CLAIM,
+    INSERT_DONE,
+    INSERT_SESSION,
+    INSERT_USER,
+    LOCK_USER,
+    SAVE_STATE,
+    SAVE_STATE_AND_PARKED,
+    SEEN,
+    STORED,
+    USER_AND_SESSION,
+    USER_KEYS,
+    InlineDriver,
+    Stored,
+    Tx,
+    inline_driver,
+    stored,
+    user_object,
+)
 from flows.texts import FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
@@ -36,25 +53,6 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
 MAC_CHARS = 11  # 66 bits of HMAC-SHA256, base64url
 _SEEN_RESOLUTION = timedelta(minutes=10)
-
-
-# Statements built once: building them per update cost more than running them.
-_MINE = (User.channel == bindparam("channel")) & (User.external_id == bindparam("external_id"))
-_LOCK_USER = select(User).where(_MINE).with_for_update(of=User)
-_USER_AND_SESSION = (
-    select(User, ConversationSession)
-    .outerjoin(ConversationSession, ConversationSession.user_id == User.id)
-    .where(_MINE)
-)
-_CLAIM = (
-    update(InboxUpdate)
-    .where(
-        InboxUpdate.channel == bindparam("b_channel"),
-        InboxUpdate.update_id == bindparam("b_update_id"),
-        InboxUpdate.done_at.is_(None),
-    )
-    .values(done_at=bindparam("b_now"))
-)
 
 
 class _BadState(Exception):
@@ -87,6 +85,9 @@ class Engine:
         appraisal_round: Round | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        bind = sessionmaker.kw.get("bind")
+        assert isinstance(bind, AsyncEngine), "the sessionmaker must be bound to an AsyncEngine"
+        self.database = bind
         self.catalogue = catalogue
         self.index = index
         self.cipher = cipher
@@ -99,9 +100,12 @@ class Engine:
         self.global_clicks: dict[str, Command] = {}
         self.idle_text: Handler | None = None
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
-        # SQLite has one writer: transactions take turns in process (sending still overlaps).
         self.single_writer = single_writer
+        # SQLite has one writer: transactions take turns in process (sending still overlaps), on one
+        # connection kept open for them.
         self._write_lock = asyncio.Lock() if single_writer else None
+        self._conn: AsyncConnection | None = None
+        self._driver: InlineDriver | None = None  # the kept connection's, if it runs statements inline
         from flows import register_all
 
         register_all(self)
@@ -133,14 +137,14 @@ class Engine:
         """Send a bot-initiated message (a nudge, an invitation): ``compose`` runs like a handler, in the
         user's transaction (it may start a flow), then the replies go out through ``sender``."""
         async with self._user_lock(who):
-            async with self.transaction() as db:
-                found = await self._load(db, who, create=False)
+            async with self._begin() as tx:
+                found = await self._load(tx, who, create=False)
                 if found is None or found[0].blocked:
                     return SendResult(SendStatus.SKIPPED)
                 user, row = found
-                ctx, before = self._context(db, user, row)
+                ctx, before = self._context(tx, user, row)
                 await compose(ctx)
-                self._finish(db, ctx, row, before)
+                await self._finish(tx, ctx, row, before)
             if not ctx.replies:
                 return SendResult(SendStatus.SKIPPED)
             result = await sender.send(who, ctx.replies)
@@ -150,8 +154,8 @@ class Engine:
 
     async def mark_blocked(self, who: Identity) -> None:
         """The user blocked us: stop messaging them until they write again."""
-        async with self.transaction() as db:
-            await db.execute(
+        async with self._begin() as tx:
+            await tx.conn.execute(
                 update(User)
                 .where(User.channel == who.channel, User.external_id == who.external_id)
                 .values(blocked=True)
@@ -159,34 +163,77 @@ class Engine:
 
     async def mark_undelivered(self, who: Identity) -> None:
         """The replies to the user's last event could not be delivered: their next text re-asks the step."""
-        async with self.transaction() as db:
+        async with self._begin() as tx:
             user_id = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
-            await db.execute(
+            await tx.conn.execute(
                 update(ConversationSession).where(ConversationSession.user_id.in_(user_id)).values(undelivered=True)
             )
+
+    async def close(self) -> None:
+        """Close the connection kept for SQLite's transactions (the database engine is the runtime's)."""
+        async with self._write_lock or contextlib.nullcontext():
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
 
     # --- one event ----------------------------------------------------------------------
 
     async def _handle(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
-        async with self.transaction() as db:
-            if update_id is not None and not await self._claim(db, who, update_id):
+        async with self._begin() as tx:
+            if update_id is not None and not await self._claim(tx, who, update_id):
                 return Outcome(duplicate=True)
-            found = await self._load(db, who, create=True)
+            found = await self._load(tx, who, create=True)
             assert found is not None
             user, row = found
-            ctx, before = self._context(db, user, row)
+            ctx, before = self._context(tx, user, row)
             ctx.update_id = update_id
             keep = await self._dispatch(ctx, event, row)
-            self._finish(db, ctx, row, before)
+            await self._finish(tx, ctx, row, before)
             pressed = "" if keep is None or ctx.notice else ("clear" if keep else "replace")
             return Outcome(ctx.replies, ctx.notice, pressed=pressed)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A database transaction; on SQLite one at a time in this process."""
-        async with self._write_lock or contextlib.nullcontext(), self.sessionmaker() as db, db.begin():
-            await db.connection(execution_options={"immediate": True})  # SQLite: BEGIN IMMEDIATE
-            yield db
+        async with self._begin() as tx:
+            yield tx.db()
+
+    @contextlib.asynccontextmanager
+    async def _begin(self) -> AsyncIterator[Tx]:
+        """A transaction: on PostgreSQL on a pooled connection; on SQLite one at a time in this process, on
+        the connection kept for them, which begins them with BEGIN IMMEDIATE (see ``bot/db.py``)."""
+        if self._write_lock is None:
+            async with self.database.connect() as conn, self._transact(conn) as tx:
+                yield tx
+            return
+        async with self._write_lock:
+            if self._conn is None:
+                self._conn = await self.database.connect()
+                await self._conn.execution_options(immediate=True)
+                self._driver = inline_driver((await self._conn.get_raw_connection()).driver_connection)
+            async with self._transact(self._conn, self._driver) as tx:
+                yield tx
+
+    @contextlib.asynccontextmanager
+    async def _transact(self, conn: AsyncConnection, driver: InlineDriver | None = None) -> AsyncIterator[Tx]:
+        tx = Tx(conn, self.sessionmaker, driver)
+        await tx.begin()
+        try:
+            yield tx
+            await tx.commit()
+        except BaseException:
+            try:
+                await tx.rollback()
+            except Exception:
+                if conn is self._conn:  # a broken connection: the next transaction opens another
+                    self._conn = None
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                raise
+            raise
+        finally:
+            if tx.session is not None:
+                await tx.session.close()
 
     @contextlib.asynccontextmanager
     async def _user_lock(self, who: Identity) -> AsyncIterator[None]:
@@ -203,48 +250,47 @@ class Engine:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    async def _claim(self, db: AsyncSession, who: Identity, update_id: int) -> bool:
+    async def _claim(self, tx: Tx, who: Identity, update_id: int) -> bool:
         """Mark the update handled in this transaction; False if it was handled already."""
         now = self.clock()
-        key = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == update_id)
-        connection = await db.connection()  # a plain statement: no ORM object to keep in step
-        done = await connection.execute(_CLAIM, {"b_channel": who.channel, "b_update_id": update_id, "b_now": now})
-        if done.rowcount == 1:
+        key = {"b_channel": who.channel, "b_update_id": update_id}
+        if await tx.run(CLAIM, {**key, "b_now": now}) == 1:
             return True
-        if await db.scalar(select(InboxUpdate.update_id).where(key)) is not None:
+        if await tx.first(SEEN, key) is not None:
             return False
-        db.add(
-            InboxUpdate(
-                channel=who.channel,
-                update_id=update_id,
-                user_key=who.external_id,
-                payload_enc=b"",
-                received_at=now,
-                done_at=now,
-            )
+        # Not stored (handled without the inbox): recorded as done. A concurrent claim fails here
+        # (IntegrityError): a duplicate.
+        await tx.run(
+            INSERT_DONE,
+            {
+                "channel": who.channel,
+                "update_id": update_id,
+                "user_key": who.external_id,
+                "payload_enc": b"",
+                "received_at": now,
+                "done_at": now,
+            },
         )
-        await db.flush()  # a concurrent claim fails here (IntegrityError): a duplicate
         return True
 
-    async def _load(
-        self, db: AsyncSession, who: Identity, *, create: bool
-    ) -> tuple[User, ConversationSession | None] | None:
+    async def _load(self, tx: Tx, who: Identity, *, create: bool) -> tuple[User, Stored | None] | None:
         """The user, locked before anything of theirs is read, and their session row. On PostgreSQL the
         session is read by a statement of its own after the lock, so a second instance that waited reads
         what the first one committed; SQLite's transactions already hold the database (BEGIN IMMEDIATE),
         so one query does. ``create``: the user wrote to us (and so is not blocked)."""
-        found = await self._find(db, who)
+        found = await self._find(tx, who)
         now = self.clock()
         if found is None:
             if not create:
                 return None
-            await db.execute(self._new_user(db, who, now))
-            found = await self._find(db, who)
+            dialect = "postgresql" if tx.conn.dialect.name == "postgresql" else "sqlite"
+            await tx.run(INSERT_USER[dialect], self._new_user(who, now))
+            found = await self._find(tx, who)
             assert found is not None
         user, row = found
+        tx.user = user
         if self._write_lock is None:
-            query = select(ConversationSession).where(ConversationSession.user_id == user.id)
-            row = (await db.execute(query)).scalar_one_or_none()
+            row = stored(await tx.first(STORED, {"b_user_id": user.id}))
         if create:
             if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
                 user.last_seen_at, user.blocked = now, False
@@ -252,17 +298,19 @@ class Engine:
                 user.first_name = who.first_name
         return user, row
 
-    async def _find(self, db: AsyncSession, who: Identity) -> tuple[User, ConversationSession | None] | None:
+    async def _find(self, tx: Tx, who: Identity) -> tuple[User, Stored | None] | None:
         mine = {"channel": who.channel, "external_id": who.external_id}
         if self._write_lock is None:  # PostgreSQL: lock the user row only
-            user = (await db.execute(_LOCK_USER, mine)).scalar_one_or_none()
-            return (user, None) if user is not None else None
-        found = (await db.execute(_USER_AND_SESSION, mine)).one_or_none()
-        return (found[0], found[1]) if found is not None else None
+            found = await tx.first(LOCK_USER, mine)
+            return (user_object(found), None) if found is not None else None
+        found = await tx.first(USER_AND_SESSION, mine)
+        if found is None:
+            return None
+        n = len(USER_KEYS)
+        return user_object(found[:n]), stored(found[n:])
 
-    def _new_user(self, db: AsyncSession, who: Identity, now: datetime) -> Any:
-        insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-        values = dict(
+    def _new_user(self, who: Identity, now: datetime) -> dict[str, Any]:
+        return dict(
             channel=who.channel,
             external_id=who.external_id,
             first_name=who.first_name,
@@ -276,33 +324,38 @@ class Engine:
             timezone=self.default_timezone,
             prompt_model="rolfe",
             blocked=False,
+            nudge_reflection=True,
+            nudge_appraisal=True,
+            nudge_cpd=True,
+            quiet_start="21:00",
+            quiet_end="08:00",
         )
-        return insert(User).values(**values).on_conflict_do_nothing(index_elements=["channel", "external_id"])
 
-    def _context(self, db: AsyncSession, user: User, row: ConversationSession | None) -> tuple[Ctx, _Snapshot]:
-        ctx = Ctx(db, user, self, self.clock())
+    def _context(self, tx: Tx, user: User, row: Stored | None) -> tuple[Ctx, _Snapshot]:
+        ctx = Ctx(tx.db, user, self, self.clock())
         return ctx, self._restore(ctx, row)
 
     # --- stored state -------------------------------------------------------------------
 
-    def _restore(self, ctx: Ctx, row: ConversationSession | None) -> _Snapshot:
+    def _restore(self, ctx: Ctx, row: Stored | None) -> _Snapshot:
+        """The stored state into ``ctx``. The snapshot keeps the stored JSON text, to tell what changed."""
         snap = _Snapshot()
         if row is None:
             return snap
         if row.parked_flow and row.parked_data_enc and row.parked_until and _aware(row.parked_until) > ctx.now:
             try:
-                flow, state, where = self._decode(row.parked_flow, row.parked_data_enc)
+                flow, state, where, text = self._decode(row.parked_flow, row.parked_data_enc)
                 step = (where or {}).get("step", "")
                 if step not in flow.steps:
                     raise _BadState(f"no step {step!r}")
                 ctx.parked = (flow.name, step, state)
-                snap.parked = self._encode(flow, state, where)
+                snap.parked = text
             except _BadState as exc:
                 log.warning("dropped a parked %s draft of user %s: %s", row.parked_flow, ctx.user.id, exc)
         if not row.flow or _aware(row.expires_at) <= ctx.now:
             return snap
         try:
-            flow, state, pending = self._decode(row.flow, row.data_enc)
+            flow, state, pending, text = self._decode(row.flow, row.data_enc)
         except _BadState as exc:
             log.warning("dropped the %s conversation of user %s: %s", row.flow, ctx.user.id, exc)
             ctx.say(STATE_DROPPED)
@@ -312,15 +365,17 @@ class Engine:
             ctx.say(STATE_DROPPED)
             return snap
         ctx.flow, ctx.step, ctx.state, ctx.pending = flow.name, row.step, state, pending
-        snap.blob, snap.screen = self._encode(flow, state, pending), self._screen(ctx)
+        snap.blob, snap.screen = text, self._screen(ctx)
         return snap
 
-    def _decode(self, name: str, blob: bytes) -> tuple[Flow[Any], FlowState, dict[str, str] | None]:
+    def _decode(self, name: str, blob: bytes) -> tuple[Flow[Any], FlowState, dict[str, str] | None, str]:
+        """A stored state: its flow, the state, what was pending, and the JSON text as stored."""
         flow = self.flows.get(name)
         if flow is None:
             raise _BadState(f"unknown flow {name!r}")
         try:
-            envelope = self.cipher.decrypt_json(blob)
+            text = self.cipher.decrypt_text(blob)
+            envelope = json.loads(text)
         except (DecryptionError, ValueError) as exc:
             raise _BadState("undecryptable") from exc
         if not isinstance(envelope, dict) or envelope.get("v") != flow.state.schema_version:
@@ -330,7 +385,7 @@ class Engine:
         except ValidationError as exc:
             raise _BadState(f"invalid ({exc.error_count()} errors)") from exc
         pending = envelope.get("pending")
-        return flow, state, pending if isinstance(pending, dict) else None
+        return flow, state, pending if isinstance(pending, dict) else None, text
 
     @staticmethod
     def _encode(flow: Flow[Any], state: FlowState, pending: dict[str, str] | None) -> str:
@@ -349,8 +404,8 @@ class Engine:
         step = self.flows[ctx.flow].steps[ctx.step or ""]
         return f"{ctx.flow}/{ctx.step}/{step.screen(ctx.state)}"
 
-    def _finish(self, db: AsyncSession, ctx: Ctx, row: ConversationSession | None, before: _Snapshot) -> None:
-        """Save what changed and sign the buttons with the step's version."""
+    async def _finish(self, tx: Tx, ctx: Ctx, row: Stored | None, before: _Snapshot) -> None:
+        """Save what changed (nothing, if nothing did) and sign the buttons with the step's version."""
         if ctx.erased:
             self._sign(ctx.replies, 0, 0)
             return
@@ -367,37 +422,31 @@ class Engine:
         if row is not None and unchanged and not row.undelivered:
             self._sign(ctx.replies, ctx.user.id, row.version)
             return
-        row = row or self._new_row(db, ctx)
-        if screen != before.screen:
-            row.version += 1
-        row.flow, row.step, row.undelivered = ctx.flow or "", ctx.step or "", False
-        row.data_enc = self._encrypt(blob) if blob else b""
-        row.updated_at, row.expires_at = ctx.now, ctx.now + self.session_ttl
-        if parked != before.parked:
-            row.parked_flow = ctx.parked[0] if ctx.parked else ""
-            row.parked_data_enc = self._encrypt(parked) if parked else None
-            row.parked_until = ctx.now + self.session_ttl if parked else None
-        self._sign(ctx.replies, ctx.user.id, row.version)
-
-    @staticmethod
-    def _new_row(db: AsyncSession, ctx: Ctx) -> ConversationSession:
-        row = ConversationSession(
-            user_id=ctx.user.id,
-            flow="",
-            step="",
-            version=0,
-            data_enc=b"",
-            updated_at=ctx.now,
-            expires_at=ctx.now,
-            parked_flow="",
-            undelivered=False,
-        )
-        db.add(row)
-        return row
+        version = (row.version if row is not None else 0) + (screen != before.screen)
+        values: dict[str, Any] = {
+            "flow": ctx.flow or "",
+            "step": ctx.step or "",
+            "undelivered": False,
+            "version": version,
+            "data_enc": self._encrypt(blob) if blob else b"",
+            "updated_at": ctx.now,
+            "expires_at": ctx.now + self.session_ttl,
+        }
+        if row is None or parked != before.parked:
+            values["parked_flow"] = ctx.parked[0] if ctx.parked else ""
+            values["parked_data_enc"] = self._encrypt(parked) if parked else None
+            values["parked_until"] = ctx.now + self.session_ttl if parked else None
+        if row is None:
+            await tx.run(INSERT_SESSION, {"user_id": ctx.user.id, **values})
+        else:
+            await tx.run(
+                SAVE_STATE_AND_PARKED if "parked_flow" in values else SAVE_STATE, {"b_user_id": ctx.user.id, **values}
+            )
+        self._sign(ctx.replies, ctx.user.id, version)
 
     # --- dispatch -----------------------------------------------------------------------
 
-    async def _dispatch(self, ctx: Ctx, event: Event, row: ConversationSession | None) -> bool | None:
+    async def _dispatch(self, ctx: Ctx, event: Event, row: Stored | None) -> bool | None:
         """Run the event; for a button of the current step, return whether its message is kept."""
         try:
             if isinstance(event, CommandEvent):
@@ -464,7 +513,7 @@ class Engine:
     def _step(self, ctx: Ctx) -> Step[Any]:
         return self.flows[ctx.flow or ""].steps[ctx.step or ""]
 
-    async def _click(self, ctx: Ctx, data: str, row: ConversationSession | None) -> bool | None:
+    async def _click(self, ctx: Ctx, data: str, row: Stored | None) -> bool | None:
         parsed = self._verify(data, ctx.user.id)
         if parsed is None:
             log.info("ignored a button with a bad signature for user %s", ctx.user.id)
@@ -496,7 +545,7 @@ class Engine:
         await handler(ctx, ctx.state, arg)
         return step.keep
 
-    async def _text(self, ctx: Ctx, text: str, row: ConversationSession | None) -> None:
+    async def _text(self, ctx: Ctx, text: str, row: Stored | None) -> None:
         if not text:
             return
         if ctx.flow is None or ctx.state is None:
@@ -523,7 +572,7 @@ class Engine:
         if len(text) > 40:
             return None
         state = ctx.state.model_copy(deep=True) if ctx.state else None
-        shadow = Ctx(ctx.db, ctx.user, self, ctx.now, ctx.flow, ctx.step, state, pending=ctx.pending)
+        shadow = Ctx(ctx.session, ctx.user, self, ctx.now, ctx.flow, ctx.step, state, pending=ctx.pending)
         await self.ask(shadow)
         self._sign(shadow.replies, ctx.user.id, version)
         return _match([b for r in shadow.replies for row in r.buttons for b in row], text)

@@ -102,7 +102,7 @@ class Command:
 class Ctx:
     """Everything a handler needs for one event, and what it says back."""
 
-    db: AsyncSession
+    session: Callable[[], AsyncSession]  # the event's ORM session (``db``), opened when first asked for
     user: User
     engine: Engine
     now: datetime
@@ -115,6 +115,11 @@ class Ctx:
     update_id: int | None = None  # the update being handled, when it came from Telegram
     pending: dict[str, str] | None = None  # what was asked for while a flow was in progress
     parked: tuple[str, str, FlowState] | None = None  # (flow, step, state) put aside
+
+    @property
+    def db(self) -> AsyncSession:
+        """The database, in the event's transaction."""
+        return self.session()
 
     @property
     def catalogue(self) -> Catalogue:

@@ -476,7 +476,7 @@ class Dispatcher:
         async with self._running:
             if not self._postgres:
                 return await self._pass(at)
-            bind = self.engine.sessionmaker.kw["bind"]
+            bind = self.engine.database
             async with bind.connect() as lease:
                 got = await lease.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEASE_KEY})
                 await lease.commit()

@@ -1,0 +1,238 @@
+"""The flow engine's transactions and its own statements (``flows/engine.py``).
+
+Per event the engine claims the inbox row, reads the user and their conversation and writes the
+conversation back. It does that with plain statements built once, not through the ORM: the unit of
+work, and SQLAlchemy's work per statement, cost more than SQLite did. On SQLite (whose driver answers
+inline, ``bot/sqlite_inline.py``) each statement is compiled once and run straight on the driver's
+connection, in the transaction SQLAlchemy began; elsewhere it runs through SQLAlchemy. Handlers still
+get an ORM session (``ctx.db``) and the user as an ORM object (``ctx.user``): the session is opened on
+the transaction's connection only when a handler asks for it, and the user's object joins it then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol, cast, runtime_checkable
+
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.sql import Delete, Insert, Select, Update
+
+from flows.models import ConversationSession, InboxUpdate, User
+
+
+@dataclass
+class Stored:
+    """The user's stored conversation (their ``sessions`` row), as the engine reads it."""
+
+    version: int
+    undelivered: bool
+    flow: str
+    step: str
+    data_enc: bytes
+    expires_at: datetime
+    parked_flow: str
+    parked_data_enc: bytes | None
+    parked_until: datetime | None
+
+
+@runtime_checkable
+class InlineDriver(Protocol):
+    """A DBAPI connection that runs statements at once (``bot/sqlite_inline.Connection``)."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def begin(self, immediate: bool) -> None: ...
+
+    def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
+
+    def commit_now(self) -> None: ...
+
+    def rollback_now(self) -> None: ...
+
+
+_Processor = Callable[[Any], Any] | None
+
+
+class Prepared:
+    """One of the engine's statements. ``columns``: for an INSERT or UPDATE, the columns it sets."""
+
+    def __init__(self, statement: Select[Any] | Insert | Update | Delete, columns: Sequence[str] = ()) -> None:
+        self.statement = statement
+        self.columns = list(columns)
+        self._sql: dict[str, tuple[str, list[tuple[str, _Processor]], list[_Processor]]] = {}
+
+    def compiled(self, dialect: Dialect) -> tuple[str, list[tuple[str, _Processor]], list[_Processor]]:
+        """The SQL with positional parameters, with SQLAlchemy's own conversions of each parameter and
+        result column (dates, booleans) for this dialect; compiled on first use."""
+        done = self._sql.get(dialect.name)
+        if done is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.columns or None)
+            names = compiled.positiontup or []
+            binds: list[tuple[str, _Processor]] = [
+                (n, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
+            ]
+            results: list[_Processor] = []
+            if isinstance(self.statement, Select):
+                results = [
+                    c.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for c in self.statement.selected_columns
+                ]
+            done = self._sql[dialect.name] = (str(compiled), binds, results)
+        return done
+
+
+# The user and their conversation: one query on SQLite, whose transactions already hold the database
+# (BEGIN IMMEDIATE). On PostgreSQL the user's row is locked first and the conversation read after.
+USERS = cast(Table, User.__table__)
+SESSIONS = cast(Table, ConversationSession.__table__)
+INBOX = cast(Table, InboxUpdate.__table__)
+USER_KEYS = [c.key for c in USERS.c]
+_STORED_COLUMNS = [SESSIONS.c.user_id, *(SESSIONS.c[f.name] for f in fields(Stored))]
+_MINE = (USERS.c.channel == bindparam("channel")) & (USERS.c.external_id == bindparam("external_id"))
+LOCK_USER = Prepared(select(*USERS.c).where(_MINE).with_for_update())
+STORED = Prepared(select(*_STORED_COLUMNS).where(SESSIONS.c.user_id == bindparam("b_user_id")))
+USER_AND_SESSION = Prepared(
+    select(*USERS.c, *_STORED_COLUMNS).outerjoin_from(USERS, SESSIONS, SESSIONS.c.user_id == USERS.c.id).where(_MINE)
+)
+_UPDATE = (INBOX.c.channel == bindparam("b_channel")) & (INBOX.c.update_id == bindparam("b_update_id"))
+CLAIM = Prepared(update(INBOX).where(_UPDATE, INBOX.c.done_at.is_(None)).values(done_at=bindparam("b_now")))
+SEEN = Prepared(select(INBOX.c.update_id).where(_UPDATE))
+INSERT_DONE = Prepared(insert(INBOX), ["channel", "update_id", "user_key", "payload_enc", "received_at", "done_at"])
+_STATE = ["flow", "step", "undelivered", "version", "data_enc", "updated_at", "expires_at"]
+_PARKED = ["parked_flow", "parked_data_enc", "parked_until"]
+_SAVE = update(SESSIONS).where(SESSIONS.c.user_id == bindparam("b_user_id"))
+SAVE_STATE = Prepared(_SAVE, _STATE)
+SAVE_STATE_AND_PARKED = Prepared(_SAVE, _STATE + _PARKED)
+INSERT_SESSION = Prepared(insert(SESSIONS), ["user_id", *_STATE, *_PARKED])
+# A user's first event: their row, unless a concurrent first event made it (then it is read).
+_NEW_USER = [k for k in USER_KEYS if k not in ("id", "appraisal_date", "paused_until")]
+_IDENTITY = ["channel", "external_id"]
+INSERT_USER = {
+    "postgresql": Prepared(pg_insert(USERS).on_conflict_do_nothing(index_elements=_IDENTITY), _NEW_USER),
+    "sqlite": Prepared(sqlite_insert(USERS).on_conflict_do_nothing(index_elements=_IDENTITY), _NEW_USER),
+}
+
+
+class Tx:
+    """One transaction of the engine's, on one connection. With an inline driver the transaction is begun
+    (BEGIN IMMEDIATE) and ended on the driver; if anything goes through SQLAlchemy meanwhile (the ORM
+    session, a handler's statement), SQLAlchemy joins it (``bot/db.py``) and ends it."""
+
+    __slots__ = ("_driver", "_maker", "conn", "session", "user")
+
+    def __init__(
+        self, conn: AsyncConnection, maker: async_sessionmaker[AsyncSession], driver: InlineDriver | None = None
+    ) -> None:
+        self.conn = conn
+        self._maker = maker
+        self._driver = driver  # an InlineDriver (see ``inline_driver``), or None
+        self.session: AsyncSession | None = None
+        self.user: User | None = None  # the user whose event this is, once loaded
+
+    async def begin(self) -> None:
+        if self._driver is None:
+            await self.conn.begin()
+        else:
+            self._driver.begin(True)
+
+    async def commit(self) -> None:
+        await self.flush()
+        if self._driver is None or self.conn.in_transaction():
+            await self.conn.commit()
+        else:
+            self._driver.commit_now()
+
+    async def rollback(self) -> None:
+        if self._driver is None or self.conn.in_transaction():
+            await self.conn.rollback()
+        else:
+            self._driver.rollback_now()
+
+    def db(self) -> AsyncSession:
+        """The ORM session, on this transaction's connection (opened when first asked for)."""
+        if self.session is None:
+            self.session = self._maker(bind=self.conn)
+            if self.user is not None:
+                self.session.add(self.user)
+        return self.session
+
+    async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
+        """The first row the query returns, or None."""
+        if self._driver is None:
+            return (await self.conn.execute(statement.statement, params)).first()
+        cursor, results = self._now(self._driver, statement, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
+
+    async def run(self, statement: Prepared, params: dict[str, Any]) -> int:
+        """Run an INSERT or UPDATE; how many rows it changed."""
+        if self._driver is None:
+            result = await self.conn.execute(statement.statement, params)
+            return int(result.rowcount)
+        cursor, _ = self._now(self._driver, statement, params)
+        return int(cursor.rowcount)
+
+    def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[_Processor]]:
+        """Run on the driver; its errors raised as SQLAlchemy raises them (IntegrityError, OperationalError...)."""
+        dialect = self.conn.dialect
+        sql, binds, results = statement.compiled(dialect)
+        values = _bound(binds, params)
+        try:
+            return driver.execute_now(sql, values), results
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+    async def flush(self) -> None:
+        """Before the commit: what handlers changed in the session, or in the user's object. (The session
+        began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
+        if self.session is not None:
+            await self.session.flush()
+            return
+        if self.user is None:
+            return
+        state = inspect(self.user)
+        if state.modified and state.committed_state:
+            changed = {key: state.dict[key] for key in state.committed_state}
+            await self.conn.execute(update(USERS).where(USERS.c.id == self.user.id).values(changed))
+
+
+def inline_driver(driver: Any) -> InlineDriver | None:
+    """The connection's driver connection if it runs statements inline (checked once per connection)."""
+    return driver if isinstance(driver, InlineDriver) else None
+
+
+def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:
+    values = []
+    for name, process in binds:
+        value = params[name]
+        values.append(value if process is None or value is None else process(value))
+    return values
+
+
+def user_object(values: Sequence[Any]) -> User:
+    """The user's row as an ORM object, not in any session yet (see ``Tx.db``): made as the ORM makes the
+    objects it loads (no constructor, no attribute events), then given its identity."""
+    user: User = _USER_CLASS.new_instance()
+    user.__dict__.update(zip(USER_KEYS, values, strict=True))
+    make_transient_to_detached(user)
+    return user
+
+
+_USER_CLASS = manager_of_class(User)
+
+
+def stored(values: Sequence[Any] | None) -> Stored | None:
+    """The conversation from a row of ``_STORED_COLUMNS`` (None: the user has none)."""
+    return Stored(*values[1:]) if values is not None and values[0] is not None else None
