@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot import sqlite_inline
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -58,6 +62,8 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -65,15 +71,47 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), revision)
 
 
 def _downgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(_alembic_config(connection), revision)
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration, read from the files (no Alembic import: most starts have nothing to do)."""
+    found = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev = re.search(r'^revision = "([^"]+)"', source, re.M)
+        down = re.search(r'^down_revision = (?:"([^"]+)"|None)', source, re.M)
+        if rev:
+            found[rev.group(1)] = down.group(1) if down else None
+    heads = set(found) - set(found.values())
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one head migration, found {sorted(heads)}")
+    return heads.pop()
+
+
+async def _current(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        try:
+            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:
+            return None  # a new database: no alembic_version table yet
+        return str(version) if version is not None else None
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema up to date. On PostgreSQL, one instance at a time (advisory lock)."""
+    if revision == "head" and await _current(engine) == head_revision():
+        log.debug("database schema is up to date")
+        return
     async with engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
         if postgres:

@@ -17,7 +17,7 @@ from bot.startup import check_database_url, check_timezone, database_error, priv
 from flows.engine import Engine
 from flows.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
-from frameworks.lookup import LookupIndex
+from frameworks.lookup import default_index
 
 
 @dataclass
@@ -52,7 +52,7 @@ async def open_runtime(settings: Settings) -> Runtime:
     coach = Engine(
         sessionmaker(db),
         catalogue,
-        LookupIndex(catalogue),
+        default_index(),
         cipher,
         session_ttl=timedelta(days=settings.session_ttl_days),
         default_timezone=settings.default_timezone,

@@ -23,12 +23,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry
+from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry, default_catalogue
 from frameworks.query import SYNONYMS, Query, content_words, parse, stem
 from frameworks.schema import Programme
 
@@ -417,3 +418,9 @@ class LookupIndex:
         elif e.kind in ("statement", "indicator"):
             score *= 0.7
         return score
+
+
+@cache
+def default_index() -> LookupIndex:
+    """The index of the packaged content, built once per process (it only reads the catalogue)."""
+    return LookupIndex(default_catalogue())

@@ -16,7 +16,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from flows.crypto import Cipher
 from frameworks.catalogue import Catalogue, default_catalogue
-from frameworks.lookup import LookupIndex
+from frameworks.lookup import LookupIndex, default_index
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram
 
@@ -48,7 +48,7 @@ def catalogue() -> Catalogue:
 
 @pytest.fixture(scope="session")
 def index(catalogue: Catalogue) -> LookupIndex:
-    return LookupIndex(catalogue)
+    return default_index()
 
 
 def worker_database(url: str) -> str:

@@ -117,3 +117,14 @@ async def test_migrations_match_the_models(blank_database_url: str) -> None:
         assert diff == []
     finally:
         await engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.db import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
