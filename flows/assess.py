@@ -40,7 +40,14 @@ class AssessState(FlowState):
 
 
 def items_for(cat: Catalogue, framework: str) -> list[str]:
-    return [e.id for e in cat.of_kind(framework, ITEM_KIND.get(framework, "competency"))]
+    """What an assessment asks about, as stored: each item's stable key (MLF), else its id (LF)."""
+    return [cat.ref(e) for e in cat.of_kind(framework, ITEM_KIND.get(framework, "competency"))]
+
+
+def current_id(cat: Catalogue, ref: str) -> str:
+    """The item's id in today's catalogue (a stored key survives renumbering)."""
+    entry = cat.resolve(ref)
+    return entry.id if entry is not None else ref
 
 
 async def _open(db: AsyncSession, user: User) -> Assessment | None:
@@ -155,9 +162,10 @@ async def ask_item(ctx: Ctx, s: AssessState) -> None:
     if row is None or row.position >= len(row.items):
         await ctx.go("intro")
         return
-    item_id = row.items[row.position]
     cat = ctx.catalogue
-    entry = cat.by_id.get(item_id)
+    ref = row.items[row.position]
+    entry = cat.resolve(ref)
+    item_id = entry.id if entry is not None else ref
     if entry is None:  # an item no longer in the catalogue: skip it
         row.position += 1
         s.position = row.position
@@ -168,7 +176,7 @@ async def ask_item(ctx: Ctx, s: AssessState) -> None:
     statement = statement_for(cat, item_id, row.stage)
     text = statement.text if statement is not None else entry.text
     stage = stage_label(cat, row.framework, statement.stage or row.stage) if statement else ""
-    previous = row.ratings.get(item_id)
+    previous = row.ratings.get(ref)
     note = f"\n(You said {previous} {RATING_LABELS[previous - 1]}.)" if previous else ""
     ctx.say(
         f"<b>{row.position + 1} of {len(row.items)}</b> · {escape(area)}\n"
@@ -228,12 +236,13 @@ async def results_click(ctx: Ctx, arg: str) -> None:
 class Profile:
     units: list[str]  # standard or domain ids, in framework order
     scores: dict[str, float]  # average rating per unit (units with nothing rated are missing)
-    items: dict[str, int]  # rating per item (skipped items left out)
+    items: dict[str, int]  # rating per item id (skipped items left out)
 
 
 def profile(cat: Catalogue, row: Assessment) -> Profile:
     by_unit: dict[str, list[int]] = {}
-    for item, rating in row.ratings.items():
+    ratings = {current_id(cat, ref): rating for ref, rating in row.ratings.items()}
+    for item, rating in ratings.items():
         unit = unit_of(cat, item)
         if rating and unit is not None:
             by_unit.setdefault(unit, []).append(rating)
@@ -241,7 +250,7 @@ def profile(cat: Catalogue, row: Assessment) -> Profile:
     return Profile(
         order,
         {u: statistics.fmean(by_unit[u]) for u in order if u in by_unit},
-        {i: r for i, r in row.ratings.items() if r},
+        {i: r for i, r in ratings.items() if r},
     )
 
 
@@ -316,6 +325,7 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
     """For each of the weakest areas: one thing to do at work, one way to learn from others and one
     formal course, each tagged for that area and suitable for the stage. Deterministic."""
     p = profile(cat, row)
+    asked = [current_id(cat, ref) for ref in row.items]
     programmes = cat.programmes.entries
     out = []
     for unit in weakest(p, count):
@@ -326,8 +336,8 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
             f"{stage_label(cat, row.framework, stage)}"
         )
         # The lowest-rated item in that area: practise what its statement at your stage describes.
-        rated = sorted((r, row.items.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
-        item = rated[0][2] if rated else next(i for i in row.items if unit_of(cat, i) == unit)
+        rated = sorted((r, asked.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
+        item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
         statement = statement_for(cat, item, stage)
         practise = statement.text if statement is not None else cat.by_id[item].text
         others = [x for x in programmes if x.kind in FROM_OTHERS and _fits(x, unit, stage)]

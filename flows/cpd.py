@@ -57,13 +57,14 @@ def unit_of(cat: Catalogue, item_id: str) -> str | None:
 async def covered(db: AsyncSession, cat: Catalogue, user: User, since: datetime) -> set[str]:
     """The standards or domains of the user's framework reflected on since ``since``."""
     rows = await db.execute(
-        select(Reflection.item_id, Reflection.extra_items).where(
+        select(Reflection.item_id, Reflection.item_key, Reflection.extra_items).where(
             Reflection.user_id == user.id, Reflection.created_at >= since
         )
     )
     units = set()
-    for item, extras in rows.all():
-        for one in [item, *(extras or [])]:
+    for item, key, extras in rows.all():
+        entry = cat.resolve(key, item)
+        for one in [entry.id if entry else item, *(extras or [])]:
             if (unit := unit_of(cat, one)) is not None:
                 units.add(unit)
     return units

@@ -83,7 +83,7 @@ async def _assessments(ctx: Ctx) -> list[list[Button]]:
 
 
 def _label(ctx: Ctx, r: Reflection) -> str:
-    item = ctx.catalogue.by_id.get(r.item_id)
+    item = ctx.catalogue.resolve(r.item_key, r.item_id)
     title = f"{item.code} {item.title}" if item else r.item_id
     return short(f"{_local(ctx, r.created_at):%a %d %b %Y %H:%M} · {title}", 60)
 

@@ -81,6 +81,8 @@ class Reflection(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     framework: Mapped[str] = mapped_column(String(16))
     item_id: Mapped[str] = mapped_column(String(64))
+    # The item's stable key (MLF: "mlf2025:<title-slug>"), which a renumbered edition keeps; None for LF.
+    item_key: Mapped[str | None] = mapped_column(String(96))
     stage: Mapped[str] = mapped_column(String(16))
     extra_items: Mapped[list[str]] = mapped_column(JSON, default=list)
     prompt_model: Mapped[str] = mapped_column(String(8))

@@ -423,6 +423,7 @@ async def save(ctx: Ctx, s: ReflectState, arg: str) -> None:
             user_id=ctx.user.id,
             framework=item.framework,
             item_id=item.id,
+            item_key=item.key,
             stage=s.stage,
             extra_items=list(s.extras),
             prompt_model=s.model,

@@ -74,6 +74,15 @@ class Catalogue:
         except KeyError:
             raise KeyError(f"no framework item {entry_id!r}") from None
 
+    def resolve(self, ref: str | None, fallback: str | None = None) -> Entry | None:
+        """An item by its stable key (what is stored), else by its id (items without a key; old rows)."""
+        return self.by_key.get(ref or "") or self.by_id.get(ref or "") or self.by_id.get(fallback or "")
+
+    @staticmethod
+    def ref(entry: Entry) -> str:
+        """What to store for an item: its stable key if it has one, else its id."""
+        return entry.key or entry.id
+
     def framework(self, framework_id: str) -> FileHeader:
         for f in [*self.files, self.crosswalk]:
             if f.id == framework_id:

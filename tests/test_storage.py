@@ -128,3 +128,44 @@ def test_the_head_read_from_the_files_is_alembics() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+async def test_existing_reflections_get_their_items_stable_key(blank_database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from frameworks.catalogue import default_catalogue
+
+    engine = create_engine(blank_database_url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    try:
+        await migrate(engine, "0004")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (channel, external_id, created_at, last_seen_at, onboarded, framework, stage, "
+                    "reflect_day, reflect_time, timezone, prompt_model, blocked) VALUES "
+                    "('telegram', '1', :now, :now, true, 'mlf2025', '1', 4, '17:30', 'Europe/London', 'rolfe', false)"
+                ),
+                {"now": now},
+            )
+            for item in ("mlf2025.5.3", "lf2011.2.1"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO reflections (user_id, framework, item_id, stage, extra_items, prompt_model, "
+                        "answers_enc, created_at, updated_at) VALUES (1, :fw, :item, '1', '[]', 'rolfe', :blob, "
+                        ":now, :now)"
+                    ),
+                    {"fw": item.split(".")[0], "item": item, "blob": b"x", "now": now},
+                )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            keys: dict[str, str | None] = dict(
+                (await conn.execute(text("SELECT item_id, item_key FROM reflections"))).all()
+            )
+    finally:
+        await engine.dispose()
+    cat = default_catalogue()
+    assert keys == {"mlf2025.5.3": cat.by_id["mlf2025.5.3"].key, "lf2011.2.1": None}
+    # A final edition that renumbers: the stored key still finds the item, whatever its new code.
+    found = cat.resolve(keys["mlf2025.5.3"], "mlf2025.9.9")
+    assert found is not None and found.id == "mlf2025.5.3"
