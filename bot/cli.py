@@ -13,7 +13,7 @@ from typing import Any
 from frameworks.catalogue import Catalogue, Entry, default_catalogue
 from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
 
-_FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes")
+_FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes", "guidance")
 
 
 def _cmd_frameworks(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ def _split(words: str) -> list[str]:
 
 _CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
 # "standard 5", "domain 3", "area 2", "dimension 7": a one-part code and the framework it belongs to
+_SEVENTY_TWENTY_TEN = re.compile(r"(?<![\d.])70\s*[/:,\-–]?\s*20\s*[/:,\-–]?\s*10(?![\d.])")
 _NAMED_CODE = re.compile(r"\b(standard|domain|area|dimension)\s*([1-9])\b(?![.\d])")
 _NAMED_CODE_FRAMEWORK = {"standard": "mlf2025", "area": "mlf2025", "domain": "lf2011", "dimension": "hlm"}
 _STOP = frozenset(
@@ -199,6 +200,7 @@ class Query:
 def parse(text: str) -> Query:
     """Pull the framework, stage and code hints out of a question; keep the topic words."""
     low = " " + text.lower().replace("’", "'") + " "
+    low = _SEVENTY_TWENTY_TEN.sub(" seventy twenty ten ", low)  # a name written in digits
     framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None)
     collection = next((name for rx, name in _COLLECTIONS if rx.search(low)), None)
     stage, implied = None, None

@@ -14,6 +14,11 @@ from frameworks.lookup import LookupIndex
 Expected = str | tuple[str, ...] | None
 
 QUESTIONS: list[tuple[str, str | None, Expected]] = [
+    # guidance from Developing People – Improving Care (the 70/20/10 name is written in digits)
+    ("what is 70/20/10", "mlf2025", "guidance.70-20-10"),
+    ("the 70-20-10 model of learning", None, "guidance.70-20-10"),
+    ("time to reflect", "mlf2025", "guidance.time-to-reflect"),
+    ("regular appraisal conversations", "lf2011", "guidance.appraisal-conversations"),
     # overviews: the framework itself, its stages or values
     ("hlm", "mlf2025", "hlm.overview"),
     ("what are the values in the code", "mlf2025", "mlf2025.values"),
