@@ -359,10 +359,18 @@ async def ask_minutes(ctx: Ctx, s: CpdState) -> None:
     )
 
 
-async def set_minutes(ctx: Ctx, s: CpdState, arg: str) -> None:
+def _number(ctx: Ctx, arg: str, low: int, high: int, what: str) -> int | None:
+    """The number typed or tapped, if it is in range; otherwise say what is wanted."""
     value = first_number(arg)
-    if value is None or not 1 <= value <= 24 * 60:
-        ctx.say("Please give the minutes as a number from 1 to 1440, e.g. 45.")
+    if value is None or not low <= value <= high:
+        ctx.say(f"Please give {what} as a number from {low} to {high}.")
+        return None
+    return value
+
+
+async def set_minutes(ctx: Ctx, s: CpdState, arg: str) -> None:
+    value = _number(ctx, arg, 1, 24 * 60, "the minutes")
+    if value is None:
         return
     s.minutes = value
     await ctx.go("participatory")
@@ -455,9 +463,8 @@ async def ask_goal(ctx: Ctx, s: CpdState) -> None:
 
 
 async def set_goal(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = first_number(arg)
-    if value is None or not 1 <= value <= 1000:
-        ctx.say("Please give a number of hours from 1 to 1000, e.g. 35.")
+    value = _number(ctx, arg, 1, 1000, "the hours")
+    if value is None:
         return
     s.goal = value * 60
     await ctx.go("part_goal")
@@ -471,9 +478,8 @@ async def ask_part_goal(ctx: Ctx, s: CpdState) -> None:
 
 
 async def set_part_goal(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = first_number(arg)
-    if value is None or value * 60 > s.goal:
-        ctx.say(f"Please give a number of hours from 0 to {s.goal // 60}.")
+    value = _number(ctx, arg, 0, s.goal // 60, "the participatory hours")
+    if value is None:
         return
     s.part_goal = value * 60
     await ctx.go("end")
@@ -487,9 +493,8 @@ async def ask_count(ctx: Ctx, s: CpdState) -> None:
 
 
 async def set_count(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = first_number(arg)
-    if value is None or not 1 <= value <= 31:
-        ctx.say("Please give a number from 1 to 31.")
+    value = _number(ctx, arg, 1, 31, "the reflections a month")
+    if value is None:
         return
     s.goal = value
     await _save_target(ctx, s, None)
