@@ -731,9 +731,9 @@ class Dispatcher:
         return "failed"
 
     async def due(self, at: datetime) -> list[dict[str, str]]:
-        """What is due at ``at`` (for ``leadcoach nudges due``), before any of it is decided."""
+        """What is due at ``at``, on every channel (for ``leadcoach nudges due``), before any is decided."""
         async with self.engine.sessionmaker() as db:
-            rows = (await db.execute(due_query(at, 100_000, self.channel))).all()
+            rows = (await db.execute(due_query(at, 100_000))).all()
         return [
             {"user": f"{u.channel}:{u.external_id}", "kind": n.kind, "due_utc": _aware(n.due_at or at).isoformat()}
             for n, u in rows

@@ -315,3 +315,27 @@ async def test_the_record_of_sent_nudges_is_purged_after_400_days(setup: Setup) 
     assert (await purge(setup.runtime.coach, DUE + timedelta(days=401))).deliveries == 1
     async with setup.runtime.coach.sessionmaker() as db:
         assert (await db.execute(select(NudgeDelivery))).first() is None
+
+
+async def test_nudges_due_on_the_command_line(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import json
+
+    from bot.cli import main
+
+    await setup.user()
+    settings = setup.runtime.settings
+    monkeypatch.setenv("LEADCOACH_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("LEADCOACH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LEADCOACH_ENCRYPTION_KEY", settings.encryption_key.get_secret_value())  # type: ignore[union-attr]
+    code = await asyncio.to_thread(main, ["nudges", "due", "--at", "2026-03-20T17:30:00Z", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out == {
+        "at": "2026-03-20T17:30:00+00:00",
+        "due": [{"user": "terminal:alice", "kind": "reflection", "due_utc": "2026-03-20T17:30:00+00:00"}],
+    }
+    assert await asyncio.to_thread(main, ["nudges", "due", "--at", "2026-03-20T17:29:00"]) == 0
+    assert "0 nudge(s) due at 2026-03-20T17:29:00+00:00" in capsys.readouterr().out
