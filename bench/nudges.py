@@ -36,7 +36,7 @@ from bot.settings import Settings
 from bot.telegram import TelegramSender
 from flows.crypto import Cipher
 from flows.models import Nudge, User
-from flows.nudges import Dispatcher, due_query
+from flows.nudges import Dispatcher, claim_query
 from tests.fakebot import FakeTelegram
 
 POSTGRES = os.environ.get("LEADCOACH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench")
@@ -202,9 +202,8 @@ async def claim(url: str, rows: int, due_share: float = 0.1, batch: int = 500) -
             for _ in range(20):  # the claim statement alone: lock 500 due rows, skipping locked ones
                 async with runtime.coach.transaction() as db:
                     start = time.perf_counter()
-                    found = (
-                        await db.execute(due_query(AT, batch, "telegram").with_for_update(of=Nudge, skip_locked=True))
-                    ).all()
+                    conn = await db.connection()
+                    found = (await conn.execute(claim_query(AT, batch, "telegram", postgres=True))).all()
                     select_ms.append((time.perf_counter() - start) * 1000)
                     assert len(found) == batch
                     await db.rollback()

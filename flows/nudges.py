@@ -437,6 +437,19 @@ _MOVE_ON = (
 )
 
 
+def claim_query(now: datetime, limit: int, channel: str, postgres: bool) -> Select[Any]:
+    """The due rows of a channel, oldest first, with what deciding needs; on PostgreSQL locked, skipping
+    rows another transaction holds (FOR UPDATE SKIP LOCKED)."""
+    query = (
+        select(*_CLAIMED)
+        .join(User, User.id == Nudge.user_id)
+        .where(Nudge.due_at <= now, User.channel == channel)
+        .order_by(Nudge.due_at)
+        .limit(limit)
+    )
+    return query.with_for_update(of=Nudge, skip_locked=True) if postgres else query
+
+
 def due_query(now: datetime, limit: int, channel: str | None = None) -> Select[Nudge, User]:
     query = select(Nudge, User).join(User, User.id == Nudge.user_id).where(Nudge.due_at <= now)
     if channel is not None:
@@ -534,16 +547,8 @@ class Dispatcher:
         """Lock a batch of due rows, decide each, record the deliveries to make, move each row on: a few
         statements for the whole batch (Core rows and executemany, not one ORM object per row)."""
         async with self.engine.transaction() as db:
-            query = (
-                select(*_CLAIMED)
-                .join(User, User.id == Nudge.user_id)
-                .where(Nudge.due_at <= now, User.channel == self.channel)
-                .order_by(Nudge.due_at)
-                .limit(self.batch)
-            )
-            if self._postgres:
-                query = query.with_for_update(of=Nudge, skip_locked=True)
-            rows = (await db.execute(query)).all()
+            conn = await db.connection()  # Core statements: the ORM's result set-up cost more than the rest
+            rows = (await conn.execute(claim_query(now, self.batch, self.channel, self._postgres))).all()
             if not rows:
                 return [], False
             user_ids = list({r.user_id for r in rows})
@@ -551,7 +556,7 @@ class Dispatcher:
             reflected = {
                 uid: (latest, recent)
                 for uid, latest, recent in (
-                    await db.execute(
+                    await conn.execute(
                         select(
                             Reflection.user_id,
                             func.max(Reflection.created_at),
@@ -566,7 +571,7 @@ class Dispatcher:
             # their other rows are left to the interactive transactions, so the two never deadlock).
             nudged: dict[int, datetime | None] = dict(
                 (
-                    await db.execute(
+                    await conn.execute(
                         select(Nudge.user_id, func.max(Nudge.sent_at))
                         .where(Nudge.user_id.in_(user_ids))
                         .group_by(Nudge.user_id)
@@ -615,7 +620,7 @@ class Dispatcher:
                 keys = [(rec["nudge_id"], rec["occurrence"]) for rec in records]
                 sent_before = set(
                     (
-                        await db.execute(
+                        await conn.execute(
                             select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).where(
                                 tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(keys)
                             )
@@ -627,8 +632,8 @@ class Dispatcher:
                     records = [rec for rec in records if (rec["nudge_id"], rec["occurrence"]) not in sent_before]
                     sends = [x for x in sends if (x.nudge_id, x.occurrence) not in sent_before]
                 if records:
-                    await db.execute(insert(NudgeDelivery), records)
-            await db.execute(_MOVE_ON, moves)
+                    await conn.execute(insert(_DELIVERY), records)
+            await conn.execute(_MOVE_ON, moves)
         return sends, len(rows) == self.batch
 
     async def _decide(self, db: AsyncSession, r: Any, now: datetime, last: datetime | None, nudged_today: bool) -> str:
