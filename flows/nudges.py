@@ -437,7 +437,7 @@ _MOVE_ON = (
 )
 
 
-def claim_query(now: datetime, limit: int, channel: str, postgres: bool) -> Select[Any]:
+def claim_query(now: datetime, limit: int, channel: str, postgres: bool) -> Select[*tuple[Any, ...]]:
     """The due rows of a channel, oldest first, with what deciding needs; on PostgreSQL locked, skipping
     rows another transaction holds (FOR UPDATE SKIP LOCKED)."""
     query = (
