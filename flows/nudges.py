@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time as clock
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -382,6 +383,8 @@ class Pacer:
         self.interval = 1.0 / rate
         self.next_at = clock.monotonic()
         self.busy = busy
+        self.per_second = max(1, int(rate))
+        self.sent: deque[float] = deque()
 
     async def wait(self) -> None:
         while self.busy is not None and self.busy():
@@ -394,6 +397,17 @@ class Pacer:
 
     def hold(self, seconds: float) -> None:
         self.next_at = max(self.next_at, clock.monotonic() + seconds)
+
+    async def admit(self) -> None:
+        """Just before a send: never more than ``rate`` in any second, even when sends whose turns came
+        during a stall (a slow transaction, a busy machine) would otherwise go out together."""
+        while len(self.sent) >= self.per_second:
+            wait = self.sent[0] + 1.0 - clock.monotonic()
+            if wait <= 0:
+                self.sent.popleft()
+                continue
+            await asyncio.sleep(wait)
+        self.sent.append(clock.monotonic())
 
 
 _CLAIMED = (
@@ -713,8 +727,10 @@ class Dispatcher:
                     buttons = nudge_buttons(item.kind, item.seq, self.engine.clock(), ZoneInfo(item.zone))
                     replies = [Reply(reflection_text(item.recent), buttons)]
                     self.engine.sign(replies, item.user_id)
+                await pacer.admit()
                 outcome = await self.sender.send(item.who, replies)
             else:
+                await pacer.admit()
                 outcome = await self.engine.push(item.who, compose, self.sender)
                 was = "sending"  # a retry sends what this attempt marked
             if outcome.status is SendStatus.RETRY and attempt < 4:
