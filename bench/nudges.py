@@ -169,6 +169,7 @@ async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
 
 async def claim(url: str, rows: int, due_share: float = 0.1, batch: int = 500) -> dict[str, float]:
     """Claim 500 due rows among ``rows`` nudges (a tenth of them due) on PostgreSQL."""
+    batch = min(batch, int(rows * due_share) // 6)  # enough due rows for every timed claim
     await database(url)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=url, data_dir=Path(tmp), encryption_key=Cipher.generate_key())
