@@ -107,6 +107,7 @@ def menu_buttons() -> list[list[Button]]:
 
     return [
         [b("Reflect now", "reflect"), b("Look something up", "lookup")],
+        [b("Self-assessment", "assess"), b("My CPD", "cpd")],
         [b("My reflections", "history"), b("Settings", "settings")],
         [b("Help", "help"), b("Privacy", "privacy")],
     ]

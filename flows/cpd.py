@@ -271,7 +271,7 @@ async def appraisal_text(ctx: Ctx) -> str:
 
 
 async def appraisal_command(ctx: Ctx, args: str) -> None:
-    ctx.say(await appraisal_text(ctx), [[Button("Reflect now", "m", "reflect", scoped=False)], *menu_buttons()[1:]])
+    ctx.say(await appraisal_text(ctx), [[Button("Reflect now", "m", "reflect", scoped=False)], *menu_buttons()[1:2]])
 
 
 # --- the /cpd flow ----------------------------------------------------------------------------------
