@@ -125,6 +125,7 @@ async def export(ctx: Ctx, args: str) -> None:
                 "started_at": a.started_at.isoformat(),
                 "finished_at": a.finished_at.isoformat() if a.finished_at else None,
                 "ratings": {item: a.ratings[item] for item in a.items if item in a.ratings},
+                "target_levels_given": a.targets or {},
             }
             for a in assessments
         ],

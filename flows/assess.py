@@ -17,12 +17,14 @@ from flows.common import RATING_LABELS, menu_buttons, short, stage_label, statem
 from flows.cpd import UNIT, UNIT_NAMES, local_today, long_date, unit_of, units, years_on
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
 from flows.models import Assessment, CpdTarget, User
 from flows.replies import Attachment, Button
 from frameworks.catalogue import Catalogue
 from frameworks.schema import Programme
 
-ITEM_KIND = {"mlf2025": "competency", "lf2011": "element"}
+ITEM_KIND = {"mlf2025": "competency", "lf2011": "element", "gmts-gm": "competency"}
+GMTS = "gmts-gm"
 MEANINGS = [
     "I can't do this without help",
     "I can do parts of it with guidance",
@@ -37,6 +39,7 @@ FROM_OTHERS = ("coaching", "network")
 class AssessState(FlowState):
     assessment: int = 0
     position: int = 0  # mirrors the row's, so a rating button from an earlier item is stale
+    framework: str = ""  # "" = the user's; "gmts-gm" for /assess gmts
 
 
 def items_for(cat: Catalogue, framework: str) -> list[str]:
@@ -50,11 +53,11 @@ def current_id(cat: Catalogue, ref: str) -> str:
     return entry.id if entry is not None else ref
 
 
-async def _open(db: AsyncSession, user: User) -> Assessment | None:
-    """The user's unfinished assessment of their current framework, if any."""
+async def _open(db: AsyncSession, user: User, framework: str) -> Assessment | None:
+    """The user's unfinished assessment of a framework, if any."""
     query = (
         select(Assessment)
-        .where(Assessment.user_id == user.id, Assessment.framework == user.framework, Assessment.finished_at.is_(None))
+        .where(Assessment.user_id == user.id, Assessment.framework == framework, Assessment.finished_at.is_(None))
         .order_by(Assessment.id.desc())
         .limit(1)
     )
@@ -84,15 +87,30 @@ async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
 
 
 async def assess_command(ctx: Ctx, args: str) -> None:
-    row = await _open(ctx.db, ctx.user)
+    """/assess: the user's framework; /assess gmts: the Graduate Management Training Scheme's."""
+    framework = GMTS if args.strip().lower() in ("gmts", GMTS) else ctx.user.framework
+    row = await _open(ctx.db, ctx.user, framework)
+    chosen = framework if framework == GMTS else ""
     if row is not None and row.position > 0:
-        await ctx.start("assess", AssessState(assessment=row.id), "resume")
+        await ctx.start("assess", AssessState(assessment=row.id, framework=chosen), "resume")
         return
-    await ctx.start("assess", AssessState(), "intro")
+    await ctx.start("assess", AssessState(framework=chosen), "intro")
 
 
 async def ask_intro(ctx: Ctx, s: AssessState) -> None:
     u = ctx.user
+    if s.framework == GMTS:
+        n = len(items_for(ctx.catalogue, GMTS))
+        ctx.say(
+            f"<b>GMTS competencies</b>: {n} competencies of the General Management framework (v2.1). For each, "
+            "the level you have reached: 0 no work yet, then 1 Awareness/knowledge, 2 Support, 3 Practical "
+            "application, 4 Experienced practitioner, 5 Leadership. Against its target level that gives its "
+            "status (not achieved, partially achieved, achieved, achieved +); personal qualities are achieved "
+            "or not. Where our copy of the framework lacks a target level, I'll ask you for it once.\n\n"
+            "Stop whenever you like: /assess gmts carries on where you left off.",
+            [[Button("Start", "start")], [Button("Not now", "quit")]],
+        )
+        return
     n = len(items_for(ctx.catalogue, u.framework))
     name = "competencies" if u.framework == "mlf2025" else "elements"
     past = await finished(ctx.db, u)
@@ -125,15 +143,18 @@ async def ask_resume(ctx: Ctx, s: AssessState) -> None:
 
 async def start(ctx: Ctx, s: AssessState, arg: str) -> None:
     u = ctx.user
-    old = await _open(ctx.db, u)
+    framework = s.framework or u.framework
+    old = await _open(ctx.db, u, framework)
     if old is not None:
         await ctx.db.delete(old)  # starting again replaces the unfinished one
+    earlier = await finished(ctx.db, u, framework)
     row = Assessment(
         user_id=u.id,
-        framework=u.framework,
-        stage=u.stage,
-        items=items_for(ctx.catalogue, u.framework),
+        framework=framework,
+        stage="" if framework == GMTS else u.stage,
+        items=items_for(ctx.catalogue, framework),
         ratings={},
+        targets=dict(earlier[0].targets) if earlier else {},  # target levels given last time
         position=0,
         started_at=ctx.now,
         updated_at=ctx.now,
@@ -171,6 +192,9 @@ async def ask_item(ctx: Ctx, s: AssessState) -> None:
         s.position = row.position
         await ctx.go("item")
         return
+    if row.framework == GMTS:
+        _ask_gmts(ctx, row, entry.id, ref)
+        return
     unit = unit_of(cat, item_id)
     area = cat.by_id[unit].title if unit else ""
     statement = statement_for(cat, item_id, row.stage)
@@ -184,7 +208,7 @@ async def ask_item(ctx: Ctx, s: AssessState) -> None:
         f"<i>{escape(stage)}:</i> {escape(text)}\n\nHow well does this describe you now?{note}",
         [
             *([Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)),
-            [Button("Not sure / skip", "rate", "0")],
+            [Button("Not sure / skip", "skip")],
             [Button("Back", "back"), Button("Stop for now", "quit")],
         ],
     )
@@ -194,10 +218,27 @@ async def rate(ctx: Ctx, s: AssessState, arg: str) -> None:
     row = await _current(ctx, s)
     if row is None or not arg.isdigit() or not 0 <= int(arg) <= 5 or row.position >= len(row.items):
         return
-    row.ratings = {**row.ratings, row.items[row.position]: int(arg)}
+    ref = row.items[row.position]
+    row.ratings = {**row.ratings, ref: int(arg)}
+    asks_target = False
+    if row.framework == GMTS and int(arg) > 0:
+        item_id = current_id(ctx.catalogue, ref)
+        asks_target = not personal(item_id) and _target(ctx.catalogue, row, item_id, ref) is None
+        asks_target = asks_target and ref not in row.targets  # "I don't know" once is enough
+    await _advance(ctx, s, row, then="target" if asks_target else None)
+
+
+async def _advance(ctx: Ctx, s: AssessState, row: Assessment, then: str | None = None) -> None:
     row.position += 1
     row.updated_at = ctx.now
     s.position = row.position
+    if then is not None:
+        await ctx.go(then)
+        return
+    await _continue(ctx, s, row)
+
+
+async def _continue(ctx: Ctx, s: AssessState, row: Assessment) -> None:
     if row.position < len(row.items):
         await ctx.go("item")
         return
@@ -265,7 +306,78 @@ def strongest(p: Profile, count: int = 2) -> list[str]:
     return [u for _, _, u in ranked[:count]]
 
 
+def gmts_statuses(cat: Catalogue, row: Assessment) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """(competency ids asked, level per rated competency, known target per competency)."""
+    ids = [current_id(cat, ref) for ref in row.items]
+    levels = {current_id(cat, ref): level for ref, level in row.ratings.items()}
+    targets = {}
+    for ref, item in zip(row.items, ids, strict=True):
+        target = _target(cat, row, item, ref)
+        if target:
+            targets[item] = target
+    return ids, levels, targets
+
+
+def _achieved_by_domain(cat: Catalogue, row: Assessment) -> dict[str, tuple[int, int]]:
+    """(achieved, competencies) per LF domain."""
+    ids, levels, targets = gmts_statuses(cat, row)
+    out: dict[str, tuple[int, int]] = {}
+    for item in ids:
+        domain = unit_of(cat, item) or ""
+        found = status(levels[item], targets.get(item), personal(item)) if item in levels else None
+        done, total = out.get(domain, (0, 0))
+        out[domain] = (done + (found in ("achieved", "achieved +")), total + 1)
+    return out
+
+
+async def _gmts_results(ctx: Ctx, row: Assessment) -> None:
+    cat = ctx.catalogue
+    ids, levels, targets = gmts_statuses(cat, row)
+    summary = summarise(ids, levels, targets)
+    when = (row.finished_at or ctx.now).date()
+    counts = " · ".join(
+        f"{name} {summary.counts.get(name, 0)}"
+        for name in ("not achieved", "partially achieved", "achieved", "achieved +")
+    )
+    lines = [
+        f"<b>Your GMTS competencies</b> · {long_date(when)}",
+        f"Achieved (or achieved +): <b>{summary.achieved} of {summary.total}</b> ({summary.share:.0%}). The scheme "
+        f"expects about {YEAR_ONE:.0%} by the end of year one and {END_OF_SCHEME:.0%} by the end of the scheme "
+        "to graduate.",
+        f"{counts}"
+        + (f" · target level not known {summary.unknown}" if summary.unknown else "")
+        + (f" · not rated {summary.unrated}" if summary.unrated else ""),
+        "",
+        "By domain (achieved of all):",
+    ]
+    domains = units(cat, "lf2011")
+    now = _achieved_by_domain(cat, row)
+    for d in domains:
+        done, total = now.get(d, (0, 0))
+        lines.append(f"• {escape(cat.by_id[d].title)}: {done} of {total}")
+    earlier = [a for a in await finished(ctx.db, ctx.user, GMTS) if a.id < row.id]
+    before = _achieved_by_domain(cat, earlier[0]) if earlier else None
+    labels = [cat.by_id[d].title for d in domains]
+
+    def scaled(data: dict[str, tuple[int, int]]) -> list[float | None]:
+        return [5 * data[d][0] / data[d][1] if data.get(d, (0, 0))[1] else None for d in domains]
+
+    current, previous = scaled(now), scaled(before) if before is not None else None
+    chart = Attachment(
+        f"gmts-{row.id}.png",
+        b"",
+        kind="photo",
+        caption="Share of each domain's competencies achieved (the edge is all)"
+        + (" (dashed: last time)" if previous else ""),
+        render=lambda: radar_png(labels, current, previous),
+    )
+    ctx.say("\n".join(lines), attachment=chart)
+
+
 async def show_results(ctx: Ctx, row: Assessment) -> None:
+    if row.framework == GMTS:
+        await _gmts_results(ctx, row)
+        return
     cat = ctx.catalogue
     now = profile(cat, row)
     earlier = [a for a in await finished(ctx.db, ctx.user, row.framework) if a.id < row.id]
@@ -424,6 +536,82 @@ async def latest_weak_units(db: AsyncSession, cat: Catalogue, user: User) -> lis
     return weakest(profile(cat, past[0])) if past else []
 
 
+def _ask_gmts(ctx: Ctx, row: Assessment, item_id: str, ref: str) -> None:
+    cat = ctx.catalogue
+    entry = cat.get(item_id)
+    comp = cat.gmts_competency(item_id)
+    unit = unit_of(cat, item_id)
+    target = _target(cat, row, item_id, ref)
+    head = f"<b>{row.position + 1} of {len(row.items)}</b> · {escape(cat.by_id[unit].title if unit else '')}"
+    kind = f" · {comp.type}" if comp is not None else ""
+    previous = row.ratings.get(ref)
+    note = f"\n(You said {previous}.)" if previous is not None else ""
+    text = f"{head}\n<b>{escape(entry.code or '')}</b>{kind}: {escape(entry.title)}"
+    if personal(item_id):
+        ctx.say(
+            f"{text}\n\nPersonal quality: signed off from your reflective piece. Achieved?{note}",
+            [
+                [Button("Achieved", "rate", "1"), Button("Not achieved", "rate", "0")],
+                [Button("Not sure / skip", "skip")],
+                [Button("Back", "back"), Button("Stop for now", "quit")],
+            ],
+        )
+        return
+    aim = f"Target level: {target}." if target else "Target level: not in our copy of the framework."
+    levels = [(0, "No work yet"), *((n, cat.by_id[f"gmts-gm.level.{n}"].title.split(": ", 1)[-1]) for n in range(1, 6))]
+    ctx.say(
+        f"{text}\n{aim}\n\nWhich level have you reached (signed off)?{note}",
+        [
+            *([Button(f"{n} {label}", "rate", str(n))] for n, label in levels),
+            [Button("Not sure / skip", "skip")],
+            [Button("Back", "back"), Button("Stop for now", "quit")],
+        ],
+    )
+
+
+def _target(cat: Catalogue, row: Assessment, item_id: str, ref: str) -> int | None:
+    """The competency's target level: the framework's where our copy has it, else the one the user gave."""
+    comp = cat.gmts_competency(item_id)
+    if comp is not None and comp.target_level:
+        return int(comp.target_level)
+    given = row.targets.get(ref)
+    return given if given else None
+
+
+async def skip(ctx: Ctx, s: AssessState, arg: str) -> None:
+    """Not sure: nothing recorded for it (GMTS levels start at 0, so 0 can't mean "not sure" there)."""
+    row = await _current(ctx, s)
+    if row is None or row.position >= len(row.items):
+        return
+    if row.framework != GMTS:
+        await rate(ctx, s, "0")
+        return
+    row.ratings = {k: v for k, v in row.ratings.items() if k != row.items[row.position]}
+    await _advance(ctx, s, row)
+
+
+async def ask_target(ctx: Ctx, s: AssessState) -> None:
+    row = await _current(ctx, s)
+    if row is None or s.position == 0:
+        await ctx.go("item")
+        return
+    entry = ctx.catalogue.resolve(row.items[s.position - 1])
+    code = entry.code if entry is not None else ""
+    ctx.say(
+        f"What target level does your scheme's framework set for {escape(code or '')}? (It is shown in orange.) "
+        "I'll remember it for next time.",
+        [[Button(str(n), "target", str(n)) for n in range(1, 6)], [Button("I don't know", "target", "0")]],
+    )
+
+
+async def set_target(ctx: Ctx, s: AssessState, arg: str) -> None:
+    row = await _current(ctx, s)
+    if row is None or not arg.isdigit() or not 0 <= int(arg) <= 5 or s.position == 0:
+        return
+    row.targets = {**row.targets, row.items[s.position - 1]: int(arg)}
+    await _continue(ctx, s, row)
+
+
 def _item_screen(s: AssessState) -> str:
     return f"{s.assessment}:{s.position}"
 
@@ -435,9 +623,8 @@ FLOW = Flow(
     steps={
         "intro": Step(ask_intro, {"start": start, "results": results, "quit": quit_}),
         "resume": Step(ask_resume, {"carry": carry, "start": start, "quit": quit_}),
-        "item": Step(
-            ask_item, {"rate": rate, "back": back, "quit": quit_}, screen=lambda s: f"{s.assessment}:{s.position}"
-        ),
+        "item": Step(ask_item, {"rate": rate, "skip": skip, "back": back, "quit": quit_}, screen=_item_screen),
+        "target": Step(ask_target, {"target": set_target}, screen=lambda s: "t" + _item_screen(s)),
     },
 )
 

@@ -203,6 +203,7 @@ class Assessment(Base):
     stage: Mapped[str] = mapped_column(String(16))
     items: Mapped[list[str]] = mapped_column(JSON)
     ratings: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    targets: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # GMTS target levels the user gave
     position: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("items", sa.JSON(), nullable=False),
         sa.Column("ratings", sa.JSON(), nullable=False),
+        sa.Column("targets", sa.JSON(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
