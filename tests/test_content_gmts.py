@@ -4,7 +4,6 @@ criteria. The seed (a messy table extraction) is parsed here, independently of t
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from frameworks.catalogue import Catalogue
+from tests.seeds import read_seed
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "001_acb8cbbf43909fe5.txt"
 
@@ -128,11 +128,7 @@ def parse_seed(text: str) -> SeedGmts:
 
 @pytest.fixture(scope="module")
 def seed() -> SeedGmts:
-    if not SEED.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"source document not found at {SEED}")
-        pytest.skip("shared/seeds not beside the checkout")
-    return parse_seed(SEED.read_text(encoding="utf-8"))
+    return parse_seed(read_seed(SEED.name))
 
 
 def _ws(text: str) -> str:

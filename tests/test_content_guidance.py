@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
-from tests.test_frameworks_data import SEEDS, _norm
+from tests.seeds import read_seed
+from tests.test_frameworks_data import _norm
 
 
 @pytest.fixture(scope="module")
 def developing_people() -> str:
-    path = SEEDS / "004_87d940e826e74414.txt"
-    if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"source document not found at {path}")
-        pytest.skip("shared/seeds not beside the checkout")
-    return _norm(path.read_text(encoding="utf-8"))
+    return _norm(read_seed("004_87d940e826e74414.txt"))
 
 
 def test_three_guidance_entries_naming_their_source(catalogue: Catalogue) -> None:

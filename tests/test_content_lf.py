@@ -3,23 +3,18 @@ whole sentence, and the definitions of 'patient' and 'other' are kept."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
 from frameworks.catalogue import Catalogue
-from tests.test_frameworks_data import SEEDS, _norm
+from tests.seeds import read_seed
+from tests.test_frameworks_data import _norm
 
 
 @pytest.fixture(scope="module")
 def summary() -> str:
-    path = SEEDS / "000_e5785cc625d81daf.txt"
-    if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"source document not found at {path}")
-        pytest.skip("shared/seeds not beside the checkout")
-    return path.read_text(encoding="utf-8")
+    return read_seed("000_e5785cc625d81daf.txt")
 
 
 def test_domain_text_lists_what_it_introduces(catalogue: Catalogue, summary: str) -> None:

@@ -3,7 +3,6 @@ mission and adoption facts from the draft, and the note that the numbering is ou
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,17 +10,13 @@ import pytest
 
 from frameworks.catalogue import Catalogue, load_catalogue
 from frameworks.loader import DATA_DIR, FrameworkDataError
-from tests.test_frameworks_data import SEEDS, _norm
+from tests.seeds import read_seed
+from tests.test_frameworks_data import _norm
 
 
 @pytest.fixture(scope="module")
 def draft() -> str:
-    path = SEEDS / "002_0006bb3a2d29f9ef.txt"
-    if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"source document not found at {path}")
-        pytest.skip("shared/seeds not beside the checkout")
-    return _norm(path.read_text(encoding="utf-8"))
+    return _norm(read_seed("002_0006bb3a2d29f9ef.txt"))
 
 
 def test_every_area_standard_and_competency_has_a_stable_key(catalogue: Catalogue) -> None:
