@@ -140,7 +140,7 @@ async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
             await bot.initialize()
             # The dispatcher paces itself a little under the limit, as it would under Telegram's.
             sender = TelegramSender(bot)
-            dispatcher = Dispatcher(runtime.coach, sender, rate=limit * 0.97, in_flight=32)
+            dispatcher = Dispatcher(runtime.coach, sender, rate=limit * 0.95, in_flight=32)
             start, cpu = time.perf_counter(), time.process_time()
             result = await dispatcher.run_once(at=AT)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu

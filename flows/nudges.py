@@ -326,6 +326,15 @@ _DELIVERY: Table = NudgeDelivery.__table__  # type: ignore[assignment]
 _ITEM = (_DELIVERY.c.nudge_id == bindparam("n")) & (_DELIVERY.c.occurrence == bindparam("o"))
 _MARK = update(_DELIVERY).where(_ITEM, _DELIVERY.c.status == bindparam("was")).values(status=bindparam("to"))
 _SET = update(_DELIVERY).where(_ITEM).values(status=bindparam("to"))
+_MARK_MANY = (
+    update(_DELIVERY)
+    .where(
+        tuple_(_DELIVERY.c.nudge_id, _DELIVERY.c.occurrence).in_(bindparam("keys", expanding=True)),
+        _DELIVERY.c.status == "queued",
+    )
+    .values(status="sending")
+    .returning(_DELIVERY.c.nudge_id, _DELIVERY.c.occurrence)
+)
 
 
 class _Marker:
@@ -353,19 +362,7 @@ class _Marker:
         try:
             keys = [(item.nudge_id, item.occurrence) for item, _ in batch]
             async with self.engine.transaction() as db:
-                marked = set(
-                    (
-                        await db.execute(
-                            update(_DELIVERY)
-                            .where(
-                                tuple_(_DELIVERY.c.nudge_id, _DELIVERY.c.occurrence).in_(keys),
-                                _DELIVERY.c.status == "queued",
-                            )
-                            .values(status="sending")
-                            .returning(_DELIVERY.c.nudge_id, _DELIVERY.c.occurrence)
-                        )
-                    ).all()
-                )
+                marked = set((await db.execute(_MARK_MANY, {"keys": keys})).all())
         except Exception as exc:
             for _, future in batch:
                 future.set_exception(exc)
@@ -519,12 +516,23 @@ class Dispatcher:
         result = Pass()
         await self._recover(result)
         pacer = Pacer(self.rate, self.busy)
-        while True:
+
+        def claim() -> asyncio.Task[tuple[list[_Send], bool]]:
             now = at or self.engine.clock()
-            sends, more = await self._claim(now, virtual=at is not None, result=result)
-            await self._send_all(sends, pacer, result, now)
-            if not more:
+            return asyncio.create_task(self._claim(now, virtual=at is not None, result=result))
+
+        sends, more = await claim()
+        while True:
+            # The next batch is claimed while this one is sent, so sending never stops for a claim.
+            following = claim() if more else None
+            try:
+                await self._send_all(sends, pacer, result, at or self.engine.clock())
+            finally:
+                if following is not None and not following.done():
+                    await asyncio.wait([following])
+            if following is None:
                 return result
+            sends, more = following.result()
 
     async def _recover(self, result: Pass) -> None:
         """After a crash: queued deliveries are sent; one that was being sent is not sent again."""
@@ -673,7 +681,6 @@ class Dispatcher:
         return "send"
 
     async def _send_all(self, sends: list[_Send], pacer: Pacer, result: Pass, now: datetime) -> None:
-        gate = asyncio.Semaphore(self.in_flight)
         outcomes: list[tuple[_Send, str]] = []
         marker = _Marker(self.engine)
 
@@ -686,16 +693,18 @@ class Dispatcher:
                 async with self.engine.transaction() as db:
                     await db.execute(_SET, [{"n": i.nudge_id, "o": i.occurrence, "to": st} for i, st in done])
 
-        async def one(item: _Send) -> None:
-            async with gate:
+        queue = iter(sends)
+
+        async def worker() -> None:  # a few workers take the batch in turn: no task per nudge
+            for item in queue:
                 status = await self._send(item, pacer, result, marker)
-            if status is not None:
-                outcomes.append((item, status))
-                if len(outcomes) >= 50:
-                    await flush()
+                if status is not None:
+                    outcomes.append((item, status))
+                    if len(outcomes) >= 50:
+                        await flush()
 
         try:
-            await asyncio.gather(*(one(s) for s in sends))
+            await asyncio.gather(*(worker() for _ in range(min(self.in_flight, len(sends)))))
         finally:
             await flush()
 
