@@ -11,12 +11,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from bot import logs
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.startup import check_log_level
 from bot.terminal import Terminal
+
+if TYPE_CHECKING:
+    from flows.nudges import Pass
 
 log = logging.getLogger("leadcoach")
 
@@ -48,15 +52,19 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
     return 0
 
 
-def _job(settings: Settings | None, job: Callable[[Runtime], Awaitable[object]]) -> int:
-    """Open the runtime, run one job, print its result as JSON, and exit (for cron and operators)."""
+def _job(
+    settings: Settings | None,
+    job: Callable[[Runtime], Awaitable[Any]],
+    show: Callable[[Any], None] = lambda result: print(json.dumps(result)),
+) -> int:
+    """Open the runtime, run one job, print its result (JSON unless ``show`` says), and exit."""
     settings = settings or Settings()
     _logging(settings)
 
     async def main() -> None:
         runtime = await open_runtime(settings)
         try:
-            print(json.dumps(await job(runtime)))
+            show(await job(runtime))
         finally:
             await runtime.close()
 
@@ -86,37 +94,43 @@ def rotate_key(settings: Settings | None = None) -> int:
 
 def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = None) -> int:
     """Print the nudges due at ``at`` (default now), before any is decided or sent."""
-    from flows.nudges import Dispatcher
-    from flows.push import SendResult, SendStatus
-
-    class _Nobody:
-        async def send(self, who: object, replies: object) -> SendResult:
-            return SendResult(SendStatus.SKIPPED)
+    from flows.nudges import due
 
     moment = at or datetime.now(UTC)
 
-    async def job(runtime: Runtime) -> object:
-        due = await Dispatcher(runtime.coach, _Nobody()).due(moment)
-        return {"at": moment.isoformat(), "due": due}
+    async def job(runtime: Runtime) -> dict[str, Any]:
+        return {"at": moment.isoformat(), "due": await due(runtime.coach, moment)}
 
-    if as_json:
-        return _job(settings, job)
-    settings = settings or Settings()
-
-    async def show() -> None:
-        runtime = await open_runtime(settings)
-        try:
-            found = await job(runtime)
-        finally:
-            await runtime.close()
-        rows = found["due"]  # type: ignore[index]
-        print(f"{len(rows)} nudge(s) due at {moment.isoformat()}")
-        for row in rows:
+    def text(found: dict[str, Any]) -> None:
+        print(f"{len(found['due'])} nudge(s) due at {found['at']}")
+        for row in found["due"]:
             print(f"  {row['due_utc']}  {row['kind']:<10}  {row['user']}")
 
-    _logging(settings)
-    asyncio.run(show())
-    return 0
+    return _job(settings, job) if as_json else _job(settings, job, text)
+
+
+async def dispatch_once(runtime: Runtime, at: datetime | None = None, rate: float | None = None) -> Pass:
+    """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``)."""
+    from telegram import Bot
+    from telegram.error import InvalidToken
+
+    from bot.startup import StartupError
+    from bot.telegram import TelegramSender
+    from flows.nudges import Dispatcher
+
+    settings = runtime.settings
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
+    sender = TelegramSender(bot)
+    try:
+        return await Dispatcher(runtime.coach, sender, rate=rate or settings.nudge_rate).run_once(at)
+    finally:
+        await sender.close()
+        await bot.shutdown()
 
 
 def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> int:
@@ -127,26 +141,7 @@ def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> in
         return 2
 
     async def job(runtime: Runtime) -> object:
-        from telegram import Bot
-        from telegram.error import InvalidToken
-
-        from bot.startup import StartupError
-        from bot.telegram import TelegramSender
-        from flows.nudges import Dispatcher
-
-        token = settings.telegram_token.get_secret_value()  # type: ignore[union-attr]
-        bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
-        try:
-            await bot.initialize()
-        except InvalidToken:
-            raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
-        sender = TelegramSender(bot)
-        try:
-            result = await Dispatcher(runtime.coach, sender, rate=settings.nudge_rate).run_once(at)
-        finally:
-            await sender.close()
-            await bot.shutdown()
-        return asdict(result)
+        return asdict(await dispatch_once(runtime, at))
 
     return _job(settings, job)
 

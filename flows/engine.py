@@ -24,7 +24,7 @@ from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, 
 from flows.models import ConversationSession, User
 from flows.push import Sender, SendResult, SendStatus
 from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
-from flows.schedule import Round
+from flows.schedule import Round, aware
 from flows.storage import (
     CLAIM,
     INSERT_DONE,
@@ -292,7 +292,7 @@ class Engine:
         if self._write_lock is None:
             row = stored(await tx.first(STORED, {"b_user_id": user.id}))
         if create:
-            if user.blocked or _aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
+            if user.blocked or aware(user.last_seen_at) < now - _SEEN_RESOLUTION:
                 user.last_seen_at, user.blocked = now, False
             if who.first_name and who.first_name != user.first_name:
                 user.first_name = who.first_name
@@ -342,7 +342,7 @@ class Engine:
         snap = _Snapshot()
         if row is None:
             return snap
-        if row.parked_flow and row.parked_data_enc and row.parked_until and _aware(row.parked_until) > ctx.now:
+        if row.parked_flow and row.parked_data_enc and row.parked_until and aware(row.parked_until) > ctx.now:
             try:
                 flow, state, where, text = self._decode(row.parked_flow, row.parked_data_enc)
                 step = (where or {}).get("step", "")
@@ -352,7 +352,7 @@ class Engine:
                 snap.parked = text
             except _BadState as exc:
                 log.warning("dropped a parked %s draft of user %s: %s", row.parked_flow, ctx.user.id, exc)
-        if not row.flow or _aware(row.expires_at) <= ctx.now:
+        if not row.flow or aware(row.expires_at) <= ctx.now:
             return snap
         try:
             flow, state, pending, text = self._decode(row.flow, row.data_enc)
@@ -623,7 +623,3 @@ def _match(buttons: list[Button], text: str) -> Button | None:
 
 def _plain(label: str) -> str:
     return label.replace("✅", "").strip().lower()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

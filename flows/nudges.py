@@ -15,7 +15,7 @@ import time as clock
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from flows.replies import Button, Identity, Reply
 from flows.schedule import (
     Quiet,
     appraisal_checkpoints,
+    aware,
     hhmm,
     next_weekly,
     same_time_next_day,
@@ -57,10 +58,6 @@ def _zone(user: Person) -> ZoneInfo:
 
 def _quiet(user: Person) -> Quiet:
     return Quiet(hhmm(user.quiet_start), hhmm(user.quiet_end))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- the rules: when each kind is next due -------------------------------------------------------
@@ -100,7 +97,7 @@ def next_due(
     if not user.onboarded or not getattr(user, ENABLED[kind]):
         return None
     zone, quiet = _zone(user), _quiet(user)
-    start = max(after, _aware(user.paused_until)) if user.paused_until else after
+    start = max(after, aware(user.paused_until)) if user.paused_until else after
     slot_time = hhmm(user.reflect_time)
     if kind == "reflection":
         slot = next_weekly(start, user.reflect_day, slot_time, zone)
@@ -141,13 +138,11 @@ async def plan(db: AsyncSession, engine: Engine, user: User, now: datetime, kind
     for kind in kinds:
         row = rows.get(kind)
         nxt = next_due(user, kind, now, engine, targets)
-        if row is None:
-            if nxt is None:
-                continue
+        if row is None:  # one row per kind, even with nothing due (the kind off): seed() then skips the user
             row = _row(user.id, kind, now)
             db.add(row)
-        paused = user.paused_until is not None and _aware(user.paused_until) > now
-        if row.snoozed and nxt is not None and not paused and row.due_at and _aware(row.due_at) > now:
+        paused = user.paused_until is not None and aware(user.paused_until) > now
+        if row.snoozed and nxt is not None and not paused and row.due_at and aware(row.due_at) > now:
             continue  # a snooze the user asked for stands
         row.due_at, row.occurrence = nxt if nxt is not None else (None, "")
         row.snoozed, row.updated_at = False, now
@@ -178,9 +173,6 @@ async def seed(engine: Engine, now: datetime) -> int:
             )
             for user in users:
                 await plan(db, engine, user, now)
-                # A row even with every kind off, so the user is not visited again.
-                if not (await db.execute(select(Nudge.id).where(Nudge.user_id == user.id))).first():
-                    db.add(_row(user.id, "reflection", now))
         made += len(users)
         if len(users) < 500:
             return made
@@ -270,7 +262,7 @@ async def pause(ctx: Ctx, weeks: int) -> None:
 def _base(ctx: Ctx, nudge: Nudge | None) -> datetime:
     """Now, or — when the nudge was sent by a pass run with ``--at`` — that pass's pretend time."""
     if nudge is not None and nudge.sent_virtual and nudge.sent_at is not None:
-        return _aware(nudge.sent_at)
+        return aware(nudge.sent_at)
     return ctx.now
 
 
@@ -606,7 +598,7 @@ class Dispatcher:
             for r in rows:
                 zone = _zone(r)
                 sent = nudged.get(r.user_id)
-                today = sent is not None and _aware(sent).astimezone(zone).date() == now.astimezone(zone).date()
+                today = sent is not None and aware(sent).astimezone(zone).date() == now.astimezone(zone).date()
                 latest, recent = reflected.get(r.user_id, (None, 0))
                 why = await self._decide(db, r, now, latest, today)
                 move = {"i": r.id, "seq": r.seq, "sat": r.sent_at, "virt": r.sent_virtual, "snz": False, "upd": now}
@@ -615,7 +607,7 @@ class Dispatcher:
                     due_tomorrow = _quiet(r).defer(same_time_next_day(now, zone), zone)
                     moves.append({**move, "due": due_tomorrow, "occ": r.occurrence, "snz": r.snoozed})
                     continue
-                due = _aware(r.due_at or now)
+                due = aware(r.due_at or now)
                 if why == "send":
                     seq = r.seq + 1
                     records.append(
@@ -660,16 +652,16 @@ class Dispatcher:
 
     async def _decide(self, db: AsyncSession, r: Any, now: datetime, last: datetime | None, nudged_today: bool) -> str:
         """What to do with a claimed row ``r`` (a nudge and its user's settings)."""
-        due = _aware(r.due_at or now)
+        due = aware(r.due_at or now)
         if r.blocked:
             return "blocked"
         if now - due > GRACE.get(r.kind, timedelta(hours=3)):
             return "stale"  # after downtime: too late to be useful, so not sent
-        if r.paused_until is not None and _aware(r.paused_until) > now:
+        if r.paused_until is not None and aware(r.paused_until) > now:
             return "paused"
         if not getattr(r, ENABLED[r.kind], False) or not r.onboarded:
             return "off"
-        reflected = last is not None and _aware(last) >= week_start(due, _zone(r))
+        reflected = last is not None and aware(last) >= week_start(due, _zone(r))
         if r.kind == "reflection" and not r.snoozed and reflected:
             return "done"  # they have reflected this week already
         if r.kind == "cpd_pace":
@@ -760,14 +752,15 @@ class Dispatcher:
         result.failed += 1
         return "failed"
 
-    async def due(self, at: datetime) -> list[dict[str, str]]:
-        """What is due at ``at``, on every channel (for ``leadcoach nudges due``), before any is decided."""
-        async with self.engine.sessionmaker() as db:
-            rows = (await db.execute(due_query(at, 100_000))).all()
-        return [
-            {"user": f"{u.channel}:{u.external_id}", "kind": n.kind, "due_utc": _aware(n.due_at or at).isoformat()}
-            for n, u in rows
-        ]
+
+async def due(engine: Engine, at: datetime) -> list[dict[str, str]]:
+    """What is due at ``at``, on every channel (for ``leadcoach nudges due``), before any is decided."""
+    async with engine.sessionmaker() as db:
+        rows = (await db.execute(due_query(at, 100_000))).all()
+    return [
+        {"user": f"{u.channel}:{u.external_id}", "kind": n.kind, "due_utc": aware(n.due_at or at).isoformat()}
+        for n, u in rows
+    ]
 
 
 def register(engine: Engine) -> None:

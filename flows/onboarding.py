@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.nudges import reschedule
 from flows.replies import Button
+from flows.schedule import aware
 from flows.templating import render
 
 SKIP = Button("Skip (keep default)", "skip")
@@ -74,7 +75,7 @@ NUDGE_KINDS = {
 
 def summary(ctx: Ctx) -> str:
     u = ctx.user
-    paused = u.paused_until is not None and _aware(u.paused_until) > ctx.now
+    paused = u.paused_until is not None and aware(u.paused_until) > ctx.now
     round_ = ctx.engine.appraisal_round
     return render(
         "settings",
@@ -97,11 +98,7 @@ def summary(ctx: Ctx) -> str:
 
 
 def _local_day(moment: datetime, zone: str) -> str:
-    return _aware(moment).astimezone(ZoneInfo(zone)).strftime("%d %B %Y")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware(moment).astimezone(ZoneInfo(zone)).strftime("%d %B %Y")
 
 
 def _first_sentence(text: str) -> str:
@@ -154,7 +151,7 @@ async def ask_appraisal(ctx: Ctx, s: SetupState) -> None:
 async def ask_nudges(ctx: Ctx, s: SetupState) -> None:
     u = ctx.user
     rows = [[Button(("✓ " if getattr(u, key) else "✗ ") + label, "toggle", key)] for key, label in NUDGE_KINDS.items()]
-    paused = u.paused_until is not None and _aware(u.paused_until) > ctx.now
+    paused = u.paused_until is not None and aware(u.paused_until) > ctx.now
     if paused:
         rows.append([Button("Resume nudges now", "resume")])
     ctx.say(

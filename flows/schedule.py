@@ -29,6 +29,11 @@ def at_local(day: date, moment: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite hands times back without their zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def local(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone)
 

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from bot.main import dispatch_once
 from bot.runtime import open_runtime
 from bot.settings import Settings
-from bot.telegram import TelegramSender
 from flows.models import Nudge, NudgeDelivery
-from flows.nudges import Dispatcher
+from flows.nudges import Pass
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, process_env, start_app, stop_app
@@ -46,6 +46,15 @@ async def set_up_users(settings: Settings, users: list[int]) -> None:
     try:
         for user in users:
             await onboard_client(FakeClient(runtime.coach, str(user), channel="telegram"))
+    finally:
+        await runtime.close()
+
+
+async def send_due_in_process(settings: Settings, at: datetime, rate: float | None = None) -> Pass:
+    """One dispatch pass, as `leadcoach nudges send-due --at` runs it, in this process."""
+    runtime = await open_runtime(settings)
+    try:
+        return await dispatch_once(runtime, at, rate)
     finally:
         await runtime.close()
 
@@ -91,18 +100,7 @@ async def test_429_from_telegram_is_waited_out(fake: FakeTelegram, database_url:
     when = datetime(2027, 1, 1, 12, tzinfo=UTC)
     await make_due(settings, when)
     fake.rate_limit_per_second = 5  # the dispatcher is set faster than Telegram allows
-    runtime = await open_runtime(settings)
-    from telegram import Bot as PtbBot
-
-    ptb = PtbBot(fake.token, base_url=fake.api_url)
-    await ptb.initialize()
-    try:
-        sender = TelegramSender(ptb)
-        result = await Dispatcher(runtime.coach, sender, rate=1000).run_once(at=when)
-        await sender.close()
-    finally:
-        await ptb.shutdown()
-        await runtime.close()
+    result = await send_due_in_process(settings, when, rate=1000)
     statuses = [d.status for d in await rows(settings, NudgeDelivery)]
     assert result.sent == 7, (result, statuses, fake.rejected)
     assert any(code == 429 for _, code, _ in fake.rejected)  # it was told to wait, and did
@@ -148,18 +146,7 @@ async def test_dispatcher_killed_mid_batch_delivers_each_nudge_exactly_once(
     assert 5 <= delivered < 12 and statuses.count("queued") == 12 - delivered  # killed with the rest in hand
     fake.hang_after = None
     # The next pass (in process here; the same code as `leadcoach nudges send-due`) picks up the rest.
-    runtime = await open_runtime(settings)
-    from telegram import Bot as PtbBot
-
-    ptb = PtbBot(fake.token, base_url=fake.api_url)
-    await ptb.initialize()
-    sender = TelegramSender(ptb)
-    try:
-        result = await Dispatcher(runtime.coach, sender, rate=30).run_once(at=when)
-    finally:
-        await sender.close()
-        await ptb.shutdown()
-        await runtime.close()
+    result = await send_due_in_process(settings, when)
     assert result.sent == 12 - delivered  # the rest, and only the rest
     assert sorted(s.chat_id for s in fake.sent) == users  # every user exactly once
     statuses = [d.status for d in await rows(settings, NudgeDelivery)]
