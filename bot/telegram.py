@@ -181,12 +181,16 @@ class SendMeter:
 
     def note(self) -> None:
         self._times.append(time.monotonic())
+        self._forget()  # kept to the last second even if nobody asks (no dispatcher running)
 
     def per_second(self) -> int:
+        self._forget()
+        return len(self._times)
+
+    def _forget(self) -> None:
         edge = time.monotonic() - 1.0
         while self._times and self._times[0] < edge:
             self._times.popleft()
-        return len(self._times)
 
 
 meter = SendMeter()

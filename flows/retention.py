@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from flows.engine import Engine
@@ -48,31 +50,23 @@ async def _batch(engine: Engine, now: datetime, size: int, step: _Step) -> int:
 
 
 async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
-    cutoff = now - timedelta(days=INBOX_DAYS)
-    keys = (
-        await db.execute(
-            select(InboxUpdate.channel, InboxUpdate.update_id).where(InboxUpdate.received_at < cutoff).limit(size)
-        )
-    ).all()
-    if keys:
-        pairs = [(channel, update_id) for channel, update_id in keys]
-        await db.execute(delete(InboxUpdate).where(tuple_(InboxUpdate.channel, InboxUpdate.update_id).in_(pairs)))
-    return len(keys)
+    key = (InboxUpdate.channel, InboxUpdate.update_id)
+    return await _delete_older(db, key, InboxUpdate.received_at < now - timedelta(days=INBOX_DAYS), size)
 
 
 async def _old_deliveries(db: AsyncSession, now: datetime, size: int) -> int:
-    cutoff = now - timedelta(days=DELIVERY_DAYS)
-    keys = (
-        await db.execute(
-            select(NudgeDelivery.nudge_id, NudgeDelivery.occurrence)
-            .where(NudgeDelivery.created_at < cutoff)
-            .limit(size)
-        )
-    ).all()
+    key = (NudgeDelivery.nudge_id, NudgeDelivery.occurrence)
+    return await _delete_older(db, key, NudgeDelivery.created_at < now - timedelta(days=DELIVERY_DAYS), size)
+
+
+async def _delete_older(
+    db: AsyncSession, key: tuple[InstrumentedAttribute[Any], ...], old: ColumnElement[bool], size: int
+) -> int:
+    """Delete up to ``size`` rows matching ``old``, by their (two-column) primary key."""
+    keys = [tuple(row) for row in (await db.execute(select(*key).where(old).limit(size))).all()]
     if keys:
-        pairs = [(nudge, occurrence) for nudge, occurrence in keys]
-        where = tuple_(NudgeDelivery.nudge_id, NudgeDelivery.occurrence).in_(pairs)
-        await db.execute(delete(NudgeDelivery).where(where))
+        table = key[0].class_
+        await db.execute(delete(table).where(tuple_(*key).in_(keys)))
     return len(keys)
 
 
