@@ -324,11 +324,6 @@ class Engine:
             timezone=self.default_timezone,
             prompt_model="rolfe",
             blocked=False,
-            nudge_reflection=True,
-            nudge_appraisal=True,
-            nudge_cpd=True,
-            quiet_start="21:00",
-            quiet_end="08:00",
         )
 
     def _context(self, tx: Tx, user: User, row: Stored | None) -> tuple[Ctx, _Snapshot]:

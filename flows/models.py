@@ -43,12 +43,13 @@ class User(Base):
     appraisal_date: Mapped[date | None] = mapped_column(Date)
     prompt_model: Mapped[str] = mapped_column(String(8), default="rolfe")
     blocked: Mapped[bool] = mapped_column(default=False)
-    # Nudges: which kinds are on, quiet hours (local), a pause (annual leave).
-    nudge_reflection: Mapped[bool] = mapped_column(default=True, server_default=true())
-    nudge_appraisal: Mapped[bool] = mapped_column(default=True, server_default=true())
-    nudge_cpd: Mapped[bool] = mapped_column(default=True, server_default=true())
-    quiet_start: Mapped[str] = mapped_column(String(5), default="21:00", server_default="21:00")
-    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00", server_default="08:00")
+    # Nudges: which kinds are on, quiet hours (local), a pause (annual leave). Their defaults are the
+    # database's, so inserting a user needn't name them.
+    nudge_reflection: Mapped[bool] = mapped_column(server_default=true())
+    nudge_appraisal: Mapped[bool] = mapped_column(server_default=true())
+    nudge_cpd: Mapped[bool] = mapped_column(server_default=true())
+    quiet_start: Mapped[str] = mapped_column(String(5), server_default="21:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), server_default="08:00")
     paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_identity"),)

@@ -115,7 +115,9 @@ SAVE_STATE = Prepared(_SAVE, _STATE)
 SAVE_STATE_AND_PARKED = Prepared(_SAVE, _STATE + _PARKED)
 INSERT_SESSION = Prepared(insert(SESSIONS), ["user_id", *_STATE, *_PARKED])
 # A user's first event: their row, unless a concurrent first event made it (then it is read).
-_NEW_USER = [k for k in USER_KEYS if k not in ("id", "appraisal_date", "paused_until")]
+# A new user's INSERT names the columns the engine sets; nullable ones and those with a server default
+# (the nudge settings) are left to the database.
+_NEW_USER = [c.key for c in USERS.c if c.key != "id" and not c.nullable and c.server_default is None] + ["first_name"]
 _IDENTITY = ["channel", "external_id"]
 INSERT_USER = {
     "postgresql": Prepared(pg_insert(USERS).on_conflict_do_nothing(index_elements=_IDENTITY), _NEW_USER),
