@@ -80,7 +80,8 @@ class Scheduler:
             log.exception("the retention purge failed; it runs again tomorrow")
 
     async def stop(self, grace: float = 10.0) -> None:
-        self._scheduler.shutdown(wait=False)
+        if self._scheduler.running:  # stopping twice is harmless
+            self._scheduler.shutdown(wait=False)
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), grace)

@@ -289,7 +289,7 @@ class CpdState(GuardedState):
 
 
 def _cpd_progress(s: CpdState) -> str | None:
-    return "activity" if s.title else None
+    return "not saved yet" if s.title else None
 
 
 async def cpd_command(ctx: Ctx, args: str) -> None:
