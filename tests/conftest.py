@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 POSTGRES_URL = os.environ.get("LEADCOACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_KEY = Cipher.generate_key()
+_CREATED: set[str] = set()  # the databases this worker created, to drop at the end
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,13 +53,36 @@ def index(catalogue: Catalogue) -> LookupIndex:
     return default_index()
 
 
+# Each test run has databases of its own, so two checkouts can test at once on one server: ``test``
+# becomes ``test_<run>_<worker>``, created when first used and dropped when the worker finishes.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:10]
+
+
 def worker_database(url: str) -> str:
-    """Under pytest-xdist each worker has a database of its own: ``test`` becomes ``test_gw0``, ..."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
-        return url
+    """This run's (and under pytest-xdist this worker's) own database: ``test`` -> ``test_1a2b3c4d5e_gw0``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+    return parsed.set(database=f"{parsed.database}_{_RUN}_{worker}").render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if not (parsed.database or "").startswith("test_"):
+        raise RuntimeError(f"refusing to drop {parsed.database!r}: not a test run's database")
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_run_databases(_main_thread_loop: None) -> Iterator[None]:
+    yield
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:  # leaves the main loop alone
+        for url in sorted(_CREATED):
+            runner.run(drop_database(url))
 
 
 async def create_database(url: str) -> None:
@@ -68,6 +93,7 @@ async def create_database(url: str) -> None:
             exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
             if not exists:
                 await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+                _CREATED.add(url)
     finally:
         await admin.dispose()
 
