@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import html
+import logging
 import os
 import re
 import sys
@@ -13,6 +14,9 @@ from typing import TextIO
 from bot.runtime import Runtime, parse_input
 from flows.push import SendResult, SendStatus
 from flows.replies import Button, ClickEvent, Event, Identity, Reply, TextEvent
+from flows.texts import SOMETHING_WRONG
+
+log = logging.getLogger(__name__)
 
 _TAGS = re.compile(r"</?(?:b|i|u|s|code|pre|a)(?: [^>]*)?>")
 
@@ -68,7 +72,13 @@ class Terminal:
         return parse_input(text) if text else TextEvent("")
 
     async def handle_line(self, line: str) -> None:
-        outcome = await self.runtime.coach.handle(self.who, self.event_for(line))
+        """One typed line. A fault in the coach is logged and apologised for: the session carries on."""
+        try:
+            outcome = await self.runtime.coach.handle(self.who, self.event_for(line))
+        except Exception:
+            log.exception("the coach failed on a terminal line")
+            print(SOMETHING_WRONG, file=self.out)
+            return
         if outcome.notice and not outcome.replies:
             print(outcome.notice, file=self.out)
         await self.show(outcome.replies)

@@ -582,7 +582,7 @@ class Engine:
         if len(parts) != 4 or not parts[0].isdigit():
             return None
         version, action, arg, mac = int(parts[0]), parts[1], parts[2], parts[3]
-        if not hmac.compare_digest(self._mac(user_id, version, action, arg), mac):
+        if not hmac.compare_digest(self._mac(user_id, version, action, arg).encode(), mac.encode()):
             return None
         return version, action, arg
 

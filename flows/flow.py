@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from flows.engine import Engine
 
 
+INTERRUPT_STEP = "__interrupt"  # the engine's own step: what to do with a flow that has work
+
+
 class FlowError(Exception):
     """A problem the user should hear about, in their words."""
 
@@ -155,9 +158,14 @@ class Ctx:
         self.state = None
 
     def park(self) -> None:
-        """Put the current flow aside (one draft at a time); its ``resume_command`` offers it again."""
-        if self.flow is not None and self.step is not None and self.state is not None:
-            self.parked = (self.flow, self.step, self.state)
+        """Put the current flow aside (one draft at a time); its ``resume_command`` offers it again. While
+        the user is being asked what to do with it (the interrupt), the step it stopped at is kept."""
+        step = self.step
+        if step == INTERRUPT_STEP:
+            step = (self.pending or {}).get("step")
+        if self.flow is not None and step is not None and self.state is not None:
+            self.parked = (self.flow, step, self.state)
+        self.pending = None
         self.finish()
 
     def parked_state(self, flow: str) -> FlowState | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flows.flow import Ctx
+from flows.flow import INTERRUPT_STEP, Ctx
 from flows.replies import Button
 
-STEP = "__interrupt"
+STEP = INTERRUPT_STEP
 
 
 async def ask(ctx: Ctx, pending: dict[str, str]) -> None:

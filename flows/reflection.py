@@ -209,7 +209,7 @@ async def open_search(ctx: Ctx, s: ReflectState, arg: str) -> None:
 
 async def search(ctx: Ctx, s: ReflectState, text: str) -> None:
     kind = _item_kind(ctx.user.framework)
-    items: list[str] = Field(default_factory=list)
+    items: list[str] = []
     for hit in ctx.index.search(text, framework=ctx.user.framework, limit=12):
         e = hit.entry
         item = e.id if e.kind == kind else (e.parent if e.kind in ("statement", "indicator", "descriptor") else None)

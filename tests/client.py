@@ -55,5 +55,10 @@ class FakeClient:
         return outcome.replies
 
     @property
+    def labels(self) -> list[str]:
+        """The labels of the buttons the latest replies show."""
+        return [b.label for r in self.outcome.replies for row in r.buttons for b in row]
+
+    @property
     def text(self) -> str:
         return "\n".join(r.text for r in self.outcome.replies)
