@@ -44,6 +44,11 @@ FOLLOW_UP = "So what does this mean for your practice?"
 SHORT_ANSWER_WORDS = 8
 
 
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """ "1 reflection", "3 reflections" (never "reflection(s)")."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def first_number(text: str) -> int | None:
     """The first whole number in a typed answer ("20", "about 45 minutes")."""
     m = re.search(r"\d+", text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from flows import interrupt
+from flows import interrupt, typed
 from flows.crypto import Cipher, DecryptionError
 from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, Step
 from flows.models import ConversationSession, User
@@ -395,7 +396,7 @@ class Engine:
         if ctx.flow is None or ctx.state is None:
             return ""
         if ctx.step == interrupt.STEP:
-            return f"{ctx.flow}/{interrupt.STEP}"
+            return f"{ctx.flow}/{interrupt.STEP}/{(ctx.pending or {}).get('confirm', '')}"
         step = self.flows[ctx.flow].steps[ctx.step or ""]
         return f"{ctx.flow}/{ctx.step}/{step.screen(ctx.state)}"
 
@@ -466,7 +467,8 @@ class Engine:
         """Run a command or global button, minding a flow in progress."""
         if command.kind is Kind.SWITCH:
             if self.work(ctx) is not None:
-                await interrupt.ask(ctx, pending)
+                interrupt.hold(ctx, pending)
+                await self.ask(ctx)
                 return
             ctx.finish()
             await command.handler(ctx, arg)
@@ -492,13 +494,25 @@ class Engine:
         return self.flows[ctx.flow].progress(ctx.state)
 
     async def ask(self, ctx: Ctx) -> None:
-        """Say the current step's prompt."""
+        """Say the current step's prompt, with its buttons."""
         if ctx.flow is None or ctx.state is None:
             return
         if ctx.step == interrupt.STEP:
-            await interrupt.ask(ctx, ctx.pending or {})
+            ctx.say(interrupt.prompt(ctx), interrupt.buttons(ctx))
             return
-        await self.flows[ctx.flow].steps[ctx.step or ""].ask(ctx, ctx.state)
+        step = self._step(ctx)
+        made = step.prompt if isinstance(step.prompt, str) else step.prompt(ctx, ctx.state)
+        text = await made if inspect.isawaitable(made) else made
+        if not isinstance(text, str):  # TODO(migration): an old-style ask said it itself
+            return
+        ctx.say(text, step.rows(ctx, ctx.state))
+
+    def buttons(self, ctx: Ctx) -> list[Button]:
+        """The buttons the current step shows, from its state alone: nothing is run or said."""
+        if ctx.flow is None or ctx.state is None:
+            return []
+        rows = interrupt.buttons(ctx) if ctx.step == interrupt.STEP else self._step(ctx).rows(ctx, ctx.state)
+        return [b for row in rows for b in row]
 
     async def carry_on(self, ctx: Ctx) -> None:
         """After something run on top of a flow, ask its step again (its buttons are still valid)."""
@@ -563,14 +577,27 @@ class Engine:
         await step.text(ctx, ctx.state, text)
 
     async def _typed_button(self, ctx: Ctx, text: str, version: int) -> Button | None:
-        """A typed word that names one of the current step's buttons ("3", "later", "skip") presses it."""
-        if len(text) > 40:
+        """A typed answer that names one of the current step's buttons ("Continue", "3", "later", "skip")
+        presses it. A step that takes free text only gives way to a button's whole label or a word like
+        "skip"; a step that takes numbers keeps typed numbers as its answers."""
+        if len(text) > 60:
             return None
+        step = None if ctx.step == interrupt.STEP else self._step(ctx)
+        if step is not None and self.flows[ctx.flow or ""].names is None:
+            buttons = await self._legacy_buttons(ctx)  # TODO(migration)
+        else:
+            buttons = self.buttons(ctx)
+        self._sign([Reply("", [buttons])], ctx.user.id, version)
+        numeric = step is not None and step.numeric
+        free = step is not None and step.text is not None and not numeric
+        return typed.match(buttons, text, free=free, numeric=numeric)
+
+    async def _legacy_buttons(self, ctx: Ctx) -> list[Button]:
         state = ctx.state.model_copy(deep=True) if ctx.state else None
         shadow = Ctx(ctx.session, ctx.user, self, ctx.now, ctx.flow, ctx.step, state, pending=ctx.pending)
+        shadow.parked = ctx.parked
         await self.ask(shadow)
-        self._sign(shadow.replies, ctx.user.id, version)
-        return _match([b for r in shadow.replies for row in r.buttons for b in row], text)
+        return [b for r in shadow.replies for row in r.buttons for b in row]
 
     # --- button data --------------------------------------------------------------------
 
@@ -603,18 +630,3 @@ class Engine:
                     b.data = f"{v}|{b.action}|{b.arg}|{self._mac(user_id, v, b.action, b.arg)}"
                     if len(b.data.encode()) > MAX_CALLBACK_BYTES:
                         raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {b.data!r}")
-
-
-def _match(buttons: list[Button], text: str) -> Button | None:
-    low = text.lower().strip(" .!")
-    exact = [b for b in buttons if _plain(b.label) == low]
-    if exact:
-        return exact[0]
-    if " " in low or len(low) < 1 or (len(low) < 3 and not low.isdigit()):
-        return None
-    starts = [b for b in buttons if _plain(b.label).startswith(low + " ") or _plain(b.label) == low]
-    return starts[0] if len(starts) == 1 else None
-
-
-def _plain(label: str) -> str:
-    return label.replace("✅", "").strip().lower()

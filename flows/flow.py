@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -43,26 +43,52 @@ class FlowState(BaseModel):
 
 S = TypeVar("S", bound=FlowState)
 Action = Callable[["Ctx", S, str], Awaitable[None]]
-Ask = Callable[["Ctx", S], Awaitable[None]]
 TextAction = Callable[["Ctx", S, str], Awaitable[None]]
+Prompt = Callable[["Ctx", S], Awaitable[str] | str]  # plain, or reading the database
+Rows = list[list[Button]]
+Buttons = Callable[["Ctx", S], Rows]
+Enter = Callable[["Ctx", S], Awaitable[None]]
 
 
 def _no_screen(state: Any) -> str:
     return ""
 
 
+def _no_buttons(ctx: Ctx, state: Any) -> Rows:
+    return []
+
+
 @dataclass
 class Step(Generic[S]):
-    """One step: ``ask`` says its prompt; ``actions`` are its buttons; ``text`` is what typed text does
-    (None: the step wants a button, so typed text re-asks). ``screen`` tells prompts of one step apart
-    (e.g. the question number), so a button from an earlier question is stale. ``keep`` keeps the
-    message a button was pressed on (e.g. a summary) instead of replacing it with the next prompt."""
+    """One step, declared. ``prompt`` is what it says (it may read the database); ``buttons`` are its
+    buttons, made from the state and the user alone (a plain function: no database, no side effects), so
+    the engine knows them without running anything, and typed labels, numbers and "back"/"skip"/"later"
+    work at every step; ``actions`` are what the buttons do; ``text`` is what other typed text does (None:
+    the step wants a button). ``enter`` runs when the step is entered (``ctx.go``), to load what its
+    prompt and buttons show into the state. ``numeric``: typed numbers are answers (minutes, hours), not
+    the number of a button. ``screen`` tells prompts of one step apart (e.g. the question number), so a
+    button from an earlier question is stale. ``keep`` keeps the message a button was pressed on (e.g. a
+    summary) instead of replacing it with the next prompt. ``stores``: the state field the step fills,
+    checked against the state model when the flow is declared."""
 
-    ask: Ask[S]
+    prompt: Prompt[S] | str | Callable[[Ctx, S], Awaitable[None]]  # TODO(migration): old asks say it themselves
+    buttons: Buttons[S] | dict[str, Action[S]] = _no_buttons  # TODO(migration): old Step(ask, actions)
     actions: dict[str, Action[S]] = field(default_factory=dict)
     text: TextAction[S] | None = None
+    enter: Enter[S] | None = None
+    numeric: bool = False
     screen: Callable[[S], str] = _no_screen
     keep: bool = False
+    stores: str = ""
+    goes_to: tuple[str, ...] = ()  # steps its declared transitions name, checked when the flow is declared
+
+    def __post_init__(self) -> None:
+        if isinstance(self.buttons, dict):  # TODO(migration): Step(ask, actions) of old-style flows
+            self.actions, self.buttons = self.buttons, _no_buttons
+
+    def rows(self, ctx: Ctx, state: S) -> Rows:
+        assert not isinstance(self.buttons, dict)
+        return self.buttons(ctx, state)
 
 
 def _no_progress(state: Any) -> str | None:
@@ -71,16 +97,31 @@ def _no_progress(state: Any) -> str | None:
 
 @dataclass
 class Flow(Generic[S]):
-    """A declared conversation. ``progress`` says how far the user got ("2/3"), or None when there is no
-    work to lose; a ``parkable`` flow with progress is put aside (not dropped) when interrupted."""
+    """A declared conversation. ``names`` enumerates its steps (so a mistyped step name fails in the type
+    checker, and a step declared but not named, or named but not declared, fails at import). ``progress``
+    says how far the user got ("2/3"), or None when there is no work to lose; a ``parkable`` flow with
+    progress is put aside (not dropped) when interrupted."""
 
     name: str
     label: str  # "reflection": "You have an unfinished reflection (2/3)"
     state: type[S]
     steps: dict[str, Step[S]]
+    names: type[StrEnum] | None = None  # TODO(migration): required once every flow declares its steps
     progress: Callable[[S], str | None] = _no_progress
     parkable: bool = False
     resume_command: str = ""  # where a parked draft is offered again, e.g. "reflect"
+
+    def __post_init__(self) -> None:
+        if self.names is None:
+            return
+        declared, named = set(self.steps), {str(n) for n in self.names}
+        if declared != named:
+            raise TypeError(f"flow {self.name}: steps {sorted(declared ^ named)} are not both named and declared")
+        for name, step in self.steps.items():
+            if step.stores and step.stores not in self.state.model_fields:
+                raise TypeError(f"flow {self.name}, step {name}: no state field {step.stores!r}")
+            if missing := [g for g in step.goes_to if g not in named]:
+                raise TypeError(f"flow {self.name}, step {name}: goes to undeclared steps {missing}")
 
 
 class Kind(Enum):
@@ -149,8 +190,13 @@ class Ctx:
         await self.go(step)
 
     async def go(self, step: str) -> None:
-        """Move to a step of the current flow and ask it."""
+        """Move to a step of the current flow, enter it (its ``enter`` loads what it shows) and ask it."""
         self.step = step
+        declared = self.engine.flows[self.flow or ""].steps[step]
+        if declared.enter is not None and self.state is not None:
+            await declared.enter(self, self.state)
+            if self.step != step:  # entering moved on (e.g. nothing left to ask here)
+                return
         await self.engine.ask(self)
 
     def finish(self) -> None:

@@ -33,13 +33,15 @@ async def intake(ctx: Ctx, state: G, text: str, accept: Accept[G], step: str = "
 def identifier_step(accept: Accept[G]) -> Step[G]:
     """The step that warns about identifiers in the held text and offers to remove them."""
 
-    async def ask(ctx: Ctx, state: G) -> None:
+    def prompt(ctx: Ctx, state: G) -> str:
         found = describe(find_identifiers(state.held_text))
-        ctx.say(
+        return (
             f"⚠️ That looks like it contains {found}. Please don't store patient-identifiable information "
-            "here. Shall I remove it before saving?",
-            [[Button("Remove it", "remove")], [Button("It isn't patient information — keep it", "keep")]],
+            "here. Shall I remove it before saving?"
         )
+
+    def buttons(ctx: Ctx, state: G) -> list[list[Button]]:
+        return [[Button("Remove it", "remove")], [Button("It isn't patient information — keep it", "keep")]]
 
     async def remove(ctx: Ctx, state: G, arg: str) -> None:
         text, state.held_text = redact(state.held_text), ""
@@ -49,4 +51,4 @@ def identifier_step(accept: Accept[G]) -> Step[G]:
         text, state.held_text = state.held_text, ""
         await accept(ctx, state, text)
 
-    return Step(ask, {"remove": remove, "keep": keep})
+    return Step(prompt, buttons, {"remove": remove, "keep": keep})

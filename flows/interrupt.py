@@ -1,4 +1,5 @@
-"""A command or menu button during a flow with unsaved work: continue it, put it aside, or discard it."""
+"""A command or menu button during a flow with unsaved work: continue it, put it aside, or discard it.
+The engine's own step: held in the flow's session with what was asked for (``pending``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,30 @@ from flows.replies import Button
 STEP = INTERRUPT_STEP
 
 
-async def ask(ctx: Ctx, pending: dict[str, str]) -> None:
-    flow = ctx.engine.flows[ctx.flow or ""]
-    progress = ctx.engine.work(ctx)
+def hold(ctx: Ctx, pending: dict[str, str]) -> None:
+    """Stop at the interrupt step, remembering what was asked for and the step the flow was at."""
     if ctx.step != STEP:
         pending = {**pending, "step": ctx.step or ""}
     ctx.pending, ctx.step = pending, STEP
-    buttons = [[Button(f"Continue my {flow.label}", "continue")]]
+
+
+def prompt(ctx: Ctx) -> str:
+    flow = ctx.engine.flows[ctx.flow or ""]
+    if (ctx.pending or {}).get("confirm") == "restart":
+        return f"Start again? The answers so far in your {flow.label} will be deleted."
+    return f"You have an unfinished {flow.label} ({ctx.engine.work(ctx)}). What would you like to do?"
+
+
+def buttons(ctx: Ctx) -> list[list[Button]]:
+    flow = ctx.engine.flows[ctx.flow or ""]
+    pending = ctx.pending or {}
+    keep = [[Button("Keep it for later", "park")]] if flow.parkable else []
+    if pending.get("confirm") == "restart":
+        return [[Button("Yes, start again", "restart")], [Button(f"No, continue my {flow.label}", "continue")], *keep]
+    rows = [[Button(f"Continue my {flow.label}", "continue")]]
     if _same(ctx, pending):
-        buttons.append([Button("Start again", "restart"), Button("Discard it", "discard")])
-    else:
-        if flow.parkable:
-            buttons.append([Button("Keep it for later", "park")])
-        buttons.append([Button("Discard it", "discard")])
-    ctx.say(f"You have an unfinished {flow.label} ({progress}). What would you like to do?", buttons)
+        return [*rows, [Button("Start again", "confirm")], *keep, [Button("Discard it", "discard")]]
+    return [*rows, *keep, [Button("Discard it", "discard")]]
 
 
 def _same(ctx: Ctx, pending: dict[str, str]) -> bool:
@@ -33,19 +44,24 @@ def _same(ctx: Ctx, pending: dict[str, str]) -> bool:
 async def choose(ctx: Ctx, action: str) -> None:
     flow = ctx.engine.flows[ctx.flow or ""]
     pending = ctx.pending or {}
-    same = _same(ctx, pending)
-    ctx.pending = None
-    ctx.step = pending.get("step") if pending.get("step") in flow.steps else None
-    if action == "continue" and ctx.step is not None:
-        await ctx.go(ctx.step)
+    if action == "confirm":  # "Start again" deletes answers: asked once more, with a way to keep them
+        ctx.pending = {**pending, "confirm": "restart"}
+        await ctx.engine.ask(ctx)
         return
-    if action == "park" and flow.parkable and ctx.step is not None:
+    same = _same(ctx, pending)
+    step = pending.get("step")
+    if action == "continue" and step in flow.steps:
+        ctx.pending = None
+        await ctx.go(step)
+        return
+    if action == "park" and flow.parkable:
         ctx.park()
         ctx.say(f"I've kept your {flow.label} for later: /{flow.resume_command} picks it up.")
     else:
+        ctx.pending = None
         ctx.finish()
         ctx.say(f"Discarded your unfinished {flow.label}.")
         if same and action != "restart":
             await ctx.engine.run_command(ctx, "menu")
             return
-    await ctx.engine.resume_pending(ctx, pending)
+    await ctx.engine.resume_pending(ctx, {k: v for k, v in pending.items() if k != "confirm"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from html import escape
 
 from pydantic import BaseModel, Field
@@ -13,17 +14,18 @@ from flows.common import (
     PROMPTS,
     RATING_LABELS,
     SHORT_ANSWER_WORDS,
-    first_number,
     menu_buttons,
+    plural,
     short,
     stage_label,
     statement_for,
 )
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, Kind, Step
-from flows.guard import GuardedState, identifier_step, intake
+from flows.flow import Ctx, Flow, Kind, Rows, Step
+from flows.guard import GuardedState, identifier_step
 from flows.models import Reflection
 from flows.replies import Button
+from flows.steps import free_text, number, rating
 from flows.templating import render
 
 LATER_BUTTON = Button("Later", "later")
@@ -40,6 +42,7 @@ class ReflectState(GuardedState):
     suggested: str = ""
     group: str = ""  # the area being browsed
     hits: list[str] = Field(default_factory=list)  # search results
+    searched: str = ""  # what was searched for, when it found nothing
     item: str = ""
     stage: str = ""
     model: str = "rolfe"
@@ -51,10 +54,25 @@ class ReflectState(GuardedState):
     extras: list[str] = Field(default_factory=list)
 
 
+class R(StrEnum):
+    """The steps of a reflection."""
+
+    OFFER = "offer"
+    FOCUS = "focus"
+    BROWSE = "browse"
+    SEARCH = "search"
+    ANSWER = "answer"
+    IDENTIFIERS = "identifiers"
+    RATING = "rating"
+    MINUTES = "minutes"
+    EXTRAS = "extras"
+    CONFIRM = "confirm"
+
+
 def _progress(s: ReflectState) -> str | None:
     if not s.item or not s.answers:
         return None
-    return f"{len(s.answers)}/{len(PROMPTS[s.model])}"
+    return f"{len(s.answers)} of {len(PROMPTS[s.model])} answered"
 
 
 def _item_kind(framework: str) -> str:
@@ -91,9 +109,9 @@ async def suggestion(ctx: Ctx) -> str:
 async def begin(ctx: Ctx, args: str) -> None:
     parked = ctx.parked_state("reflect")
     if isinstance(parked, ReflectState) and parked.item and not args:
-        await ctx.start("reflect", ReflectState(), "offer")
+        await ctx.start("reflect", ReflectState(), R.OFFER)
         return
-    await ctx.start("reflect", ReflectState(suggested=await suggestion(ctx)), "focus")
+    await ctx.start("reflect", ReflectState(suggested=await suggestion(ctx)), R.FOCUS)
     if args:
         await search(ctx, _state(ctx), args)
 
@@ -103,17 +121,18 @@ def _state(ctx: Ctx) -> ReflectState:
     return ctx.state
 
 
-async def ask_offer(ctx: Ctx, s: ReflectState) -> None:
+def _offer(ctx: Ctx, s: ReflectState) -> str:
     parked = ctx.parked_state("reflect")
     if not isinstance(parked, ReflectState):
-        await start_new(ctx, s, "")
-        return
+        return "Your unfinished reflection has expired, so let's start a new one."
     item = ctx.catalogue.by_id.get(parked.item)
     what = f"on <b>{escape(item.code or '')} {escape(item.title)}</b> " if item else ""
-    ctx.say(
-        f"You have an unfinished reflection {what}({_progress(parked) or 'not started'}). Carry on with it?",
-        [[Button("Continue it", "continue")], [Button("Start a new one", "new")]],
-    )
+    return f"You have an unfinished reflection {what}({_progress(parked) or 'not started'}). Carry on with it?"
+
+
+def _offer_buttons(ctx: Ctx, s: ReflectState) -> Rows:
+    carry = [[Button("Continue it", "continue")]] if isinstance(ctx.parked_state("reflect"), ReflectState) else []
+    return [*carry, [Button("Start a new one", "new")]]
 
 
 async def continue_parked(ctx: Ctx, s: ReflectState, arg: str) -> None:
@@ -123,7 +142,7 @@ async def continue_parked(ctx: Ctx, s: ReflectState, arg: str) -> None:
 async def start_new(ctx: Ctx, s: ReflectState, arg: str) -> None:
     ctx.parked = None
     s.suggested = await suggestion(ctx)
-    await ctx.go("focus")
+    await ctx.go(R.FOCUS)
 
 
 async def later(ctx: Ctx, s: ReflectState, arg: str) -> None:
@@ -138,73 +157,62 @@ async def later(ctx: Ctx, s: ReflectState, arg: str) -> None:
 # --- choosing a focus ---------------------------------------------------------------------
 
 
-async def ask_focus(ctx: Ctx, s: ReflectState) -> None:
+def _focus_buttons(ctx: Ctx, s: ReflectState) -> Rows:
     entry = ctx.catalogue.get(s.suggested)
-    ctx.say(
-        "What would you like to reflect on this week?",
-        [
-            [Button(f"Suggested: {short(entry.title, 36)}", "pick", entry.id)],
-            [Button("Browse", "browse"), Button("Search", "search")],
-            [LATER_BUTTON],
-        ],
-    )
+    return [
+        [Button(f"Suggested: {short(entry.title, 36)}", "pick", entry.id)],
+        [Button("Browse", "browse"), Button("Search", "search")],
+        [LATER_BUTTON],
+    ]
 
 
-async def ask_browse(ctx: Ctx, s: ReflectState) -> None:
+def _browse_buttons(ctx: Ctx, s: ReflectState) -> Rows:
     fw = ctx.user.framework
-    if not s.group:
+    if s.group:
+        items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == s.group]
+        rows = [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
+    else:
         groups = ctx.catalogue.of_kind(fw, "standard" if fw == "mlf2025" else "domain")
-        ctx.say(
-            "Choose an area:",
-            [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
-            + [[Button("Back", "back"), LATER_BUTTON]],
-        )
-        return
-    items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == s.group]
-    ctx.say(
-        "Choose one:",
-        [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
-        + [[Button("Back", "back"), LATER_BUTTON]],
-    )
+        rows = [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
+    return [*rows, [Button("Back", "back"), LATER_BUTTON]]
 
 
 async def browse(ctx: Ctx, s: ReflectState, arg: str) -> None:
     s.group = ""
-    await ctx.go("browse")
+    await ctx.go(R.BROWSE)
 
 
 async def group(ctx: Ctx, s: ReflectState, arg: str) -> None:
     if arg in ctx.catalogue.by_id:
         s.group = arg
-    await ctx.go("browse")
+    await ctx.go(R.BROWSE)
 
 
 async def back(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    if ctx.step == "browse" and s.group:
+    if ctx.step == R.BROWSE and s.group:
         s.group = ""
-        await ctx.go("browse")
+        await ctx.go(R.BROWSE)
         return
-    await ctx.go("focus")
+    await ctx.go(R.FOCUS)
 
 
-async def ask_search(ctx: Ctx, s: ReflectState) -> None:
-    if not s.hits:
-        ctx.say(
-            "Type a few words about what you want to reflect on, for example <i>difficult conversation</i>.",
-            [[Button("Browse", "browse"), LATER_BUTTON]],
-        )
-        return
+def _search_prompt(ctx: Ctx, s: ReflectState) -> str:
+    if s.hits:
+        return "Which one?"
+    if s.searched:
+        return f"I couldn't find anything for <i>{escape(short(s.searched, 60))}</i>. Try other words, or browse."
+    return "Type a few words about what you want to reflect on, for example <i>difficult conversation</i>."
+
+
+def _search_buttons(ctx: Ctx, s: ReflectState) -> Rows:
     entries = [ctx.catalogue.get(i) for i in s.hits]
-    ctx.say(
-        "Which one?",
-        [[Button(short(f"{e.code} {e.title}", 50), "pick", e.id)] for e in entries]
-        + [[Button("Browse", "browse"), LATER_BUTTON]],
-    )
+    rows = [[Button(short(f"{e.code} {e.title}", 50), "pick", e.id)] for e in entries]
+    return [*rows, [Button("Browse", "browse"), LATER_BUTTON]]
 
 
 async def open_search(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    s.hits = []
-    await ctx.go("search")
+    s.hits, s.searched = [], ""
+    await ctx.go(R.SEARCH)
 
 
 async def search(ctx: Ctx, s: ReflectState, text: str) -> None:
@@ -215,16 +223,14 @@ async def search(ctx: Ctx, s: ReflectState, text: str) -> None:
         item = e.id if e.kind == kind else (e.parent if e.kind in ("statement", "indicator", "descriptor") else None)
         if item and item not in items:
             items.append(item)
-    if not items:
-        ctx.say("I couldn't find anything for that. Try other words, or browse.")
-    s.hits = items[:5]
-    await ctx.go("search")
+    s.hits, s.searched = items[:5], "" if items else text
+    await ctx.go(R.SEARCH)
 
 
 async def pick(ctx: Ctx, s: ReflectState, item_id: str) -> None:
     item = ctx.catalogue.by_id.get(item_id)
     if item is None or item.kind != _item_kind(ctx.user.framework):
-        await ctx.go(ctx.step or "focus")
+        await ctx.go(ctx.step or R.FOCUS)
         return
     statement = statement_for(ctx.catalogue, item_id, ctx.user.stage)
     fresh = ReflectState(suggested=s.suggested, item=item_id, model=ctx.user.prompt_model)
@@ -241,28 +247,24 @@ async def pick(ctx: Ctx, s: ReflectState, item_id: str) -> None:
         )
         + "\n\nThink of one moment from the last week or two that relates to this."
     )
-    await ctx.go("answer")
+    await ctx.go(R.ANSWER)
 
 
 # --- the prompts --------------------------------------------------------------------------
 
 
-async def ask_answer(ctx: Ctx, s: ReflectState) -> None:
+def _answer_prompt(ctx: Ctx, s: ReflectState) -> str:
     if s.following:
-        ctx.say(FOLLOW_UP, [[Button("That's all for this one", "nofollow")]])
-        return
+        return FOLLOW_UP
     prompts = PROMPTS[s.model]
-    n = len(s.answers)
-    if n >= len(prompts):
-        await ctx.go("rating")
-        return
-    ctx.say(
-        f"<b>{n + 1}/{len(prompts)}</b> {escape(prompts[n][0])}", [[Button("Skip this one", "skipq"), LATER_BUTTON]]
-    )
+    n = min(len(s.answers), len(prompts) - 1)
+    return f"<b>{n + 1}/{len(prompts)}</b> {escape(prompts[n][0])}"
 
 
-async def type_answer(ctx: Ctx, s: ReflectState, text: str) -> None:
-    await intake(ctx, s, text, record)
+def _answer_buttons(ctx: Ctx, s: ReflectState) -> Rows:
+    if s.following:
+        return [[Button("That's all for this one", "nofollow")]]
+    return [[Button("Skip this one", "skipq"), LATER_BUTTON]]
 
 
 async def record(ctx: Ctx, s: ReflectState, text: str) -> None:
@@ -275,7 +277,7 @@ async def record(ctx: Ctx, s: ReflectState, text: str) -> None:
     s.answers.append(Answer(prompt=prompt, answer=text))
     if follow_up and len(text.split()) < SHORT_ANSWER_WORDS and not s.followed:
         s.followed = s.following = True
-        await ctx.go("answer")
+        await ctx.go(R.ANSWER)
         return
     await next_prompt(ctx, s)
 
@@ -291,7 +293,7 @@ async def no_follow(ctx: Ctx, s: ReflectState, arg: str) -> None:
 
 
 async def next_prompt(ctx: Ctx, s: ReflectState) -> None:
-    await ctx.go("answer" if len(s.answers) < len(PROMPTS[s.model]) else "rating")
+    await ctx.go(R.ANSWER if len(s.answers) < len(PROMPTS[s.model]) else R.RATING)
 
 
 def _answer_screen(s: ReflectState) -> str:
@@ -301,42 +303,13 @@ def _answer_screen(s: ReflectState) -> str:
 # --- rating, minutes, tags, save ----------------------------------------------------------
 
 
-async def ask_rating(ctx: Ctx, s: ReflectState) -> None:
-    ctx.say(
-        "How would you rate yourself against this statement now?",
-        [[Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)]
-        + [[Button("Skip", "rate", "")]],
-    )
-
-
-async def rate(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    s.rating = int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None
-    await ctx.go("minutes")
-
-
-async def ask_minutes(ctx: Ctx, s: ReflectState) -> None:
-    ctx.say(
-        "Log this as CPD? Tap the minutes you spent, type a number, or skip.",
-        [[Button(f"{m} min", "mins", m) for m in MINUTES], [Button("Skip", "mins", "")]],
-    )
-
-
-async def minutes_tapped(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    s.minutes = int(arg) if arg.isdigit() else None
-    await after_minutes(ctx, s)
-
-
-async def minutes_typed(ctx: Ctx, s: ReflectState, text: str) -> None:
-    minutes = first_number(text)
-    if minutes is None or not 0 < minutes <= 600:
-        ctx.say("Please type the minutes as a number, like 20, or tap Skip.")
-        return
-    s.minutes = minutes
+async def skip_minutes(ctx: Ctx, s: ReflectState, arg: str) -> None:
+    s.minutes = None
     await after_minutes(ctx, s)
 
 
 async def after_minutes(ctx: Ctx, s: ReflectState) -> None:
-    await ctx.go("extras" if ctx.catalogue.related(s.item) else "confirm")
+    await ctx.go(R.EXTRAS if ctx.catalogue.related(s.item) else R.CONFIRM)
 
 
 def tag_buttons(ctx: Ctx, item_id: str, ticked: list[str]) -> list[list[Button]]:
@@ -359,20 +332,17 @@ def toggle(ctx: Ctx, ticked: list[str], arg: str) -> list[str]:
     return ticked
 
 
-async def ask_extras(ctx: Ctx, s: ReflectState) -> None:
-    ctx.say(
-        "Does it also count as evidence for any of these? Tap to tick, then Done.",
-        [*tag_buttons(ctx, s.item, s.extras), [Button("Done", "tagged")]],
-    )
+def _extras_buttons(ctx: Ctx, s: ReflectState) -> Rows:
+    return [*tag_buttons(ctx, s.item, s.extras), [Button("Done", "tagged")]]
 
 
 async def tag(ctx: Ctx, s: ReflectState, arg: str) -> None:
     s.extras = toggle(ctx, s.extras, arg)
-    await ctx.go("extras")
+    await ctx.go(R.EXTRAS)
 
 
 async def tagged(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    await ctx.go("confirm")
+    await ctx.go(R.CONFIRM)
 
 
 def _label(ctx: Ctx, item_id: str) -> str:
@@ -384,19 +354,21 @@ def all_skipped(s: ReflectState) -> bool:
     return all(a.answer == SKIPPED for a in s.answers)
 
 
-async def ask_confirm(ctx: Ctx, s: ReflectState) -> None:
+def _confirm_prompt(ctx: Ctx, s: ReflectState) -> str:
     if all_skipped(s):
-        ctx.say(
-            "You skipped every question, so there's nothing to save yet. Even one line helps you at appraisal.",
-            [[Button("Answer the questions", "again")], [Button("Discard", "discard")]],
-        )
-        return
-    ctx.say(summary_text(ctx, s), [[Button("Save", "save"), Button("Discard", "discard")]])
+        return "You skipped every question, so there's nothing to save yet. Even one line helps you at appraisal."
+    return summary_text(ctx, s)
+
+
+def _confirm_buttons(ctx: Ctx, s: ReflectState) -> Rows:
+    if all_skipped(s):
+        return [[Button("Answer the questions", "again")], [Button("Discard", "discard")]]
+    return [[Button("Save", "save"), Button("Discard", "discard")]]
 
 
 async def answer_again(ctx: Ctx, s: ReflectState, arg: str) -> None:
     s.answers, s.followed, s.following = [], False, False
-    await ctx.go("answer")
+    await ctx.go(R.ANSWER)
 
 
 def summary_text(ctx: Ctx, s: ReflectState) -> str:
@@ -415,7 +387,7 @@ def summary_text(ctx: Ctx, s: ReflectState) -> str:
 
 async def save(ctx: Ctx, s: ReflectState, arg: str) -> None:
     if all_skipped(s):
-        await ctx.go("confirm")
+        await ctx.go(R.CONFIRM)
         return
     item = ctx.catalogue.get(s.item)
     ctx.db.add(
@@ -440,7 +412,7 @@ async def save(ctx: Ctx, s: ReflectState, arg: str) -> None:
     recent = await ctx.db.scalar(mine.where(Reflection.created_at >= ctx.now - timedelta(days=7)))
     ctx.finish()
     ctx.say(
-        f"Saved. That's {total} reflection{'s' if total != 1 else ''} in all, {recent} in the last 7 days. "
+        f"Saved. That's {plural(total or 0, 'reflection')} in all, {recent} in the last 7 days. "
         "Well done for making the time.",
         menu_buttons(),
     )
@@ -451,43 +423,66 @@ async def discard(ctx: Ctx, s: ReflectState, arg: str) -> None:
     ctx.say("Discarded. Nothing was saved.", menu_buttons())
 
 
+LATER = {"later": later}
 FLOW = Flow(
     name="reflect",
     label="reflection",
     state=ReflectState,
+    names=R,
     progress=_progress,
     parkable=True,
     resume_command="reflect",
     steps={
-        "offer": Step(ask_offer, {"continue": continue_parked, "new": start_new}),
-        "focus": Step(
-            ask_focus,
-            {"pick": pick, "browse": browse, "search": open_search, "later": later},
+        R.OFFER: Step(_offer, _offer_buttons, {"continue": continue_parked, "new": start_new}),
+        R.FOCUS: Step(
+            "What would you like to reflect on this week?",
+            _focus_buttons,
+            {"pick": pick, "browse": browse, "search": open_search, **LATER},
             text=search,
         ),
-        "browse": Step(
-            ask_browse,
-            {"group": group, "pick": pick, "back": back, "later": later},
+        R.BROWSE: Step(
+            lambda ctx, s: "Choose one:" if s.group else "Choose an area:",
+            _browse_buttons,
+            {"group": group, "pick": pick, "back": back, **LATER},
             text=search,
             screen=lambda s: s.group,
         ),
-        "search": Step(
-            ask_search,
-            {"pick": pick, "browse": browse, "later": later},
+        R.SEARCH: Step(
+            _search_prompt,
+            _search_buttons,
+            {"pick": pick, "browse": browse, **LATER},
             text=search,
-            screen=lambda s: ",".join(s.hits),
+            screen=lambda s: ",".join(s.hits) + "|" + s.searched,
         ),
-        "answer": Step(
-            ask_answer,
-            {"skipq": skip_question, "later": later, "nofollow": no_follow},
-            text=type_answer,
+        R.ANSWER: free_text(
+            _answer_prompt,
+            record,
+            _answer_buttons,
+            {"skipq": skip_question, "nofollow": no_follow, **LATER},
             screen=_answer_screen,
         ),
-        "identifiers": identifier_step(record),
-        "rating": Step(ask_rating, {"rate": rate}),
-        "minutes": Step(ask_minutes, {"mins": minutes_tapped}, text=minutes_typed),
-        "extras": Step(ask_extras, {"tag": tag, "tagged": tagged}),
-        "confirm": Step(ask_confirm, {"save": save, "discard": discard, "again": answer_again}, keep=True),
+        R.IDENTIFIERS: identifier_step(record),
+        R.RATING: rating("How would you rate yourself against this statement now?", into="rating", then=R.MINUTES),
+        R.MINUTES: number(
+            "Log this as CPD? Tap the minutes you spent, type a number, or skip.",
+            into="minutes",
+            low=1,
+            high=600,
+            what="the minutes",
+            presets=[(f"{m} min", int(m)) for m in MINUTES],
+            per_row=4,
+            then=after_minutes,
+            extra=[[Button("Skip", "skipmins")]],
+            actions={"skipmins": skip_minutes},
+        ),
+        R.EXTRAS: Step(
+            "Does it also count as evidence for any of these? Tap to tick, then Done.",
+            _extras_buttons,
+            {"tag": tag, "tagged": tagged},
+        ),
+        R.CONFIRM: Step(
+            _confirm_prompt, _confirm_buttons, {"save": save, "discard": discard, "again": answer_again}, keep=True
+        ),
     },
 )
 

@@ -45,8 +45,9 @@ async def test_bug1_a_new_reflection_after_a_follow_up_takes_answers(client: Fak
     await client.send("Not much really.")
     assert "So what does this mean" in client.text
     await client.send("/reflect")
-    assert "unfinished reflection (2/3)" in client.text
+    assert "unfinished reflection (2 of 3 answered)" in client.text
     await client.click("Start again")
+    await client.click("Yes, start again")
     await client.click("Suggested")
     await client.send(LONG[0])
     assert "2/3" in client.text and "went wrong" not in client.text
@@ -62,7 +63,7 @@ async def test_bug2_later_keeps_the_place_and_a_question_is_not_an_answer(client
     await client.send("what does stage 2 look like for conflict?")
     assert "conflict" in client.text.lower() and "3/3" not in client.text
     await client.send("/reflect")
-    assert "unfinished reflection" in client.text and "(1/3)" in client.text
+    assert "unfinished reflection" in client.text and "(1 of 3 answered)" in client.text
     await client.click("Continue it")
     assert "2/3" in client.text
     await finish_unrated(client, LONG[1:])
@@ -97,7 +98,7 @@ async def test_bug4_commands_mid_reflection_ask_before_dropping_work(client: Fak
     await client.send(LONG[0])
     for command in ("/start", "/settings", "/reflect"):
         await client.send(command)
-        assert "You have an unfinished reflection (1/3)" in client.text, command
+        assert "You have an unfinished reflection (1 of 3 answered)" in client.text, command
         await client.click("Continue my reflection")
         assert "2/3" in client.text
     await client.send("/history")  # a listing runs on top: the reflection carries on after it
@@ -285,7 +286,8 @@ async def test_purge_erases_old_updates_and_expired_conversations(client: FakeCl
 
 
 async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient) -> None:
-    from flows.engine import MAC_CHARS, _match
+    from flows.engine import MAC_CHARS
+    from flows.typed import match
 
     await client.send("/start")
     data = client.button("Use the defaults")
@@ -300,4 +302,4 @@ async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient)
         assert "can't use that button" in client.text
     engine = client.engine
     assert engine._mac(1, 2, "a", "b:c") != engine._mac(1, 2, "a:b", "c")  # fields can't run into each other
-    assert _match([], "3") is None
+    assert match([], "3") is None
