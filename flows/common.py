@@ -99,9 +99,13 @@ def parse_date(text: str) -> date | None:
 
 
 def valid_timezone(name: str) -> str | None:
+    """The IANA name typed, if it is one. Anything else (a sentence, 5,000 characters) is None, not an
+    OSError from the file system ZoneInfo looks it up in."""
+    if not 0 < len(name.strip()) <= 64:
+        return None
     try:
         ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
     return name.strip()
 

@@ -10,7 +10,7 @@ import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,18 @@ class _Snapshot:
     blob: str = ""
     screen: str = ""
     parked: str = ""
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a user is: see ``Engine.where``."""
+
+    flow: str | None
+    step: str | None
+    screen: str
+    progress: str | None  # how far they got in the current flow, None if nothing to lose
+    parked: str | None  # the flow of the draft put aside
+    parked_progress: str | None
 
 
 class Engine:
@@ -152,6 +164,35 @@ class Engine:
         if result.status is SendStatus.BLOCKED:
             await self.mark_blocked(who)
         return result
+
+    async def where(self, who: Identity) -> Where:
+        """Where the user is, read from the database: the flow and step, how far they got, and the draft
+        put aside. Stored state that does not validate raises ``ValueError`` (the explorer's check)."""
+        async with self._begin() as tx:
+            found = await self._load(tx, who, create=False)
+        if found is None:
+            return Where(None, None, "", None, None, None)
+        user, row = found
+        if row is None:
+            return Where(None, None, "", None, None, None)
+        ctx = Ctx(tx.db, user, self, self.clock())
+        try:
+            parked = self._decode(row.parked_flow, row.parked_data_enc or b"") if row.parked_flow else None
+            current = self._decode(row.flow, row.data_enc) if row.flow else None
+        except _BadState as exc:
+            raise ValueError(f"stored state of user {user.id} does not validate: {exc}") from exc
+        if current is not None and row.step not in current[0].steps and row.step != interrupt.STEP:
+            raise ValueError(f"stored step {row.step!r} is not a step of {row.flow}")
+        if current is not None:
+            ctx.flow, ctx.step, ctx.state, ctx.pending = row.flow, row.step, current[1], current[2]
+        return Where(
+            ctx.flow,
+            ctx.step,
+            self._screen(ctx),
+            self.work(ctx),
+            parked[0].name if parked else None,
+            parked[0].progress(parked[1]) if parked else None,
+        )
 
     async def mark_blocked(self, who: Identity) -> None:
         """The user blocked us: stop messaging them until they write again."""
@@ -587,10 +628,12 @@ class Engine:
             buttons = await self._legacy_buttons(ctx)  # TODO(migration)
         else:
             buttons = self.buttons(ctx)
-        self._sign([Reply("", [buttons])], ctx.user.id, version)
-        numeric = step is not None and step.numeric
-        free = step is not None and step.text is not None and not numeric
-        return typed.match(buttons, text, free=free, numeric=numeric)
+        buttons = [self._signed(b, ctx.user.id, version) for b in buttons]
+        if step is not None and self.flows[ctx.flow or ""].names is None:  # TODO(migration)
+            return typed.match(buttons, text, free=step.text is not None and not step.numeric, numeric=step.numeric)
+        return typed.match(
+            buttons, text, free=step is not None and step.free, numeric=step is not None and step.numeric
+        )
 
     async def _legacy_buttons(self, ctx: Ctx) -> list[Button]:
         state = ctx.state.model_copy(deep=True) if ctx.state else None
@@ -621,12 +664,16 @@ class Engine:
         self._sign(replies, user_id, 0)
 
     def _sign(self, replies: list[Reply], user_id: int, version: int) -> None:
+        """Give each button its signed data, on a copy: a Button a flow keeps as a constant is shared by every
+        user's replies, so signing it in place let one user's signature overwrite another's."""
         for reply in replies:
-            for row in reply.buttons:
-                for b in row:
-                    if "|" in b.action or "|" in b.arg:
-                        raise ValueError(f"'|' in a button's action or argument: {b.action!r} {b.arg!r}")
-                    v = version if b.scoped else 0
-                    b.data = f"{v}|{b.action}|{b.arg}|{self._mac(user_id, v, b.action, b.arg)}"
-                    if len(b.data.encode()) > MAX_CALLBACK_BYTES:
-                        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {b.data!r}")
+            reply.buttons = [[self._signed(b, user_id, version) for b in row] for row in reply.buttons]
+
+    def _signed(self, b: Button, user_id: int, version: int) -> Button:
+        if "|" in b.action or "|" in b.arg:
+            raise ValueError(f"'|' in a button's action or argument: {b.action!r} {b.arg!r}")
+        v = version if b.scoped else 0
+        data = f"{v}|{b.action}|{b.arg}|{self._mac(user_id, v, b.action, b.arg)}"
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+        return replace(b, data=data)

@@ -66,7 +66,9 @@ class Step(Generic[S]):
     work at every step; ``actions`` are what the buttons do; ``text`` is what other typed text does (None:
     the step wants a button). ``enter`` runs when the step is entered (``ctx.go``), to load what its
     prompt and buttons show into the state. ``numeric``: typed numbers are answers (minutes, hours), not
-    the number of a button. ``screen`` tells prompts of one step apart (e.g. the question number), so a
+    the number of a button. ``free``: typed text is an answer in the user's words (a reflection), so only a
+    button's whole label or a control word ("skip") presses it; elsewhere typed text that is not a button
+    (a search) goes to ``text``. ``screen`` tells prompts of one step apart (e.g. the question number), so a
     button from an earlier question is stale. ``keep`` keeps the message a button was pressed on (e.g. a
     summary) instead of replacing it with the next prompt. ``stores``: the state field the step fills,
     checked against the state model when the flow is declared."""
@@ -77,6 +79,7 @@ class Step(Generic[S]):
     text: TextAction[S] | None = None
     enter: Enter[S] | None = None
     numeric: bool = False
+    free: bool = False  # typed text is an answer to keep: only a whole label or a word like "skip" is a button
     screen: Callable[[S], str] = _no_screen
     keep: bool = False
     stores: str = ""

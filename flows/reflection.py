@@ -70,7 +70,8 @@ class R(StrEnum):
 
 
 def _progress(s: ReflectState) -> str | None:
-    if not s.item or not s.answers:
+    """How far the draft got; None while there is nothing to lose (no answers, or every one skipped)."""
+    if not s.item or all(a.answer == SKIPPED for a in s.answers):
         return None
     return f"{len(s.answers)} of {len(PROMPTS[s.model])} answered"
 
@@ -111,14 +112,12 @@ async def begin(ctx: Ctx, args: str) -> None:
     if isinstance(parked, ReflectState) and parked.item and not args:
         await ctx.start("reflect", ReflectState(), R.OFFER)
         return
-    await ctx.start("reflect", ReflectState(suggested=await suggestion(ctx)), R.FOCUS)
-    if args:
-        await search(ctx, _state(ctx), args)
-
-
-def _state(ctx: Ctx) -> ReflectState:
-    assert isinstance(ctx.state, ReflectState)
-    return ctx.state
+    state = ReflectState(suggested=await suggestion(ctx))
+    if args:  # "/reflect conflict": straight to what it finds
+        ctx.flow, ctx.state = "reflect", state
+        await search(ctx, state, args)
+        return
+    await ctx.start("reflect", state, R.FOCUS)
 
 
 def _offer(ctx: Ctx, s: ReflectState) -> str:
@@ -132,7 +131,7 @@ def _offer(ctx: Ctx, s: ReflectState) -> str:
 
 def _offer_buttons(ctx: Ctx, s: ReflectState) -> Rows:
     carry = [[Button("Continue it", "continue")]] if isinstance(ctx.parked_state("reflect"), ReflectState) else []
-    return [*carry, [Button("Start a new one", "new")]]
+    return [*carry, [Button("Discard it, start a new one", "new")]]
 
 
 async def continue_parked(ctx: Ctx, s: ReflectState, arg: str) -> None:

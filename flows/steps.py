@@ -134,7 +134,7 @@ def free_text(
     async def typed(ctx: Ctx, s: G, text: str) -> None:
         await intake(ctx, s, text, accept)
 
-    step: Step[G] = Step(prompt, actions=actions or {}, text=typed, keep=keep, goes_to=("identifiers",))
+    step: Step[G] = Step(prompt, actions=actions or {}, text=typed, free=True, keep=keep, goes_to=("identifiers",))
     if buttons is not None:
         step.buttons = buttons
     if screen is not None:

@@ -1,0 +1,69 @@
+"""Every declared step and button walked by machine (see tests/explorer.py), on SQLite, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from bot.runtime import Runtime, parse_input
+from flows.replies import Identity
+from tests.explorer import ANSWER, COMMANDS, Explorer
+
+pytestmark = [
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    # TODO(migration): until the CPD and history conversions land (Back from a CPD entry drops it without
+    # asking; the /history list has an empty keyboard row).
+    pytest.mark.xfail(strict=False, reason="known defects in flows still being converted"),
+]
+
+NEW = Identity("terminal", "newcomer", "Nia")
+KNOWN = Identity("terminal", "manager", "Sam")
+
+
+def database(runtime: Runtime) -> Path:
+    path = make_url(runtime.settings.effective_database_url).database
+    assert path is not None
+    return Path(path)
+
+
+async def seed(explorer: Explorer, who: Identity) -> None:
+    """A user with something everywhere: a saved reflection, a draft put aside, a CPD target, a GMTS
+    assessment stopped part way, so every step (history's editing, offers to carry on) can be reached."""
+    script = [
+        "/start", "Use the defaults",
+        "/reflect", "Suggested", ANSWER, ANSWER, ANSWER, "4", "15 min", "Done", "Save",
+        "/cpd", "Set a target", "Reflections a month", "2",
+        "/assess gmts", "Start", *["3"] * 14, "/cancel",  # past the personal qualities, which have no target
+        "/reflect", "Browse", "1", "1", ANSWER, "Later",
+    ]  # fmt: skip
+    for line in script:
+        await explorer.run(who, parse_input(line), [])
+
+
+async def test_every_step_button_and_typed_answer(runtime: Runtime) -> None:
+    explorer = Explorer(runtime.coach, database(runtime))
+    await explorer.explore(NEW, ["/start"])
+    await seed(explorer, KNOWN)
+    await explorer.explore(KNOWN, COMMANDS)
+    declared = {(f.name, str(s)) for f in runtime.coach.flows.values() for s in f.steps}
+    missed = declared - explorer.tally.steps
+    t = explorer.tally
+    print(
+        f"\nexplorer: {len(t.steps)} of {len(declared)} declared steps reached, {t.nodes} screens, "
+        f"{t.buttons} buttons, {t.events} events; not reached: {sorted(missed)}"
+    )
+    assert not explorer.violations, "\n".join(explorer.violations[:20])
+    assert not missed, f"steps no path reached: {sorted(missed)}"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_random_walk_of_several_users(runtime: Runtime, seed: int) -> None:
+    explorer = Explorer(runtime.coach, database(runtime))
+    users = [Identity("terminal", f"user{i}", f"User{i}") for i in range(4)]
+    await explorer.walk(users, 1000, seed)
+    t = explorer.tally
+    print(f"\nrandom walk (seed {seed}): {t.events} events, {len(t.steps)} steps reached, {dict(t.kinds)}")
+    assert not explorer.violations, "\n".join(explorer.violations[:20])
+    assert t.events == 1000
