@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.common import chunks, first_number, menu_buttons, parse_date, short
+from flows.common import chunks, first_number, menu_buttons, parse_date, plural, short
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, Kind, Step
 from flows.guard import GuardedState, identifier_step, intake
@@ -93,6 +93,18 @@ def next_appraisal(chosen: date | None, today: date, round_: Round | None) -> Ap
 
 def local_today(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
+
+
+def years_on(today: date, years: int) -> date:
+    """The same day ``years`` on (0: six months on), or the month's last day where it has fewer days."""
+    if years == 0:
+        month = today.month + 6
+        return _safe(today.year + (month - 1) // 12, (month - 1) % 12 + 1, today.day)
+    return _safe(today.year + years, today.month, today.day)
+
+
+def _safe(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 # --- progress and pace ----------------------------------------------------------------------------
@@ -174,7 +186,7 @@ async def _reflections(db: AsyncSession, user: User, t: CpdTarget, today: date) 
     if (done or 0) >= goal:
         return Progress(t, line + " — done ✓", None)
     if expected - (done or 0) >= 1:
-        behind = f"{expected - (done or 0)} reflection(s) behind pace for this month"
+        behind = f"{plural(expected - (done or 0), 'reflection')} behind pace for this month"
         return Progress(t, f"{line} — {behind}", behind)
     return Progress(t, line + " — on pace", None)
 
@@ -203,7 +215,8 @@ async def _coverage(
     if left == 0:
         return Progress(t, line + " — done ✓", None)
     if left > weeks:
-        behind = f"{left} {name} still to cover and {weeks} week(s) to go"
+        unit = UNIT.get(user.framework, "standard")
+        behind = f"{plural(left, unit, name)} still to cover and {plural(weeks, 'week')} to go"
         return Progress(t, f"{line} — {behind}", behind)
     return Progress(t, line + " — on pace (one a week covers the rest)", None)
 
@@ -243,7 +256,7 @@ async def appraisal_text(ctx: Ctx) -> str:
     if appraisal is None:
         return "You haven't set an appraisal date. Set it in /settings and I'll count down to it with you."
     days = (appraisal.day - today).days
-    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    when = "today" if days == 0 else f"in {plural(days, 'day')}"
     head = (
         f"<b>Your appraisal</b>: {long_date(appraisal.day)}, {when}."
         if not appraisal.from_round
@@ -260,7 +273,7 @@ async def appraisal_text(ctx: Ctx) -> str:
     lines = [
         head,
         "",
-        f"Since {long_date(since.date())}: {count or 0} reflection(s), {len(have)} of {len(all_units)} {name}.",
+        f"Since {long_date(since.date())}: {plural(count or 0, 'reflection')}, {len(have)} of {len(all_units)} {name}.",
     ]
     if have:
         lines.append("Covered: " + "; ".join(escape(t) for t in have) + ".")
@@ -525,17 +538,6 @@ async def ask_end(ctx: Ctx, s: CpdState) -> None:
             [Button("Back", "home")],
         ],
     )
-
-
-def years_on(today: date, years: int) -> date:
-    if years == 0:
-        month = today.month + 6
-        return _safe(today.year + (month - 1) // 12, (month - 1) % 12 + 1, today.day)
-    return _safe(today.year + years, today.month, today.day)
-
-
-def _safe(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 async def set_end(ctx: Ctx, s: CpdState, arg: str) -> None:
