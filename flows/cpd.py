@@ -4,6 +4,7 @@ and what is covered or missing since the last appraisal. A reflection's minutes 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
@@ -238,10 +239,20 @@ async def behind(db: AsyncSession, cat: Catalogue, user: User, now: datetime, ro
     return [p.behind for p in await progress(db, cat, user, now, round_) if p.behind]
 
 
-async def _rescheduled(ctx: Ctx) -> None:
-    from flows.nudges import reschedule  # the nudges use this module's pace: imported here, not above
+TargetHook = Callable[[Ctx], Awaitable[None]]
+_target_hooks: list[TargetHook] = []
 
-    await reschedule(ctx, kinds=("cpd_pace",))
+
+def on_target_change(hook: TargetHook) -> None:
+    """Run ``hook`` after a target is set, removed or finished. The nudges register one (to plan the pace
+    nudge again): they read this module's pace, so this module doesn't import them."""
+    if hook not in _target_hooks:  # each engine registers the flows again
+        _target_hooks.append(hook)
+
+
+async def target_changed(ctx: Ctx) -> None:
+    for hook in _target_hooks:
+        await hook(ctx)
 
 
 # --- /appraisal -----------------------------------------------------------------------------------
@@ -567,7 +578,7 @@ async def _save_target(ctx: Ctx, s: CpdState, end: date | None) -> None:
     )
     await ctx.db.flush()
     ctx.say("Target set.")
-    await _rescheduled(ctx)
+    await target_changed(ctx)
     await home(ctx, s)
 
 
@@ -605,7 +616,7 @@ async def drop(ctx: Ctx, s: CpdState, arg: str) -> None:
     if t is not None:
         await ctx.db.execute(delete(CpdTarget).where(CpdTarget.id == t.id))
         ctx.say("Target removed.")
-        await _rescheduled(ctx)
+        await target_changed(ctx)
     await home(ctx, s)
 
 
@@ -614,7 +625,7 @@ async def finish_programme(ctx: Ctx, s: CpdState, arg: str) -> None:
     if t is not None:
         t.done_on = local_today(ctx.user, ctx.now)
         ctx.say("Well done — marked finished.")
-        await _rescheduled(ctx)
+        await target_changed(ctx)
     await home(ctx, s)
 
 
