@@ -4,28 +4,30 @@ and what is covered or missing since the last appraisal. A reflection's minutes 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from html import escape
+from enum import StrEnum
+from html import escape, unescape
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.common import chunks, first_number, menu_buttons, parse_date, short
+from flows.common import menu_buttons, parse_date, plural, short
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, Kind, Step
-from flows.guard import GuardedState, identifier_step, intake
+from flows.flow import Action, Ctx, Flow, Kind, Rows, Step
+from flows.guard import GuardedState, identifier_step
 from flows.models import CpdActivity, CpdTarget, Reflection, User
 from flows.replies import Button
 from flows.schedule import Round, at_local, round_window
+from flows.steps import Then, fixed, free_text, number
 from frameworks.catalogue import Catalogue
 
 UNIT = {"mlf2025": "standard", "lf2011": "domain"}  # what "every standard/domain covered" counts
 UNIT_NAMES = {"standard": "standards", "domain": "domains"}
-ACTIVITY_MINUTES = ["30", "60", "90", "120", "180", "420"]
 TARGET_KINDS = {
     "hours": "Hours over a period",
     "reflections": "Reflections a month",
@@ -93,6 +95,18 @@ def next_appraisal(chosen: date | None, today: date, round_: Round | None) -> Ap
 
 def local_today(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
+
+
+def years_on(today: date, years: int) -> date:
+    """The same day ``years`` on (0: six months on), or the month's last day where it has fewer days."""
+    if years == 0:
+        month = today.month + 6
+        return _safe(today.year + (month - 1) // 12, (month - 1) % 12 + 1, today.day)
+    return _safe(today.year + years, today.month, today.day)
+
+
+def _safe(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 # --- progress and pace ----------------------------------------------------------------------------
@@ -174,7 +188,7 @@ async def _reflections(db: AsyncSession, user: User, t: CpdTarget, today: date) 
     if (done or 0) >= goal:
         return Progress(t, line + " — done ✓", None)
     if expected - (done or 0) >= 1:
-        behind = f"{expected - (done or 0)} reflection(s) behind pace for this month"
+        behind = f"{plural(expected - (done or 0), 'reflection')} behind pace for this month"
         return Progress(t, f"{line} — {behind}", behind)
     return Progress(t, line + " — on pace", None)
 
@@ -203,7 +217,8 @@ async def _coverage(
     if left == 0:
         return Progress(t, line + " — done ✓", None)
     if left > weeks:
-        behind = f"{left} {name} still to cover and {weeks} week(s) to go"
+        unit = UNIT.get(user.framework, "standard")
+        behind = f"{plural(left, unit, name)} still to cover and {plural(weeks, 'week')} to go"
         return Progress(t, f"{line} — {behind}", behind)
     return Progress(t, line + " — on pace (one a week covers the rest)", None)
 
@@ -225,10 +240,20 @@ async def behind(db: AsyncSession, cat: Catalogue, user: User, now: datetime, ro
     return [p.behind for p in await progress(db, cat, user, now, round_) if p.behind]
 
 
-async def _rescheduled(ctx: Ctx) -> None:
-    from flows.nudges import reschedule  # the nudges use this module's pace: imported here, not above
+TargetHook = Callable[[Ctx], Awaitable[None]]
+_target_hooks: list[TargetHook] = []
 
-    await reschedule(ctx, kinds=("cpd_pace",))
+
+def on_target_change(hook: TargetHook) -> None:
+    """Run ``hook`` after a target is set, removed or finished. The nudges register one (to plan the pace
+    nudge again): they read this module's pace, so this module doesn't import them."""
+    if hook not in _target_hooks:  # each engine registers the flows again
+        _target_hooks.append(hook)
+
+
+async def target_changed(ctx: Ctx) -> None:
+    for hook in _target_hooks:
+        await hook(ctx)
 
 
 # --- /appraisal -----------------------------------------------------------------------------------
@@ -243,7 +268,7 @@ async def appraisal_text(ctx: Ctx) -> str:
     if appraisal is None:
         return "You haven't set an appraisal date. Set it in /settings and I'll count down to it with you."
     days = (appraisal.day - today).days
-    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    when = "today" if days == 0 else f"in {plural(days, 'day')}"
     head = (
         f"<b>Your appraisal</b>: {long_date(appraisal.day)}, {when}."
         if not appraisal.from_round
@@ -260,7 +285,7 @@ async def appraisal_text(ctx: Ctx) -> str:
     lines = [
         head,
         "",
-        f"Since {long_date(since.date())}: {count or 0} reflection(s), {len(have)} of {len(all_units)} {name}.",
+        f"Since {long_date(since.date())}: {plural(count or 0, 'reflection')}, {len(have)} of {len(all_units)} {name}.",
     ]
     if have:
         lines.append("Covered: " + "; ".join(escape(t) for t in have) + ".")
@@ -277,6 +302,32 @@ async def appraisal_command(ctx: Ctx, args: str) -> None:
 # --- the /cpd flow ----------------------------------------------------------------------------------
 
 
+class C(StrEnum):
+    """The steps of /cpd."""
+
+    HOME = "home"
+    WHAT = "what"
+    IDENTIFIERS = "identifiers"
+    MINUTES = "minutes"
+    PARTICIPATORY = "participatory"
+    LINK = "link"
+    KIND = "kind"
+    GOAL = "goal"
+    PART_GOAL = "part_goal"
+    COUNT = "count"
+    PROGRAMME = "programme"
+    END = "end"
+    TARGETS = "targets"
+
+
+class TargetLine(BaseModel):
+    """A target as the summary and the list of targets show it."""
+
+    id: int
+    line: str
+    finishable: bool = False  # a programme not finished yet
+
+
 class CpdState(GuardedState):
     title: str = ""
     minutes: int = 0
@@ -285,38 +336,73 @@ class CpdState(GuardedState):
     goal: int = 0  # minutes, or reflections a month
     part_goal: int = 0
     programme: str = ""
+    ends_on: date | None = None
     items: list[str] = Field(default_factory=list)
+    targets: list[TargetLine] = Field(default_factory=list)  # loaded when the summary or the list is shown
 
 
 def _cpd_progress(s: CpdState) -> str | None:
     return "not saved yet" if s.title else None
 
 
+ENDS = {"6 months": 0, "1 year": 1, "3 years": 3}  # "In 1 year": years on (0: six months)
+
+
 async def cpd_command(ctx: Ctx, args: str) -> None:
-    await ctx.start("cpd", CpdState(), "home")
+    await ctx.start("cpd", CpdState(), C.HOME)
 
 
-async def ask_home(ctx: Ctx, s: CpdState) -> None:
+def _back() -> Button:
+    return Button("Back", "home")  # a new one each time: the engine signs each button it sends
+
+
+def _to(then: Then[CpdState], **values: object) -> Action[CpdState]:
+    """A button that sets ``values`` in the state and goes to ``then`` (a step, or what to do)."""
+    if unknown := set(values) - set(CpdState.model_fields):
+        raise TypeError(f"CpdState has no fields {sorted(unknown)}")  # at import, not when tapped
+
+    async def go(ctx: Ctx, s: CpdState, arg: str) -> None:
+        for name, value in values.items():
+            setattr(s, name, value)
+        await (ctx.go(then) if isinstance(then, str) else then(ctx, s))
+
+    return go
+
+
+# the summary
+
+
+async def _fresh(ctx: Ctx, s: CpdState) -> None:
+    """Entering the summary or the list of targets: a new state (nothing half-entered), the targets loaded."""
     items = await progress(ctx.db, ctx.catalogue, ctx.user, ctx.now, ctx.engine.appraisal_round)
+    ctx.state = CpdState(
+        targets=[
+            TargetLine(id=p.target.id, line=p.line, finishable=p.target.kind == "programme" and not p.target.done_on)
+            for p in items
+        ]
+    )
+
+
+async def _home_prompt(ctx: Ctx, s: CpdState) -> str:
     today = local_today(ctx.user, ctx.now)
-    year_ago = today - timedelta(days=365)
-    total, part = await _minutes(ctx.db, ctx.user, year_ago, today)
+    total, part = await _minutes(ctx.db, ctx.user, today - timedelta(days=365), today)
     lines = [
         "<b>Your CPD</b>",
         f"Last 12 months: {hours(total)} hours logged ({hours(part)} participatory), reflections included.",
+        "",
     ]
-    if items:
-        lines += ["", "<b>Targets</b>", *(f"• {p.line}" for p in items)]
+    if s.targets:
+        lines += ["<b>Targets</b>", *(f"• {t.line}" for t in s.targets)]
     else:
-        lines += [
-            "",
-            "No targets yet. A target (e.g. 35 hours over 3 years, 20 of them participatory) lets me show your pace.",
-        ]
-    buttons = [[Button("Log an activity", "log")], [Button("Set a target", "target")]]
-    if items:
-        buttons.append([Button("Remove a target", "remove")])
-    buttons.append([Button("Done", "done")])
-    ctx.say("\n".join(lines), buttons)
+        lines.append(
+            "No targets yet. A target (e.g. 35 hours over 3 years, 20 of them participatory) lets me show your pace."
+        )
+    return "\n".join(lines)
+
+
+def _home_buttons(ctx: Ctx, s: CpdState) -> Rows:
+    remove = [[Button("Remove a target", "remove")]] if s.targets else []
+    return [[Button("Log an activity", "log")], [Button("Set a target", "target")], *remove, [Button("Done", "done")]]
 
 
 async def done(ctx: Ctx, s: CpdState, arg: str) -> None:
@@ -324,81 +410,19 @@ async def done(ctx: Ctx, s: CpdState, arg: str) -> None:
     ctx.say("OK. /cpd shows your progress any time.", menu_buttons())
 
 
-async def home(ctx: Ctx, s: CpdState, arg: str = "") -> None:
-    await ctx.start("cpd", CpdState(), "home")
-
-
 # logging an activity
-
-
-async def log(ctx: Ctx, s: CpdState, arg: str) -> None:
-    await ctx.go("what")
-
-
-async def ask_what(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "What did you do? One line, e.g. <i>Finance for non-finance managers workshop</i>.",
-        [[Button("Back", "home")]],
-    )
-
-
-async def typed_what(ctx: Ctx, s: CpdState, text: str) -> None:
-    await intake(ctx, s, text, accept_what)
 
 
 async def accept_what(ctx: Ctx, s: CpdState, text: str) -> None:
     s.title = short(text.strip(), 200)
-    await ctx.go("minutes")
+    await ctx.go(C.MINUTES)
 
 
-async def ask_minutes(ctx: Ctx, s: CpdState) -> None:
-    labels = {"30": "30 min", "60": "1 h", "90": "1½ h", "120": "2 h", "180": "3 h", "420": "A day (7 h)"}
-    ctx.say(
-        "How long did it take? Tap one or type the minutes (e.g. 45).",
-        [*chunks([Button(labels[m], "mins", m) for m in ACTIVITY_MINUTES], 3), [Button("Back", "home")]],
-    )
-
-
-def _number(ctx: Ctx, arg: str, low: int, high: int, what: str) -> int | None:
-    """The number typed or tapped, if it is in range; otherwise say what is wanted."""
-    value = first_number(arg)
-    if value is None or not low <= value <= high:
-        ctx.say(f"Please give {what} as a number from {low} to {high}.")
-        return None
-    return value
-
-
-async def set_minutes(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = _number(ctx, arg, 1, 24 * 60, "the minutes")
-    if value is None:
-        return
-    s.minutes = value
-    await ctx.go("participatory")
-
-
-async def ask_participatory(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "Was it participatory — learning with other people (a course, workshop, action learning set, "
-        "conference) rather than on your own?",
-        [[Button("Yes, with others", "part", "y"), Button("No, on my own", "part", "n")], [Button("Back", "home")]],
-    )
-
-
-async def set_participatory(ctx: Ctx, s: CpdState, arg: str) -> None:
-    s.participatory = arg == "y"
-    await ctx.go("link")
-
-
-async def ask_link(ctx: Ctx, s: CpdState) -> None:
+def _link_buttons(ctx: Ctx, s: CpdState) -> Rows:
     fw = ctx.user.framework
-    options = [
-        Button(("✓ " if e.id in s.items else "") + short(e.title, 36), "item", e.id)
-        for e in ctx.catalogue.of_kind(fw, UNIT.get(fw, "standard"))
-    ]
-    ctx.say(
-        "Which areas of your framework did it develop? Tap any that apply, then Save.",
-        [*chunks(options, 1), [Button("Save", "save"), Button("Back", "home")]],
-    )
+    areas = ctx.catalogue.of_kind(fw, UNIT.get(fw, "standard"))
+    rows = [[Button(("✓ " if e.id in s.items else "") + short(e.title, 36), "item", e.id)] for e in areas]
+    return [*rows, [Button("Save", "save"), _back()]]
 
 
 async def toggle_item(ctx: Ctx, s: CpdState, arg: str) -> None:
@@ -406,7 +430,7 @@ async def toggle_item(ctx: Ctx, s: CpdState, arg: str) -> None:
         s.items = [i for i in s.items if i != arg]
     elif arg in ctx.catalogue.by_id:
         s.items = [*s.items, arg]
-    await ctx.go("link")
+    await ctx.go(C.LINK)
 
 
 async def save_activity(ctx: Ctx, s: CpdState, arg: str) -> None:
@@ -424,132 +448,40 @@ async def save_activity(ctx: Ctx, s: CpdState, arg: str) -> None:
     await ctx.db.flush()
     kind = "participatory" if s.participatory else "self-directed"
     ctx.say(f"Logged: {escape(s.title)} — {hours(s.minutes)} h, {kind}.")
-    await home(ctx, s)
+    await ctx.go(C.HOME)
 
 
 # setting a target
 
 
-async def target(ctx: Ctx, s: CpdState, arg: str) -> None:
-    await ctx.go("kind")
-
-
-async def ask_kind(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "What kind of target?",
-        [*([Button(label, "kind", key)] for key, label in TARGET_KINDS.items()), [Button("Back", "home")]],
-    )
-
-
-async def set_kind(ctx: Ctx, s: CpdState, arg: str) -> None:
-    if arg not in TARGET_KINDS:
-        return
-    s.kind = arg  # type: ignore[assignment]
-    if arg == "hours":
-        await ctx.go("goal")
-    elif arg == "reflections":
-        await ctx.go("count")
-    elif arg == "coverage":
-        await _save_target(ctx, s, None)
-    else:
-        await ctx.go("programme")
-
-
-async def ask_goal(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "How many hours in all? (Nurses' revalidation asks for 35 hours over 3 years.)",
-        [[Button("35 hours", "goal", "35")], [Button("Back", "home")]],
-    )
-
-
-async def set_goal(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = _number(ctx, arg, 1, 1000, "the hours")
-    if value is None:
-        return
-    s.goal = value * 60
-    await ctx.go("part_goal")
-
-
-async def ask_part_goal(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "How many of those hours should be participatory (learning with others)?",
-        [[Button("20 hours", "pgoal", "20"), Button("None", "pgoal", "0")], [Button("Back", "home")]],
-    )
-
-
-async def set_part_goal(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = _number(ctx, arg, 0, s.goal // 60, "the participatory hours")
-    if value is None:
-        return
-    s.part_goal = value * 60
-    await ctx.go("end")
-
-
-async def ask_count(ctx: Ctx, s: CpdState) -> None:
-    ctx.say(
-        "How many reflections a month?",
-        [[Button(n, "count", n) for n in ("1", "2", "4")], [Button("Back", "home")]],
-    )
-
-
-async def set_count(ctx: Ctx, s: CpdState, arg: str) -> None:
-    value = _number(ctx, arg, 1, 31, "the reflections a month")
-    if value is None:
-        return
-    s.goal = value
-    await _save_target(ctx, s, None)
-
-
-async def ask_programme(ctx: Ctx, s: CpdState) -> None:
-    options = [
-        Button(short(e.title, 40), "prog", e.id.split(".", 1)[1])
-        for e in ctx.catalogue.of_kind("programmes", "programme")
-    ]
-    ctx.say("Which programme?", [*chunks(options, 1), [Button("Back", "home")]])
+def _programme_buttons(ctx: Ctx, s: CpdState) -> Rows:
+    programmes = ctx.catalogue.of_kind("programmes", "programme")
+    return [*([Button(short(e.title, 40), "prog", e.id.split(".", 1)[1])] for e in programmes), [_back()]]
 
 
 async def set_programme(ctx: Ctx, s: CpdState, arg: str) -> None:
     if f"programmes.{arg}" not in ctx.catalogue.by_id:
         return
     s.programme = f"programmes.{arg}"
-    await ctx.go("end")
-
-
-async def ask_end(ctx: Ctx, s: CpdState) -> None:
-    today = local_today(ctx.user, ctx.now)
-    options = [("In 1 year", 1), ("In 3 years", 3)] if s.kind == "hours" else [("In 6 months", 0), ("In 1 year", 1)]
-    ctx.say(
-        "By when? Tap one or type a date like 31/03/2027.",
-        [
-            [Button(label, "end", years_on(today, years).isoformat()) for label, years in options],
-            [Button("Back", "home")],
-        ],
-    )
-
-
-def years_on(today: date, years: int) -> date:
-    if years == 0:
-        month = today.month + 6
-        return _safe(today.year + (month - 1) // 12, (month - 1) % 12 + 1, today.day)
-    return _safe(today.year + years, today.month, today.day)
-
-
-def _safe(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+    await ctx.go(C.END)
 
 
 async def set_end(ctx: Ctx, s: CpdState, arg: str) -> None:
-    day = parse_date(arg)
+    """A tapped "In 1 year" (or typed "1 year"), or a typed date."""
+    today = local_today(ctx.user, ctx.now)
+    offset = ENDS.get(arg.lower().removeprefix("in ").strip())
+    day = years_on(today, offset) if offset is not None else parse_date(arg)
     if day is None:
         ctx.say("I couldn't read that date. Try 31/03/2027.")
         return
-    if day <= local_today(ctx.user, ctx.now):
+    if day <= today:
         ctx.say("Please give a date in the future.")
         return
-    await _save_target(ctx, s, day)
+    s.ends_on = day
+    await save_target(ctx, s)
 
 
-async def _save_target(ctx: Ctx, s: CpdState, end: date | None) -> None:
+async def save_target(ctx: Ctx, s: CpdState) -> None:
     ctx.db.add(
         CpdTarget(
             user_id=ctx.user.id,
@@ -559,83 +491,151 @@ async def _save_target(ctx: Ctx, s: CpdState, end: date | None) -> None:
             count=s.goal if s.kind == "reflections" else None,
             programme=s.programme or None,
             starts_on=local_today(ctx.user, ctx.now),
-            ends_on=end,
+            ends_on=s.ends_on,
             created_at=ctx.now,
         )
     )
     await ctx.db.flush()
     ctx.say("Target set.")
-    await _rescheduled(ctx)
-    await home(ctx, s)
+    await target_changed(ctx)
+    await ctx.go(C.HOME)
 
 
 # removing a target or finishing a programme
 
 
-async def remove(ctx: Ctx, s: CpdState, arg: str) -> None:
-    await ctx.go("targets")
-
-
-async def ask_targets(ctx: Ctx, s: CpdState) -> None:
-    items = await progress(ctx.db, ctx.catalogue, ctx.user, ctx.now, ctx.engine.appraisal_round)
+def _targets_buttons(ctx: Ctx, s: CpdState) -> Rows:
     rows = []
-    for p in items:
-        label = short(_plain(p.line), 48)
-        rows.append([Button("Remove: " + label, "drop", str(p.target.id))])
-        if p.target.kind == "programme" and p.target.done_on is None:
-            rows.append([Button("Mark finished: " + label, "finish", str(p.target.id))])
-    ctx.say("Which target?", [*rows, [Button("Back", "home")]])
+    for t in s.targets:
+        label = short(_plain(t.line), 48)
+        rows.append([Button("Remove: " + label, "change", f"-{t.id}")])
+        if t.finishable:
+            rows.append([Button("Mark finished: " + label, "change", f"+{t.id}")])
+    return [*rows, [_back()]]
 
 
 def _plain(line: str) -> str:
-    return line.split(" — ")[0].replace("<b>", "").replace("</b>", "")
+    return unescape(line.split(" — ")[0].replace("<b>", "").replace("</b>", ""))
 
 
-async def _mine(ctx: Ctx, arg: str) -> CpdTarget | None:
-    if not arg.isdigit():
-        return None
-    t = await ctx.db.get(CpdTarget, int(arg))
-    return t if t is not None and t.user_id == ctx.user.id else None
+async def change_target(ctx: Ctx, s: CpdState, arg: str) -> None:
+    """Remove a target ("-7") or mark a programme finished ("+7")."""
+    t = await ctx.db.get(CpdTarget, int(arg[1:])) if arg[1:].isdigit() else None
+    if t is not None and t.user_id == ctx.user.id:
+        if arg.startswith("+"):
+            t.done_on = local_today(ctx.user, ctx.now)
+            ctx.say("Well done — marked finished.")
+        else:
+            await ctx.db.execute(delete(CpdTarget).where(CpdTarget.id == t.id))
+            ctx.say("Target removed.")
+        await target_changed(ctx)
+    await ctx.go(C.HOME)
 
 
-async def drop(ctx: Ctx, s: CpdState, arg: str) -> None:
-    t = await _mine(ctx, arg)
-    if t is not None:
-        await ctx.db.execute(delete(CpdTarget).where(CpdTarget.id == t.id))
-        ctx.say("Target removed.")
-        await _rescheduled(ctx)
-    await home(ctx, s)
-
-
-async def finish_programme(ctx: Ctx, s: CpdState, arg: str) -> None:
-    t = await _mine(ctx, arg)
-    if t is not None:
-        t.done_on = local_today(ctx.user, ctx.now)
-        ctx.say("Well done — marked finished.")
-        await _rescheduled(ctx)
-    await home(ctx, s)
-
-
-BACK = {"home": home}
+BACK = {"home": _to(C.HOME)}
 FLOW = Flow(
     name="cpd",
     label="CPD entry",
     state=CpdState,
+    names=C,
     progress=_cpd_progress,
     steps={
-        "home": Step(ask_home, {"log": log, "target": target, "remove": remove, "done": done}),
-        "what": Step(ask_what, dict(BACK), text=typed_what),
-        "identifiers": identifier_step(accept_what),
-        "minutes": Step(ask_minutes, {"mins": set_minutes, **BACK}, text=set_minutes),
-        "participatory": Step(ask_participatory, {"part": set_participatory, **BACK}),
-        "link": Step(ask_link, {"item": toggle_item, "save": save_activity, **BACK}),
-        "kind": Step(ask_kind, {"kind": set_kind, **BACK}),
-        "goal": Step(ask_goal, {"goal": set_goal, **BACK}, text=set_goal),
-        "part_goal": Step(ask_part_goal, {"pgoal": set_part_goal, **BACK}, text=set_part_goal),
-        "count": Step(ask_count, {"count": set_count, **BACK}, text=set_count),
-        "programme": Step(ask_programme, {"prog": set_programme, **BACK}),
-        "end": Step(ask_end, {"end": set_end, **BACK}, text=set_end),
-        "targets": Step(ask_targets, {"drop": drop, "finish": finish_programme, **BACK}),
+        C.HOME: Step(
+            _home_prompt,
+            _home_buttons,
+            {"log": _to(C.WHAT), "target": _to(C.KIND), "remove": _to(C.TARGETS), "done": done},
+            enter=_fresh,
+            goes_to=(C.WHAT, C.KIND, C.TARGETS),
+        ),
+        C.WHAT: free_text(
+            "What did you do? One line, e.g. <i>Finance for non-finance managers workshop</i>.",
+            accept_what,
+            fixed([[_back()]]),
+            BACK,
+        ),
+        C.IDENTIFIERS: identifier_step(accept_what),
+        C.MINUTES: number(
+            "How long did it take? Tap one or type the minutes (e.g. 45).",
+            into="minutes",
+            low=1,
+            high=24 * 60,
+            what="the minutes",
+            presets=[("30 min", 30), ("1 h", 60), ("1½ h", 90), ("2 h", 120), ("3 h", 180), ("A day (7 h)", 420)],
+            then=C.PARTICIPATORY,
+            extra=[[_back()]],
+            actions=BACK,
+        ),
+        C.PARTICIPATORY: Step(
+            "Was it participatory — learning with other people (a course, workshop, action learning set, "
+            "conference) rather than on your own?",
+            fixed([[Button("Yes — with others", "yes"), Button("No — on my own", "no")], [_back()]]),
+            {"yes": _to(C.LINK, participatory=True), "no": _to(C.LINK, participatory=False), **BACK},
+            goes_to=(C.LINK,),
+        ),
+        C.LINK: Step(
+            "Which areas of your framework did it develop? Tap any that apply, then Save.",
+            _link_buttons,
+            {"item": toggle_item, "save": save_activity, **BACK},
+            goes_to=(C.HOME,),
+        ),
+        C.KIND: Step(
+            "What kind of target?",
+            fixed([*([Button(label, kind)] for kind, label in TARGET_KINDS.items()), [_back()]]),
+            {
+                "hours": _to(C.GOAL, kind="hours"),
+                "reflections": _to(C.COUNT, kind="reflections"),
+                "coverage": _to(save_target, kind="coverage"),  # nothing more to ask
+                "programme": _to(C.PROGRAMME, kind="programme"),
+                **BACK,
+            },
+            goes_to=(C.GOAL, C.COUNT, C.PROGRAMME),
+        ),
+        C.GOAL: number(
+            "How many hours in all? (Nurses' revalidation asks for 35 hours over 3 years.)",
+            into="goal",
+            low=1,
+            high=1000,
+            scale=60,
+            what="the hours",
+            presets=[("35 hours", 35)],
+            then=C.PART_GOAL,
+            extra=[[_back()]],
+            actions=BACK,
+        ),
+        C.PART_GOAL: number(
+            "How many of those hours should be participatory (learning with others)?",
+            into="part_goal",
+            low=0,
+            high=lambda s: s.goal // 60,
+            scale=60,
+            what="the participatory hours",
+            presets=[("20 hours", 20), ("None", 0)],
+            then=C.END,
+            extra=[[_back()]],
+            actions=BACK,
+        ),
+        C.COUNT: number(
+            "How many reflections a month?",
+            into="goal",
+            low=1,
+            high=31,
+            what="the reflections a month",
+            presets=[("1", 1), ("2", 2), ("4", 4)],
+            then=save_target,
+            extra=[[_back()]],
+            actions=BACK,
+        ),
+        C.PROGRAMME: Step("Which programme?", _programme_buttons, {"prog": set_programme, **BACK}, goes_to=(C.END,)),
+        C.END: Step(
+            "By when? Tap one or type a date like 31/03/2027.",
+            fixed([[Button(f"In {span}", "end", span) for span in ENDS], [_back()]]),
+            {"end": set_end, **BACK},
+            text=set_end,
+            goes_to=(C.HOME,),
+        ),
+        C.TARGETS: Step(
+            "Which target?", _targets_buttons, {"change": change_target, **BACK}, enter=_fresh, goes_to=(C.HOME,)
+        ),
     },
 )
 

@@ -23,7 +23,7 @@ from sqlalchemy import Select, Table, bindparam, func, insert, select, text, tup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.common import DAYS
-from flows.cpd import appraisal_text, behind, long_date, next_appraisal
+from flows.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
 from flows.engine import Engine
 from flows.flow import Ctx, Kind
 from flows.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
@@ -763,5 +763,11 @@ async def due(engine: Engine, at: datetime) -> list[dict[str, str]]:
     ]
 
 
+async def replan_pace(ctx: Ctx) -> None:
+    """A CPD target changed: the pace nudge is planned again."""
+    await reschedule(ctx, kinds=("cpd_pace",))
+
+
 def register(engine: Engine) -> None:
     engine.click("n", click, Kind.ALWAYS)
+    on_target_change(replan_pace)

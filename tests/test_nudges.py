@@ -259,7 +259,7 @@ async def test_cpd_pace_nudge_only_when_behind(setup: Setup) -> None:
     await client.click("Log an activity")
     await client.send("Finance for non-finance managers workshop")
     await client.click("2 h")
-    await client.click("Yes, with others")
+    await client.click("Yes — with others")
     await client.click("Save")
     assert "2 of 35 hours" in client.text and "2 of 20 participatory" in client.text
     nudge = await setup.nudge("alice", "cpd_pace")
@@ -292,7 +292,7 @@ async def test_export_and_delete_include_cpd(setup: Setup) -> None:
     await client.click("Log an activity")
     await client.send("Read The King's Fund piece on compassionate leadership")
     await client.click("30 min")
-    await client.click("No, on my own")
+    await client.click("No — on my own")
     await client.click("Save")
     await client.send("/export")
     attachment = next(r.attachment for r in client.last if r.attachment is not None)
