@@ -108,8 +108,9 @@ async def finished(db: AsyncSession, user: User, framework: str | None = None) -
 
 
 async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
+    """The user's unfinished assessment the state names (a finished one is never rated again)."""
     row = await ctx.db.get(Assessment, s.assessment)
-    return row if row is not None and row.user_id == ctx.user.id else None
+    return row if row is not None and row.user_id == ctx.user.id and row.finished_at is None else None
 
 
 # --- /assess ---------------------------------------------------------------------------------------

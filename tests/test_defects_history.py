@@ -102,3 +102,16 @@ async def test_typed_answers_work_at_every_history_and_assess_step(client: FakeC
     assert client.text.startswith("<b>2 of")
     await client.send("skip")
     assert client.text.startswith("<b>3 of")
+
+
+async def test_a_finished_assessment_is_not_carried_on_again(client: FakeClient, catalogue: Catalogue) -> None:
+    await onboard(client)
+    await client.send("/assess")
+    await client.click("Start")
+    carry = client.button("Back")  # an item's buttons, pressed again after the assessment is finished
+    for _ in items_for(catalogue, "mlf2025"):
+        await client.click("4 Strong")
+    assert "Your self-assessment" in client.text
+    await client.press(carry)
+    await client.send("/assess")
+    assert "under way" not in client.text and "See my last results" in client.labels
