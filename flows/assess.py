@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 from html import escape
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.chart import radar_png
-from flows.common import RATING_LABELS, menu_buttons, short, stage_label, statement_for
+from flows.common import RATING_LABELS, menu_buttons, plural, short, stage_label, statement_for
 from flows.cpd import UNIT, UNIT_NAMES, local_today, long_date, unit_of, units, years_on
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
 from flows.models import Assessment, CpdTarget, User
 from flows.replies import Attachment, Button
+from flows.steps import number
 from frameworks.catalogue import Catalogue
 from frameworks.schema import Programme
 
@@ -34,12 +38,37 @@ MEANINGS = [
 ]
 FORMAL = ("programme", "course", "elearning")
 FROM_OTHERS = ("coaching", "network")
+LEVELS = range(1, 6)  # GMTS levels above 0 (no work yet)
 
 
 class AssessState(FlowState):
-    assessment: int = 0
-    position: int = 0  # mirrors the row's, so a rating button from an earlier item is stale
+    """What the steps show, loaded from the assessment rows when a step is entered."""
+
+    schema_version: ClassVar[int] = 2
     framework: str = ""  # "" = the user's; "gmts-gm" for /assess gmts
+    assessment: int = 0  # the one under way
+    position: int = 0  # mirrors the row's, so a rating button from an earlier item is stale
+    total: int = 0
+    started: date | None = None
+    stage: str = ""
+    ref: str = ""  # the item being asked, as stored
+    previous: int | None = None  # what was said for it before (after Back)
+    target: int | None = None  # its GMTS target level, if known
+    given: int | None = None  # the target level the user gives (0: they don't know)
+    last: int = 0  # the latest finished assessment, whose results the intro offers
+    last_on: date | None = None
+    other: int = 0  # an unfinished assessment of the other framework (GMTS, or the user's own)
+    other_rated: int = 0
+    other_total: int = 0
+
+
+class A(StrEnum):
+    """The steps of /assess."""
+
+    RESUME = "resume"
+    INTRO = "intro"
+    ITEM = "item"
+    TARGET = "target"
 
 
 def items_for(cat: Catalogue, framework: str) -> list[str]:
@@ -79,8 +108,9 @@ async def finished(db: AsyncSession, user: User, framework: str | None = None) -
 
 
 async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
+    """The user's unfinished assessment the state names (a finished one is never rated again)."""
     row = await ctx.db.get(Assessment, s.assessment)
-    return row if row is not None and row.user_id == ctx.user.id else None
+    return row if row is not None and row.user_id == ctx.user.id and row.finished_at is None else None
 
 
 # --- /assess ---------------------------------------------------------------------------------------
@@ -88,60 +118,95 @@ async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
 
 async def assess_command(ctx: Ctx, args: str) -> None:
     """/assess: the user's framework; /assess gmts: the Graduate Management Training Scheme's."""
-    framework = GMTS if args.strip().lower() in ("gmts", GMTS) else ctx.user.framework
-    row = await _open(ctx.db, ctx.user, framework)
-    chosen = framework if framework == GMTS else ""
-    if row is not None and row.position > 0:
-        await ctx.start("assess", AssessState(assessment=row.id, framework=chosen), "resume")
-        return
-    await ctx.start("assess", AssessState(framework=chosen), "intro")
+    gmts = args.strip().lower() in ("gmts", GMTS)
+    await ctx.start("assess", AssessState(framework=GMTS if gmts else ""), A.RESUME)
 
 
-async def ask_intro(ctx: Ctx, s: AssessState) -> None:
+def _name(gmts: bool) -> str:
+    return "GMTS competency assessment" if gmts else "self-assessment"
+
+
+def _command(s: AssessState) -> str:
+    return "/assess gmts" if s.framework == GMTS else "/assess"
+
+
+async def load(ctx: Ctx, s: AssessState) -> None:
+    """Entering ``resume``: the assessment under way, if any (else on to the intro), the last finished
+    one, and one under way of the other framework (GMTS for /assess, the user's own for /assess gmts)."""
     u = ctx.user
+    framework = s.framework or u.framework
+    row = await _open(ctx.db, u, framework)
+    other = await _open(ctx.db, u, u.framework if s.framework == GMTS else GMTS)
+    past = await finished(ctx.db, u, framework)
+    s.assessment = s.position = 0
+    s.total = len(items_for(ctx.catalogue, framework))
+    if row is not None and row.position > 0:
+        s.assessment, s.position, s.total, s.started = row.id, row.position, len(row.items), row.started_at.date()
+    s.other = other.id if other is not None and other.position > 0 else 0
+    s.other_rated, s.other_total = (other.position, len(other.items)) if other is not None else (0, 0)
+    s.last, s.last_on = (past[0].id, past[0].finished_at.date()) if past and past[0].finished_at else (0, None)
+    if not s.assessment:
+        await ctx.go(A.INTRO)
+
+
+def _other(s: AssessState) -> tuple[str, Rows]:
+    """The line and button offering the other framework's assessment under way (defect 5)."""
+    if not s.other:
+        return "", []
+    name = _name(s.framework != GMTS)
+    line = f"\n\nYou also have a {name} under way ({s.other_rated} of {s.other_total} rated)."
+    return line, [[Button(f"Carry on my {name}", "start", str(s.other))]]
+
+
+def _intro_prompt(ctx: Ctx, s: AssessState) -> str:
+    last = f"\nLast one: {long_date(s.last_on)}." if s.last_on else ""
     if s.framework == GMTS:
-        n = len(items_for(ctx.catalogue, GMTS))
-        ctx.say(
-            f"<b>GMTS competencies</b>: {n} competencies of the General Management framework (v2.1). For each, "
-            "the level you have reached: 0 no work yet, then 1 Awareness/knowledge, 2 Support, 3 Practical "
-            "application, 4 Experienced practitioner, 5 Leadership. Against its target level that gives its "
-            "status (not achieved, partially achieved, achieved, achieved +); personal qualities are achieved "
-            "or not. Where our copy of the framework lacks a target level, I'll ask you for it once.\n\n"
-            "Stop whenever you like: /assess gmts carries on where you left off.",
-            [[Button("Start", "start")], [Button("Not now", "quit")]],
+        return (
+            f"<b>GMTS competencies</b>: {plural(s.total, 'competency', 'competencies')} of the General Management "
+            "framework (v2.1). For each, the level you have reached: 0 no work yet, then 1 Awareness/knowledge, "
+            "2 Support, 3 Practical application, 4 Experienced practitioner, 5 Leadership. Against its target "
+            "level that gives its status (not achieved, partially achieved, achieved, achieved +); personal "
+            "qualities are achieved or not. Where our copy of the framework lacks a target level, I'll ask you "
+            "for it once.\n\nStop whenever you like: /assess gmts carries on where you left off." + last + _other(s)[0]
         )
-        return
-    n = len(items_for(ctx.catalogue, u.framework))
-    name = "competencies" if u.framework == "mlf2025" else "elements"
-    past = await finished(ctx.db, u)
+    u = ctx.user
+    kind = ITEM_KIND.get(u.framework, "competency")
     lines = [
-        f"<b>Self-assessment</b>: {n} {name} of your framework, each as it reads at "
-        f"{escape(stage_label(ctx.catalogue, u.framework, u.stage))}. Rate each from 1 to 5:",
+        f"<b>Self-assessment</b>: {plural(s.total, kind, 'competencies' if kind == 'competency' else '')} of your "
+        f"framework, each as it reads at {escape(stage_label(ctx.catalogue, u.framework, u.stage))}. "
+        "Rate each from 1 to 5:",
         *(f"{i}. <b>{label}</b> — {MEANINGS[i - 1]}" for i, label in enumerate(RATING_LABELS, 1)),
         "",
         "About ten minutes. Stop whenever you like: /assess carries on where you left off, even days later.",
     ]
-    buttons = [[Button("Start", "start")]]
-    if past:
-        lines.append(f"Last one: {long_date(past[0].finished_at.date())}." if past[0].finished_at else "")
-        buttons.append([Button("See my last results", "results", str(past[0].id))])
-    buttons.append([Button("Not now", "quit")])
-    ctx.say("\n".join(lines), buttons)
+    return "\n".join(lines) + last + _other(s)[0]
 
 
-async def ask_resume(ctx: Ctx, s: AssessState) -> None:
-    row = await _current(ctx, s)
-    if row is None:
-        await ctx.go("intro")
-        return
-    ctx.say(
-        f"You have a self-assessment under way: {row.position} of {len(row.items)} rated, "
-        f"started {long_date(row.started_at.date())}. Carry on?",
-        [[Button("Carry on", "carry")], [Button("Start again", "start")], [Button("Not now", "quit")]],
+def _intro_buttons(ctx: Ctx, s: AssessState) -> Rows:
+    results = [[Button("See my last results", "results", str(s.last))]] if s.last else []
+    return [[Button("Start", "start")], *results, *_other(s)[1], [Button("Not now", "quit")]]
+
+
+def _resume_prompt(ctx: Ctx, s: AssessState) -> str:
+    started = f", started {long_date(s.started)}" if s.started else ""
+    return (
+        f"You have a {_name(s.framework == GMTS)} under way: {s.position} of {s.total} rated{started}. "
+        "Carry on?" + _other(s)[0]
     )
 
 
+def _resume_buttons(ctx: Ctx, s: AssessState) -> Rows:
+    carry = [Button("Carry on", "start", str(s.assessment))]
+    return [carry, [Button("Start again", "start")], *_other(s)[1], [Button("Not now", "quit")]]
+
+
 async def start(ctx: Ctx, s: AssessState, arg: str) -> None:
+    """Carry on with the assessment ``arg`` names, or (none named) start a new one in place of any
+    unfinished one."""
+    if arg.isdigit():
+        s.assessment = int(arg)  # entering the item checks it is the user's
+        await ctx.go(A.ITEM)
+        return
     u = ctx.user
     framework = s.framework or u.framework
     old = await _open(ctx.db, u, framework)
@@ -161,99 +226,15 @@ async def start(ctx: Ctx, s: AssessState, arg: str) -> None:
     )
     ctx.db.add(row)
     await ctx.db.flush()
-    s.assessment, s.position = row.id, 0
-    await ctx.go("item")
-
-
-async def carry(ctx: Ctx, s: AssessState, arg: str) -> None:
-    row = await _current(ctx, s)
-    s.position = row.position if row is not None else 0
-    await ctx.go("item")
+    s.assessment = row.id
+    await ctx.go(A.ITEM)
 
 
 async def quit_(ctx: Ctx, s: AssessState, arg: str) -> None:
     ctx.finish()
-    row = await _current(ctx, s)
-    kept = f" Your {row.position} ratings are kept; /assess carries on." if row is not None and row.position else ""
+    n = s.position if s.assessment else 0
+    kept = f" Your {plural(n, 'rating')} {'is' if n == 1 else 'are'} kept; {_command(s)} carries on." if n else ""
     ctx.say("OK." + kept, menu_buttons())
-
-
-async def ask_item(ctx: Ctx, s: AssessState) -> None:
-    row = await _current(ctx, s)
-    if row is None or row.position >= len(row.items):
-        await ctx.go("intro")
-        return
-    cat = ctx.catalogue
-    ref = row.items[row.position]
-    entry = cat.resolve(ref)
-    item_id = entry.id if entry is not None else ref
-    if entry is None:  # an item no longer in the catalogue: skip it
-        row.position += 1
-        s.position = row.position
-        await ctx.go("item")
-        return
-    if row.framework == GMTS:
-        _ask_gmts(ctx, row, entry.id, ref)
-        return
-    unit = unit_of(cat, item_id)
-    area = cat.by_id[unit].title if unit else ""
-    statement = statement_for(cat, item_id, row.stage)
-    text = statement.text if statement is not None else entry.text
-    stage = stage_label(cat, row.framework, statement.stage or row.stage) if statement else ""
-    previous = row.ratings.get(ref)
-    note = f"\n(You said {previous} {RATING_LABELS[previous - 1]}.)" if previous else ""
-    ctx.say(
-        f"<b>{row.position + 1} of {len(row.items)}</b> · {escape(area)}\n"
-        f"<b>{escape(entry.code or '')} {escape(entry.title)}</b>\n"
-        f"<i>{escape(stage)}:</i> {escape(text)}\n\nHow well does this describe you now?{note}",
-        [
-            *([Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)),
-            [Button("Not sure / skip", "skip")],
-            [Button("Back", "back"), Button("Stop for now", "quit")],
-        ],
-    )
-
-
-async def rate(ctx: Ctx, s: AssessState, arg: str) -> None:
-    row = await _current(ctx, s)
-    if row is None or not arg.isdigit() or not 0 <= int(arg) <= 5 or row.position >= len(row.items):
-        return
-    ref = row.items[row.position]
-    row.ratings = {**row.ratings, ref: int(arg)}
-    asks_target = False
-    if row.framework == GMTS and int(arg) > 0:
-        item_id = current_id(ctx.catalogue, ref)
-        asks_target = not personal(item_id) and _target(ctx.catalogue, row, item_id, ref) is None
-        asks_target = asks_target and ref not in row.targets  # "I don't know" once is enough
-    await _advance(ctx, s, row, then="target" if asks_target else None)
-
-
-async def _advance(ctx: Ctx, s: AssessState, row: Assessment, then: str | None = None) -> None:
-    row.position += 1
-    row.updated_at = ctx.now
-    s.position = row.position
-    if then is not None:
-        await ctx.go(then)
-        return
-    await _continue(ctx, s, row)
-
-
-async def _continue(ctx: Ctx, s: AssessState, row: Assessment) -> None:
-    if row.position < len(row.items):
-        await ctx.go("item")
-        return
-    row.finished_at = ctx.now
-    await ctx.db.flush()
-    ctx.finish()
-    await show_results(ctx, row)
-
-
-async def back(ctx: Ctx, s: AssessState, arg: str) -> None:
-    row = await _current(ctx, s)
-    if row is not None and row.position > 0:
-        row.position -= 1
-        s.position = row.position
-    await ctx.go("item")
 
 
 async def results(ctx: Ctx, s: AssessState, arg: str) -> None:
@@ -268,6 +249,125 @@ async def results_click(ctx: Ctx, arg: str) -> None:
         ctx.say("I couldn't find that assessment.", menu_buttons())
         return
     await show_results(ctx, row)
+
+
+# --- one item at a time ------------------------------------------------------------------------------
+
+
+async def load_item(ctx: Ctx, s: AssessState) -> None:
+    """Entering ``item``: the item at the row's position (items gone from the catalogue are passed over);
+    past the last one, the assessment is finished and its results shown."""
+    row = await _current(ctx, s)
+    if row is None:
+        await ctx.go(A.RESUME)
+        return
+    cat = ctx.catalogue
+    while row.position < len(row.items) and cat.resolve(row.items[row.position]) is None:
+        row.position += 1
+    if row.position >= len(row.items):
+        row.finished_at = ctx.now
+        await ctx.db.flush()
+        ctx.finish()
+        await show_results(ctx, row)
+        return
+    s.framework = GMTS if row.framework == GMTS else ""
+    s.position, s.total, s.stage, s.ref = row.position, len(row.items), row.stage, row.items[row.position]
+    s.previous = row.ratings.get(s.ref)
+    s.target = _target(cat, row, current_id(cat, s.ref), s.ref) if row.framework == GMTS else None
+
+
+def _item_prompt(ctx: Ctx, s: AssessState) -> str:
+    cat = ctx.catalogue
+    entry = cat.get(current_id(cat, s.ref))
+    unit = unit_of(cat, entry.id)
+    head = f"<b>{s.position + 1} of {s.total}</b> · {escape(cat.by_id[unit].title if unit else '')}\n"
+    if s.framework == GMTS:
+        comp = cat.gmts_competency(entry.id)
+        kind = f" · {comp.type}" if comp is not None else ""
+        note = f"\n(You said {s.previous}.)" if s.previous is not None else ""
+        text = f"{head}<b>{escape(entry.code or '')}</b>{kind}: {escape(entry.title)}"
+        if personal(entry.id):
+            return f"{text}\n\nPersonal quality: signed off from your reflective piece. Achieved?{note}"
+        aim = f"Target level: {s.target}." if s.target else "Target level: not in our copy of the framework."
+        return f"{text}\n{aim}\n\nWhich level have you reached (signed off)?{note}"
+    statement = statement_for(cat, entry.id, s.stage)
+    text = statement.text if statement is not None else entry.text
+    stage = stage_label(cat, entry.framework, statement.stage or s.stage) if statement else ""
+    note = f"\n(You said {s.previous} {RATING_LABELS[s.previous - 1]}.)" if s.previous else ""
+    return (
+        f"{head}<b>{escape(entry.code or '')} {escape(entry.title)}</b>\n"
+        f"<i>{escape(stage)}:</i> {escape(text)}\n\nHow well does this describe you now?{note}"
+    )
+
+
+def _item_buttons(ctx: Ctx, s: AssessState) -> Rows:
+    """The scale: 1-5 (MLF, LF), achieved or not (GMTS personal qualities), or GMTS levels 0-5. "Not sure"
+    records nothing for GMTS (where 0 is a level) and 0 elsewhere (left out of the scores)."""
+    cat = ctx.catalogue
+    if s.framework != GMTS:
+        scale = [[Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)]
+        unsure = "0"
+    elif personal(current_id(cat, s.ref)):
+        scale, unsure = [[Button("Achieved", "rate", "1"), Button("Not achieved", "rate", "0")]], ""
+    else:
+        levels = [(0, "No work yet"), *((n, cat.by_id[f"gmts-gm.level.{n}"].title.split(": ", 1)[-1]) for n in LEVELS)]
+        scale, unsure = [[Button(f"{n} {label}", "rate", str(n))] for n, label in levels], ""
+    return [
+        *scale,
+        [Button("Not sure / skip", "rate", unsure)],
+        [Button("Back", "back"), Button("Stop for now", "quit")],
+    ]
+
+
+async def rate(ctx: Ctx, s: AssessState, arg: str) -> None:
+    row = await _current(ctx, s)
+    valid = arg == "" or (arg.isdigit() and int(arg) <= 5)
+    if row is None or row.position >= len(row.items) or not valid:
+        await ctx.go(A.ITEM)
+        return
+    ref = row.items[row.position]
+    if arg:
+        row.ratings = {**row.ratings, ref: int(arg)}
+    else:
+        row.ratings = {k: v for k, v in row.ratings.items() if k != ref}
+    item_id = current_id(ctx.catalogue, ref)
+    asks = row.framework == GMTS and arg not in ("", "0") and not personal(item_id) and s.target is None
+    if asks and ref not in row.targets:  # "I don't know" once is enough
+        s.given = None
+        await ctx.go(A.TARGET)
+        return
+    await _next(ctx, row)
+
+
+async def _next(ctx: Ctx, row: Assessment) -> None:
+    row.position += 1
+    row.updated_at = ctx.now
+    await ctx.go(A.ITEM)
+
+
+async def back(ctx: Ctx, s: AssessState, arg: str) -> None:
+    row = await _current(ctx, s)
+    if row is not None and row.position > 0:
+        row.position -= 1
+    await ctx.go(A.ITEM)
+
+
+async def save_target(ctx: Ctx, s: AssessState) -> None:
+    row = await _current(ctx, s)
+    if row is None or row.position >= len(row.items):
+        await ctx.go(A.ITEM)
+        return
+    row.targets = {**row.targets, row.items[row.position]: s.given or 0}
+    await _next(ctx, row)
+
+
+def _target_prompt(ctx: Ctx, s: AssessState) -> str:
+    entry = ctx.catalogue.resolve(s.ref)
+    code = entry.code if entry is not None else ""
+    return (
+        f"What target level does your scheme's framework set for {escape(code or '')}? (It is shown in orange.) "
+        "I'll remember it for next time."
+    )
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -536,39 +636,6 @@ async def latest_weak_units(db: AsyncSession, cat: Catalogue, user: User) -> lis
     return weakest(profile(cat, past[0])) if past else []
 
 
-def _ask_gmts(ctx: Ctx, row: Assessment, item_id: str, ref: str) -> None:
-    cat = ctx.catalogue
-    entry = cat.get(item_id)
-    comp = cat.gmts_competency(item_id)
-    unit = unit_of(cat, item_id)
-    target = _target(cat, row, item_id, ref)
-    head = f"<b>{row.position + 1} of {len(row.items)}</b> · {escape(cat.by_id[unit].title if unit else '')}"
-    kind = f" · {comp.type}" if comp is not None else ""
-    previous = row.ratings.get(ref)
-    note = f"\n(You said {previous}.)" if previous is not None else ""
-    text = f"{head}\n<b>{escape(entry.code or '')}</b>{kind}: {escape(entry.title)}"
-    if personal(item_id):
-        ctx.say(
-            f"{text}\n\nPersonal quality: signed off from your reflective piece. Achieved?{note}",
-            [
-                [Button("Achieved", "rate", "1"), Button("Not achieved", "rate", "0")],
-                [Button("Not sure / skip", "skip")],
-                [Button("Back", "back"), Button("Stop for now", "quit")],
-            ],
-        )
-        return
-    aim = f"Target level: {target}." if target else "Target level: not in our copy of the framework."
-    levels = [(0, "No work yet"), *((n, cat.by_id[f"gmts-gm.level.{n}"].title.split(": ", 1)[-1]) for n in range(1, 6))]
-    ctx.say(
-        f"{text}\n{aim}\n\nWhich level have you reached (signed off)?{note}",
-        [
-            *([Button(f"{n} {label}", "rate", str(n))] for n, label in levels),
-            [Button("Not sure / skip", "skip")],
-            [Button("Back", "back"), Button("Stop for now", "quit")],
-        ],
-    )
-
-
 def _target(cat: Catalogue, row: Assessment, item_id: str, ref: str) -> int | None:
     """The competency's target level: the framework's where our copy has it, else the one the user gave."""
     comp = cat.gmts_competency(item_id)
@@ -578,53 +645,31 @@ def _target(cat: Catalogue, row: Assessment, item_id: str, ref: str) -> int | No
     return given if given else None
 
 
-async def skip(ctx: Ctx, s: AssessState, arg: str) -> None:
-    """Not sure: nothing recorded for it (GMTS levels start at 0, so 0 can't mean "not sure" there)."""
-    row = await _current(ctx, s)
-    if row is None or row.position >= len(row.items):
-        return
-    if row.framework != GMTS:
-        await rate(ctx, s, "0")
-        return
-    row.ratings = {k: v for k, v in row.ratings.items() if k != row.items[row.position]}
-    await _advance(ctx, s, row)
-
-
-async def ask_target(ctx: Ctx, s: AssessState) -> None:
-    row = await _current(ctx, s)
-    if row is None or s.position == 0:
-        await ctx.go("item")
-        return
-    entry = ctx.catalogue.resolve(row.items[s.position - 1])
-    code = entry.code if entry is not None else ""
-    ctx.say(
-        f"What target level does your scheme's framework set for {escape(code or '')}? (It is shown in orange.) "
-        "I'll remember it for next time.",
-        [[Button(str(n), "target", str(n)) for n in range(1, 6)], [Button("I don't know", "target", "0")]],
-    )
-
-
-async def set_target(ctx: Ctx, s: AssessState, arg: str) -> None:
-    row = await _current(ctx, s)
-    if row is None or not arg.isdigit() or not 0 <= int(arg) <= 5 or s.position == 0:
-        return
-    row.targets = {**row.targets, row.items[s.position - 1]: int(arg)}
-    await _continue(ctx, s, row)
-
-
-def _item_screen(s: AssessState) -> str:
-    return f"{s.assessment}:{s.position}"
-
-
 FLOW = Flow(
     name="assess",
     label="self-assessment",
     state=AssessState,
+    names=A,
     steps={
-        "intro": Step(ask_intro, {"start": start, "results": results, "quit": quit_}),
-        "resume": Step(ask_resume, {"carry": carry, "start": start, "quit": quit_}),
-        "item": Step(ask_item, {"rate": rate, "skip": skip, "back": back, "quit": quit_}, screen=_item_screen),
-        "target": Step(ask_target, {"target": set_target}, screen=lambda s: "t" + _item_screen(s)),
+        A.RESUME: Step(_resume_prompt, _resume_buttons, {"start": start, "quit": quit_}, enter=load),
+        A.INTRO: Step(_intro_prompt, _intro_buttons, {"start": start, "results": results, "quit": quit_}),
+        A.ITEM: Step(
+            _item_prompt,
+            _item_buttons,
+            {"rate": rate, "back": back, "quit": quit_},
+            enter=load_item,
+            screen=lambda s: f"{s.assessment}:{s.position}",
+        ),
+        A.TARGET: number(
+            _target_prompt,
+            into="given",
+            low=0,
+            high=5,
+            what="the target level (0 if you don't know)",
+            presets=[*((str(n), n) for n in LEVELS), ("I don't know", 0)],
+            per_row=5,
+            then=save_target,
+        ),
     },
 )
 

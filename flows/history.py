@@ -1,29 +1,58 @@
-"""/history: your reflections, a page at a time; open one to read it, edit any part of it, or delete it."""
+"""/history: your reflections, a page at a time; open one to read it, edit any part of it, or delete it.
+
+Opening a reflection loads it into the state (``load``, the ``open`` step's ``enter``), so every step's
+prompt and buttons come from the state; each edit writes the state back (``save``) and reopens it."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from html import escape
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from sqlalchemy import func, select
 
-from flows.common import RATING_LABELS, first_number, menu_buttons, short
+from flows.common import RATING_LABELS, menu_buttons, short
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowError, Kind, Step
-from flows.guard import GuardedState, identifier_step, intake
+from flows.flow import Action, Ctx, Flow, FlowError, Kind, Rows, Step
+from flows.guard import GuardedState, identifier_step
 from flows.models import Assessment, Reflection
 from flows.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
 from flows.replies import Button
+from flows.steps import confirm, fixed, free_text, number
 
 PAGE = 8
 
 
 class HistoryState(GuardedState):
+    """The reflection being read or edited, as loaded from its row when it was opened."""
+
+    schema_version: ClassVar[int] = 2
     id: int
     which: int = 0  # the answer being replaced
-    extras: list[str] = Field(default_factory=list)  # tags while editing them
+    created: datetime | None = None
+    item: str = ""
+    stage: str = ""
+    model: str = "rolfe"
+    answers: list[Answer] = Field(default_factory=list)
+    rating: int | None = None  # 0 while editing: none
+    minutes: int | None = None  # 0 while editing: none
+    extras: list[str] = Field(default_factory=list)
+
+
+class H(StrEnum):
+    """The steps of /history, once a reflection is open."""
+
+    OPEN = "open"
+    WHICH = "which"
+    TYPING = "typing"
+    IDENTIFIERS = "identifiers"
+    RATING = "rating"
+    MINUTES = "minutes"
+    TAGS = "tags"
+    DELETE = "delete"
 
 
 def _local(ctx: Ctx, moment: datetime) -> datetime:
@@ -32,6 +61,9 @@ def _local(ctx: Ctx, moment: datetime) -> datetime:
     except (KeyError, ValueError):
         zone = ZoneInfo("Europe/London")
     return moment.astimezone(zone) if moment.tzinfo else moment
+
+
+# --- the list (runs on top of anything) -----------------------------------------------------------
 
 
 async def list_entries(ctx: Ctx, args: str) -> None:
@@ -61,7 +93,7 @@ async def list_entries(ctx: Ctx, args: str) -> None:
     first, last = page * PAGE + 1, min((page + 1) * PAGE, total)
     ctx.say(
         f"Your reflections ({first}–{last} of {total}), newest first. Tap one to read it:",
-        [*buttons, nav, *(assessed if page == 0 else [])],
+        [*buttons, *([nav] if nav else []), *(assessed if page == 0 else [])],
     )
 
 
@@ -88,6 +120,14 @@ def _label(ctx: Ctx, r: Reflection) -> str:
     return short(f"{_local(ctx, r.created_at):%a %d %b %Y %H:%M} · {title}", 60)
 
 
+# --- one reflection: loaded into the state, written back --------------------------------------------
+
+
+async def open_entry(ctx: Ctx, arg: str) -> None:
+    if arg.isdigit():
+        await ctx.start("history", HistoryState(id=int(arg)), H.OPEN)
+
+
 async def _owned(ctx: Ctx, entry_id: int) -> Reflection:
     row = await ctx.db.get(Reflection, entry_id)
     if row is None or row.user_id != ctx.user.id:
@@ -96,41 +136,31 @@ async def _owned(ctx: Ctx, entry_id: int) -> Reflection:
     return row
 
 
-def _draft(ctx: Ctx, row: Reflection) -> ReflectState:
-    answers = [Answer.model_validate(a) for a in ctx.cipher.decrypt_json(row.answers_enc)]
-    return ReflectState(
-        item=row.item_id,
-        stage=row.stage,
-        model=row.prompt_model,
-        answers=answers,
-        rating=row.rating,
-        minutes=row.minutes,
-        extras=list(row.extra_items),
-    )
-
-
-async def open_entry(ctx: Ctx, arg: str) -> None:
-    if not arg.isdigit():
-        return
-    row = await _owned(ctx, int(arg))
-    await ctx.start("history", HistoryState(id=row.id), "open")
-
-
-def _state(ctx: Ctx) -> HistoryState:
-    assert isinstance(ctx.state, HistoryState)
-    return ctx.state
-
-
-async def ask_open(ctx: Ctx, s: HistoryState) -> None:
+async def load(ctx: Ctx, s: HistoryState) -> None:
+    """Entering ``open``: the reflection as stored now (edits not saved are dropped)."""
     row = await _owned(ctx, s.id)
-    ctx.say(
-        f"<i>{_local(ctx, row.created_at):%A %d %B %Y, %H:%M}</i>\n" + summary_text(ctx, _draft(ctx, row)),
-        [
-            [Button("Edit an answer", "edit"), Button("Rating", "field", "rating")],
-            [Button("Minutes", "field", "minutes"), Button("Also evidences", "field", "tags")],
-            [Button("Delete", "delete"), Button("Back to list", "list")],
-        ],
-    )
+    s.created, s.item, s.stage, s.model = row.created_at, row.item_id, row.stage, row.prompt_model
+    s.answers = [Answer.model_validate(a) for a in ctx.cipher.decrypt_json(row.answers_enc)]
+    s.rating, s.minutes, s.extras = row.rating, row.minutes, list(row.extra_items)
+
+
+async def save(ctx: Ctx, s: HistoryState, arg: str = "") -> None:
+    """Write the edited reflection back and show it again."""
+    row = await _owned(ctx, s.id)
+    row.answers_enc = ctx.cipher.encrypt_json([a.model_dump() for a in s.answers])
+    row.rating, row.minutes, row.extra_items = s.rating or None, s.minutes or None, list(s.extras)
+    row.updated_at = ctx.now
+    ctx.say("Updated.")
+    await ctx.go(H.OPEN)
+
+
+def to(step: H) -> Action[HistoryState]:
+    """A button that goes to ``step`` (back to ``open`` reloads the reflection, dropping unsaved ticks)."""
+
+    async def go(ctx: Ctx, s: HistoryState, arg: str) -> None:
+        await ctx.go(step)
+
+    return go
 
 
 async def to_list(ctx: Ctx, s: HistoryState, arg: str) -> None:
@@ -138,138 +168,77 @@ async def to_list(ctx: Ctx, s: HistoryState, arg: str) -> None:
     await list_entries(ctx, "")
 
 
-async def back(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    await ctx.go("open")
-
-
 async def cancel(ctx: Ctx, s: HistoryState, arg: str) -> None:
     ctx.finish()
     ctx.say("Left as it was.", menu_buttons())
 
 
-BACK_CANCEL = [Button("Back", "back"), Button("Cancel", "cancel")]
-
-
-async def ask_which(ctx: Ctx, s: HistoryState) -> None:
-    draft = _draft(ctx, await _owned(ctx, s.id))
-    ctx.say(
-        "Which answer would you like to replace?",
-        [[Button(short(a.prompt, 48), "which", str(i))] for i, a in enumerate(draft.answers)] + [BACK_CANCEL],
+def _draft(s: HistoryState) -> ReflectState:
+    return ReflectState(
+        item=s.item,
+        stage=s.stage,
+        model=s.model,
+        answers=s.answers,
+        rating=s.rating or None,
+        minutes=s.minutes or None,
+        extras=s.extras,
     )
 
 
-async def edit(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    await ctx.go("which")
+def _open_prompt(ctx: Ctx, s: HistoryState) -> str:
+    when = f"<i>{_local(ctx, s.created):%A %d %B %Y, %H:%M}</i>\n" if s.created else ""
+    return when + summary_text(ctx, _draft(s))
+
+
+# --- editing -----------------------------------------------------------------------------------------
+
+
+BACK_CANCEL = [Button("Back", "back"), Button("Cancel", "cancel")]
+NAV: dict[str, Action[HistoryState]] = {"back": to(H.OPEN), "cancel": cancel}
+
+
+def _which_buttons(ctx: Ctx, s: HistoryState) -> Rows:
+    return [[Button(short(a.prompt, 48), "which", str(i))] for i, a in enumerate(s.answers)] + [BACK_CANCEL]
 
 
 async def which(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    draft = _draft(ctx, await _owned(ctx, s.id))
-    if arg.isdigit() and int(arg) < len(draft.answers):
+    if arg.isdigit() and int(arg) < len(s.answers):
         s.which = int(arg)
-        await ctx.go("typing")
+        await ctx.go(H.TYPING)
 
 
-async def ask_typing(ctx: Ctx, s: HistoryState) -> None:
-    answer = _draft(ctx, await _owned(ctx, s.id)).answers[s.which]
-    ctx.say(
+def _typing_prompt(ctx: Ctx, s: HistoryState) -> str:
+    answer = s.answers[min(s.which, len(s.answers) - 1)]
+    return (
         f"<b>{escape(answer.prompt)}</b>\nAt the moment it says:\n\n<i>{escape(answer.answer)}</i>\n\n"
-        "Type the new answer to replace it.",
-        [BACK_CANCEL],
+        "Type the new answer to replace it."
     )
-
-
-async def typed_answer(ctx: Ctx, s: HistoryState, text: str) -> None:
-    await intake(ctx, s, text, replace_answer)
 
 
 async def replace_answer(ctx: Ctx, s: HistoryState, text: str) -> None:
-    row = await _owned(ctx, s.id)
-    answers = ctx.cipher.decrypt_json(row.answers_enc)
-    answers[s.which]["answer"] = text
-    row.answers_enc = ctx.cipher.encrypt_json(answers)
-    row.updated_at = ctx.now
-    ctx.say("Updated.")
-    await ctx.go("open")
+    s.answers[s.which].answer = text
+    await save(ctx, s)
 
 
-async def field(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    if arg == "tags":
-        s.extras = list((await _owned(ctx, s.id)).extra_items)
-    if arg in ("rating", "minutes", "tags"):
-        await ctx.go(arg)
+def _rating_prompt(ctx: Ctx, s: HistoryState) -> str:
+    now = f"{s.rating} {RATING_LABELS[s.rating - 1]}" if s.rating else "not rated"
+    return f"The rating is {now}. Choose a new one:"
 
 
-async def ask_rating(ctx: Ctx, s: HistoryState) -> None:
-    row = await _owned(ctx, s.id)
-    now = f"{row.rating} {RATING_LABELS[row.rating - 1]}" if row.rating else "not rated"
-    ctx.say(
-        f"The rating is {now}. Choose a new one:",
-        [[Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)]
-        + [[Button("No rating", "rate", "")], BACK_CANCEL],
-    )
+def _tags_prompt(ctx: Ctx, s: HistoryState) -> str:
+    if not ctx.catalogue.related(s.item):
+        return "There's nothing in the other frameworks linked to this one."
+    return "Which of these does it also evidence? Tap to tick, then Save."
 
 
-async def rate(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    row = await _owned(ctx, s.id)
-    row.rating = int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None
-    row.updated_at = ctx.now
-    ctx.say("Updated.")
-    await ctx.go("open")
-
-
-async def ask_minutes(ctx: Ctx, s: HistoryState) -> None:
-    row = await _owned(ctx, s.id)
-    ctx.say(
-        f"Minutes logged: {row.minutes or 'none'}. Tap or type the new figure:",
-        [[Button(f"{m} min", "mins", m) for m in MINUTES], [Button("None", "mins", "")], BACK_CANCEL],
-    )
-
-
-async def set_minutes(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    row = await _owned(ctx, s.id)
-    row.minutes = int(arg) if arg.isdigit() and 0 < int(arg) <= 600 else None
-    row.updated_at = ctx.now
-    ctx.say("Updated.")
-    await ctx.go("open")
-
-
-async def typed_minutes(ctx: Ctx, s: HistoryState, text: str) -> None:
-    minutes = first_number(text)
-    if minutes is None or not 0 < minutes <= 600:
-        ctx.say("Please type the minutes as a number, like 20.")
-        return
-    await set_minutes(ctx, s, str(minutes))
-
-
-async def ask_tags(ctx: Ctx, s: HistoryState) -> None:
-    rows = tag_buttons(ctx, (await _owned(ctx, s.id)).item_id, s.extras)
-    if not rows:
-        ctx.say("There's nothing in the other frameworks linked to this one.", [BACK_CANCEL])
-        return
-    ctx.say(
-        "Which of these does it also evidence? Tap to tick, then Save.",
-        [*rows, [Button("Save", "tagged")], BACK_CANCEL],
-    )
+def _tags_buttons(ctx: Ctx, s: HistoryState) -> Rows:
+    rows = tag_buttons(ctx, s.item, s.extras)
+    return [*rows, [Button("Save", "tagged")], BACK_CANCEL] if rows else [BACK_CANCEL]
 
 
 async def tag(ctx: Ctx, s: HistoryState, arg: str) -> None:
     s.extras = toggle(ctx, s.extras, arg)
-    await ctx.go("tags")
-
-
-async def save_tags(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    row = await _owned(ctx, s.id)
-    row.extra_items, row.updated_at = list(s.extras), ctx.now
-    ctx.say("Updated.")
-    await ctx.go("open")
-
-
-async def ask_delete(ctx: Ctx, s: HistoryState) -> None:
-    ctx.say("Delete this reflection for good?", [[Button("Yes, delete it", "really"), Button("No", "back")]])
-
-
-async def delete(ctx: Ctx, s: HistoryState, arg: str) -> None:
-    await ctx.go("delete")
+    await ctx.go(H.TAGS)
 
 
 async def really(ctx: Ctx, s: HistoryState, arg: str) -> None:
@@ -278,21 +247,62 @@ async def really(ctx: Ctx, s: HistoryState, arg: str) -> None:
     ctx.say("Deleted.", menu_buttons())
 
 
-NAV = {"back": back, "cancel": cancel}
-
 FLOW = Flow(
     name="history",
     label="edit",
     state=HistoryState,
+    names=H,
     steps={
-        "open": Step(ask_open, {"edit": edit, "field": field, "delete": delete, "list": to_list}, keep=True),
-        "which": Step(ask_which, {"which": which, **NAV}),
-        "typing": Step(ask_typing, dict(NAV), text=typed_answer, keep=True),
-        "identifiers": identifier_step(replace_answer),
-        "rating": Step(ask_rating, {"rate": rate, **NAV}),
-        "minutes": Step(ask_minutes, {"mins": set_minutes, **NAV}, text=typed_minutes),
-        "tags": Step(ask_tags, {"tag": tag, "tagged": save_tags, **NAV}),
-        "delete": Step(ask_delete, {"really": really, "back": back}),
+        H.OPEN: Step(
+            _open_prompt,
+            fixed(
+                [
+                    [Button("Edit an answer", "edit"), Button("Rating", "rating")],
+                    [Button("Minutes", "minutes"), Button("Also evidences", "tags")],
+                    [Button("Delete", "delete"), Button("Back to list", "list")],
+                ]
+            ),
+            {
+                "edit": to(H.WHICH),
+                "rating": to(H.RATING),
+                "minutes": to(H.MINUTES),
+                "tags": to(H.TAGS),
+                "delete": to(H.DELETE),
+                "list": to_list,
+            },
+            enter=load,
+            keep=True,
+            screen=lambda s: str(s.id),  # another reflection opened: this one's buttons are stale
+        ),
+        H.WHICH: Step("Which answer would you like to replace?", _which_buttons, {"which": which, **NAV}),
+        H.TYPING: free_text(_typing_prompt, replace_answer, fixed([BACK_CANCEL]), NAV, keep=True),
+        H.IDENTIFIERS: identifier_step(replace_answer),
+        H.RATING: number(
+            _rating_prompt,
+            into="rating",
+            low=0,
+            high=5,
+            what="the rating (0 for none)",
+            presets=[*((f"{i} {label}", i) for i, label in enumerate(RATING_LABELS, 1)), ("No rating", 0)],
+            per_row=1,
+            then=save,
+            extra=[BACK_CANCEL],
+            actions=NAV,
+        ),
+        H.MINUTES: number(
+            lambda ctx, s: f"Minutes logged: {s.minutes or 'none'}. Tap or type the new figure:",
+            into="minutes",
+            low=0,
+            high=600,
+            what="the minutes (0 for none)",
+            presets=[*((f"{m} min", int(m)) for m in MINUTES), ("None", 0)],
+            per_row=4,
+            then=save,
+            extra=[BACK_CANCEL],
+            actions=NAV,
+        ),
+        H.TAGS: Step(_tags_prompt, _tags_buttons, {"tag": tag, "tagged": save, **NAV}),
+        H.DELETE: confirm("Delete this reflection for good?", ("Yes, delete it", really), ("No", to(H.OPEN))),
     },
 )
 
