@@ -532,7 +532,21 @@ async def change_target(ctx: Ctx, s: CpdState, arg: str) -> None:
     await ctx.go(C.HOME)
 
 
-BACK = {"home": _to(C.HOME)}
+# Back while logging an activity goes one question back, keeping what was typed; elsewhere to the summary.
+PREVIOUS = {C.MINUTES: C.WHAT, C.PARTICIPATORY: C.MINUTES, C.LINK: C.PARTICIPATORY}
+
+
+async def back(ctx: Ctx, s: CpdState, arg: str) -> None:
+    await ctx.go(PREVIOUS.get(C(ctx.step), C.HOME) if ctx.step in PREVIOUS else C.HOME)
+
+
+def _what_buttons(ctx: Ctx, s: CpdState) -> Rows:
+    if not s.title:
+        return [[_back()]]
+    return [[Button("Keep what I wrote", "keep")], [Button("Discard this entry", "home")]]
+
+
+BACK = {"home": back}
 FLOW = Flow(
     name="cpd",
     label="CPD entry",
@@ -550,8 +564,8 @@ FLOW = Flow(
         C.WHAT: free_text(
             "What did you do? One line, e.g. <i>Finance for non-finance managers workshop</i>.",
             accept_what,
-            fixed([[_back()]]),
-            BACK,
+            _what_buttons,
+            {"keep": _to(C.MINUTES), "home": _to(C.HOME)},
         ),
         C.IDENTIFIERS: identifier_step(accept_what),
         C.MINUTES: number(

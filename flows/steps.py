@@ -11,7 +11,7 @@ A transition (``then``) is a step name (go there) or an action to run."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from flows.common import RATING_LABELS, first_number
@@ -55,7 +55,7 @@ def number(
     per_row: int = 3,
     scale: int = 1,
     extra: Rows = (),  # type: ignore[assignment]
-    actions: dict[str, Action[S]] | None = None,
+    actions: Mapping[str, Action[S]] | None = None,
 ) -> Step[S]:
     """A number from ``low`` to ``high`` (typed, or a preset tapped), stored times ``scale`` in ``into``."""
 
@@ -90,7 +90,7 @@ def rating(
     into: str,
     then: Then[S],
     extra: Rows = (),  # type: ignore[assignment]
-    actions: dict[str, Action[S]] | None = None,
+    actions: Mapping[str, Action[S]] | None = None,
 ) -> Step[S]:
     """A 1-5 rating with the framework's labels ("4 Strong"), or Skip (None)."""
 
@@ -124,7 +124,7 @@ def free_text(
     prompt: Prompt[G] | str,
     accept: Accept[G],
     buttons: Buttons[G] | None = None,
-    actions: dict[str, Action[G]] | None = None,
+    actions: Mapping[str, Action[G]] | None = None,
     *,
     screen: Callable[[G], str] | None = None,
     keep: bool = False,
@@ -134,7 +134,9 @@ def free_text(
     async def typed(ctx: Ctx, s: G, text: str) -> None:
         await intake(ctx, s, text, accept)
 
-    step: Step[G] = Step(prompt, actions=actions or {}, text=typed, free=True, keep=keep, goes_to=("identifiers",))
+    step: Step[G] = Step(
+        prompt, actions=dict(actions or {}), text=typed, free=True, keep=keep, goes_to=("identifiers",)
+    )
     if buttons is not None:
         step.buttons = buttons
     if screen is not None:

@@ -111,10 +111,10 @@ async def test_typing_at_a_number_step_works_as_the_buttons_do(coach: Engine, st
         assert c.text == refusal
     await c.send("1")
     assert c.text != refusal
-    # "back" typed is the Back button: the summary again.
+    # "back" typed is the Back button: the question before (logging an activity), else the summary.
     c = await at_step(coach, f"{step}back", path)
     await c.send("back")
-    assert "<b>Your CPD</b>" in c.text
+    assert ("What did you do?" if step == C.MINUTES else "<b>Your CPD</b>") in c.text
 
 
 def test_every_step_is_named_and_declared() -> None:
@@ -177,9 +177,18 @@ async def test_a_programme_target_finished_then_removed(coach: Engine) -> None:
     assert "Remove a target" not in c.labels
 
 
-async def test_back_leaves_nothing_half_entered(coach: Engine) -> None:
+async def test_back_goes_one_question_back_and_only_discard_drops_the_entry(coach: Engine) -> None:
     c = await at_step(coach, "back", (*LOG, ("tap", "1 h"), ("tap", "Yes — with others")))
     await c.click("Back")
+    assert "participatory" in c.text
+    await c.click("Back")
+    assert "How long did it take?" in c.text
+    await c.click("Back")
+    assert "What did you do?" in c.text and c.labels == ["Keep what I wrote", "Discard this entry"]
+    await c.click("Keep what I wrote")
+    assert "How long did it take?" in c.text
+    await c.click("Back")
+    await c.click("Discard this entry")
     assert "<b>Your CPD</b>" in c.text
     await c.send("/reflect")  # no "unfinished CPD entry" to decide about
     assert "What would you like to reflect on" in c.text

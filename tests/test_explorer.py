@@ -13,9 +13,6 @@ from tests.explorer import ANSWER, COMMANDS, Explorer
 
 pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-    # TODO(migration): until the CPD and history conversions land (Back from a CPD entry drops it without
-    # asking; the /history list has an empty keyboard row).
-    pytest.mark.xfail(strict=False, reason="known defects in flows still being converted"),
 ]
 
 NEW = Identity("terminal", "newcomer", "Nia")
