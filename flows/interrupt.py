@@ -11,9 +11,8 @@ STEP = INTERRUPT_STEP
 
 def hold(ctx: Ctx, pending: dict[str, str]) -> None:
     """Stop at the interrupt step, remembering what was asked for and the step the flow was at."""
-    if ctx.step != STEP:
-        pending = {**pending, "step": ctx.step or ""}
-    ctx.pending, ctx.step = pending, STEP
+    step = (ctx.pending or {}).get("step", "") if ctx.step == STEP else ctx.step or ""  # asked again: same step
+    ctx.pending, ctx.step = {**pending, "step": step}, STEP
 
 
 def prompt(ctx: Ctx) -> str:

@@ -63,3 +63,31 @@ async def test_defect1_a_fault_never_ends_the_terminal_coach(runtime: Runtime, m
     monkeypatch.setattr(runtime.coach, "handle", broken)
     await terminal.run(io.StringIO("/reflect conflict\n/help\n"))
     assert out.getvalue().count("something went wrong") == 2  # both lines answered, no traceback out
+
+
+async def test_a_second_command_at_the_unfinished_question_still_keeps_the_draft(client: FakeClient) -> None:
+    """Found by the explorer's random walk: /start while already asked about the draft forgot its step."""
+    await onboard(client)
+    await client.send("/reflect conflict")
+    await client.click("5.3 Manage conflict and sensitive conversations")
+    await client.send("Two of my band 5s fell out over the Christmas rota and I had to step in.")
+    await client.send("/cpd")
+    await client.send("/settings")  # asked again, about another command
+    await client.click("Keep it for later")
+    await client.send("/reflect")
+    assert "unfinished reflection on <b>5.3" in client.text
+
+
+async def test_signed_buttons_are_copies_so_users_never_share_a_signature(client: FakeClient) -> None:
+    """Found by the explorer: a Button kept as a constant was signed in place for every user who saw it."""
+    await onboard(client)
+    await client.send("/reflect")
+    await client.click("Suggested")
+    later_for_alice = client.button("Later")
+    other = FakeClient(client.engine, "bob")
+    await onboard(other)
+    await other.send("/reflect")
+    await other.click("Suggested")
+    assert other.button("Later") != later_for_alice
+    await client.press(later_for_alice)
+    assert "kept your place" in client.text
