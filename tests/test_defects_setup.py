@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
 from flows.models import ConversationSession, InboxUpdate, User
@@ -62,3 +62,51 @@ async def test_defect6_the_second_taps_update_keeps_no_payload(runtime: Runtime)
         rows = (await db.execute(select(InboxUpdate).order_by(InboxUpdate.update_id))).scalars().all()
     assert [(r.update_id, r.payload_enc) for r in rows] == [(3, b""), (4, b"")]
     assert (await coach.handle(who, ClickEvent(yes), update_id=4)).duplicate  # a repeat is still recognised
+
+
+# --- typed answers through the declared buttons ---------------------------------------------------
+
+
+async def test_typed_labels_numbers_and_skip_work_in_onboarding(client: FakeClient, runtime: Runtime) -> None:
+    await client.send("/start")
+    await client.send("set up")
+    await client.send("2")  # the second framework button
+    assert "Which stage" in client.text
+    await client.send("default")  # the word only "Skip (keep default)" has
+    await client.send("1")  # Monday, as the buttons and the terminal number them
+    await client.send("skip")
+    await client.send("skip")
+    await client.send("skip")
+    assert "You're all set" in client.text
+    u = await user(runtime)
+    assert (u.framework, u.stage, u.reflect_day, u.reflect_time) == ("lf2011", "1", 0, "17:30")
+
+
+async def test_typed_labels_and_back_work_in_settings(client: FakeClient, runtime: Runtime) -> None:
+    await onboard(client)
+    await client.send("/settings")
+    await client.send("prompts")
+    await client.send("Gibbs reflective")  # the start of one button's label
+    assert "Saved" in client.text and "Gibbs reflective cycle" in client.text
+    await client.send("time zone")
+    await client.send("back")
+    assert "Your settings" in client.text
+    await client.send("nudges")
+    await client.send("1")  # the first toggle
+    assert "✗ Weekly reflection reminder" in client.labels
+    await client.send("back")
+    await client.send("done")
+    assert "Settings saved" in client.text
+    u = await user(runtime)
+    assert (u.prompt_model, u.nudge_reflection) == ("gibbs", False)
+
+
+async def test_resume_nudges_is_a_toggle_of_the_nudges_step(client: FakeClient, runtime: Runtime) -> None:
+    await onboard(client)
+    async with runtime.coach.transaction() as db:
+        await db.execute(update(User).values(paused_until=datetime(2099, 1, 1, tzinfo=UTC)))
+    await client.send("/settings")
+    await client.click("Nudges")
+    await client.send("resume")  # a word only "Resume nudges now" has
+    assert "Nudges resumed" in client.text and "Resume nudges now" not in client.labels
+    assert (await user(runtime)).paused_until is None
