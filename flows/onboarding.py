@@ -1,6 +1,6 @@
 """/start onboarding and /settings: framework, stage, day, time, time zone, appraisal date, prompts, nudges
 and quiet hours. Each setting is a declared step: a prompt, its buttons (from the user's settings alone) and
-a setter for what is tapped or typed."""
+a setter for what is tapped or typed; a reminder time inside the quiet hours is put to the user to choose."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from flows.engine import Engine
 from flows.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Prompt, Rows, Step
 from flows.nudges import reschedule
 from flows.replies import Button
-from flows.schedule import aware
+from flows.schedule import Quiet, aware, hhmm
 from flows.templating import render
 
 TIMES = ["08:00", "12:30", "17:30", "20:00"]
@@ -51,14 +51,18 @@ class Setup(StrEnum):
     MODEL = "model"
     QUIET = "quiet"
     NUDGES = "nudges"
+    CLASH = "clash"  # the reminder time falls in the quiet hours: which gives way?
 
 
 ONBOARDING = [Setup.FRAMEWORK, Setup.STAGE, Setup.DAY, Setup.TIME, Setup.TZ, Setup.APPRAISAL]
 
 
 class SetupState(FlowState):
-    schema_version = 2  # 2: day buttons count from 1; actions renamed
+    schema_version = 2  # 2: the clash fields; day buttons count from 1; actions renamed
     mode: Literal["onboard", "settings"] = "onboard"
+    clash: str = ""  # the step whose answer clashed: "time" or "quiet"
+    time: str = ""  # the reminder time and quiet hours ("21:00-08:00") that clash, not yet stored
+    quiet: str = ""
 
 
 async def start(ctx: Ctx, args: str) -> None:
@@ -106,7 +110,8 @@ def _hours(start: str, end: str) -> str:
 
 async def advance(ctx: Ctx, s: SetupState, arg: str = "") -> None:
     """After a step (answered or skipped): back to the list in /settings, the next question in /start."""
-    answered = ctx.step
+    answered = s.clash if ctx.step == Setup.CLASH else ctx.step
+    s.clash = s.time = s.quiet = ""
     if s.mode == "settings":
         await ctx.go(Setup.PICK)
         return
@@ -136,7 +141,11 @@ async def edit(ctx: Ctx, s: SetupState, arg: str) -> None:
 
 async def set_value(ctx: Ctx, s: SetupState, value: str) -> None:
     """A value tapped or typed: stored (and the nudges rescheduled); a setter raises what's wrong with it."""
+    s.clash = s.time = s.quiet = ""
     SETTERS[Setup(ctx.step or "")](ctx, s, value)
+    if s.clash:
+        await ctx.go(Setup.CLASH)
+        return
     await _saved(ctx, s)
 
 
@@ -181,7 +190,7 @@ def _time(ctx: Ctx, s: SetupState, value: str) -> None:
     parsed = parse_time(value)
     if parsed is None:
         raise FlowError("I couldn't read that time. Try 18:15 or 6pm.")
-    ctx.user.reflect_time = parsed
+    _weigh(ctx, s, Setup.TIME, parsed, (ctx.user.quiet_start, ctx.user.quiet_end))
 
 
 def _quiet(ctx: Ctx, s: SetupState, value: str) -> None:
@@ -191,7 +200,15 @@ def _quiet(ctx: Ctx, s: SetupState, value: str) -> None:
     parts = [parse_time(p) for p in value.replace("–", "-").replace(" to ", "-").split("-")]
     if len(parts) != 2 or parts[0] is None or parts[1] is None:
         raise FlowError("I couldn't read those hours. Try 22:00-07:00, or tap one.")
-    ctx.user.quiet_start, ctx.user.quiet_end = parts[0], parts[1]
+    _weigh(ctx, s, Setup.QUIET, ctx.user.reflect_time, (parts[0], parts[1]))
+
+
+def _weigh(ctx: Ctx, s: SetupState, step: Setup, time: str, quiet: tuple[str, str]) -> None:
+    """Store the reminder time and quiet hours, unless the time falls in them: then the user chooses."""
+    if Quiet(hhmm(quiet[0]), hhmm(quiet[1])).contains(hhmm(time)):
+        s.clash, s.time, s.quiet = step, time, "-".join(quiet)
+        return
+    ctx.user.reflect_time, (ctx.user.quiet_start, ctx.user.quiet_end) = time, quiet
 
 
 def _zone(ctx: Ctx, s: SetupState, value: str) -> None:
@@ -309,6 +326,56 @@ async def toggle(ctx: Ctx, s: SetupState, key: str) -> None:
     await ctx.go(Setup.NUDGES)
 
 
+# --- a reminder time inside the quiet hours ---------------------------------------------------------
+
+
+def _minutes(text: str) -> int:
+    return hhmm(text).hour * 60 + hhmm(text).minute
+
+
+def make_room(start: str, end: str, time: str) -> tuple[str, str]:
+    """Quiet hours that leave ``time`` out, keeping the larger part: they end at it, or start the quarter
+    hour after it."""
+    before = (_minutes(time) - _minutes(start)) % 1440
+    after = (_minutes(end) - _minutes(time)) % 1440
+    if before >= after:
+        return start, time
+    later = (_minutes(time) // 15 * 15 + 15) % 1440
+    if (later - _minutes(time)) % 1440 >= after:  # nothing left of them after it
+        return end, end
+    return f"{later // 60:02d}:{later % 60:02d}", end
+
+
+def _clash_prompt(ctx: Ctx, s: SetupState) -> str:
+    start, end = s.quiet.split("-")
+    if s.clash == Setup.TIME:
+        said = f"{s.time} is in your quiet hours ({start}–{end})"
+    else:
+        said = f"Your weekly reminder at {s.time} falls in those quiet hours ({start}–{end})"
+    return f"{said}, when I send no nudges, so it would wait until {end}. Which would you like?"
+
+
+def _clash_buttons(ctx: Ctx, s: SetupState) -> Rows:
+    start, end = s.quiet.split("-")
+    again = "Choose another time" if s.clash == Setup.TIME else "Choose other quiet hours"
+    return [
+        [Button(f"Keep {s.time}, quiet hours {_hours(*make_room(start, end, s.time))}", "resolve", "room")],
+        [Button(f"Remind me at {end}", "resolve", "end")],
+        [Button(again, "edit", s.clash)],
+    ]
+
+
+async def resolve(ctx: Ctx, s: SetupState, arg: str) -> None:
+    """Keep the reminder time and make room for it in the quiet hours, or remind when they end."""
+    start, end = s.quiet.split("-")
+    if arg == "room":
+        (start, end), time = make_room(start, end, s.time), s.time
+    else:
+        time = end
+    ctx.user.reflect_time, ctx.user.quiet_start, ctx.user.quiet_end = time, start, end
+    await _saved(ctx, s)
+
+
 FLOW = Flow(
     name="setup",
     label="set-up",
@@ -363,6 +430,12 @@ FLOW = Flow(
         ),
         Setup.QUIET: _setting(_quiet_prompt, _quiet_options, width=2, numeric=False),
         Setup.NUDGES: Step(NUDGES_PROMPT, _nudge_buttons, {"toggle": toggle, "skip": advance}),
+        Setup.CLASH: Step(
+            _clash_prompt,
+            _clash_buttons,
+            {"resolve": resolve, "edit": edit},
+            screen=lambda s: f"{s.clash}/{s.time}/{s.quiet}",
+        ),
     },
 )
 

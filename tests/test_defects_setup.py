@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
 from flows.models import ConversationSession, InboxUpdate, User
+from flows.onboarding import make_room
 from flows.replies import ClickEvent, CommandEvent, Identity
+from flows.schedule import Quiet, hhmm
 from tests.client import FakeClient
 from tests.test_flows import onboard
 
@@ -62,6 +65,88 @@ async def test_defect6_the_second_taps_update_keeps_no_payload(runtime: Runtime)
         rows = (await db.execute(select(InboxUpdate).order_by(InboxUpdate.update_id))).scalars().all()
     assert [(r.update_id, r.payload_enc) for r in rows] == [(3, b""), (4, b"")]
     assert (await coach.handle(who, ClickEvent(yes), update_id=4)).duplicate  # a repeat is still recognised
+
+
+# --- defect 7: a reminder time inside quiet hours ------------------------------------------------
+
+
+async def test_defect7_a_reminder_time_in_quiet_hours_is_named_and_moves_them(
+    client: FakeClient, runtime: Runtime
+) -> None:
+    await onboard(client)  # quiet hours 21:00-08:00
+    await client.send("/settings")
+    await client.click("Reminder time")
+    await client.send("07:45")
+    assert "quiet hours" in client.text and "21:00–08:00" in client.text and "08:00" in client.text
+    assert "Saved" not in client.text
+    assert (await user(runtime)).reflect_time == "17:30"  # nothing changed until they choose
+    await client.click("Keep 07:45")
+    u = await user(runtime)
+    assert (u.reflect_time, u.quiet_start, u.quiet_end) == ("07:45", "21:00", "07:45")
+    assert "Saved" in client.text and "Your settings" in client.text
+
+
+async def test_defect7_or_the_reminder_goes_to_the_end_of_quiet_hours_or_another_time(
+    client: FakeClient, runtime: Runtime
+) -> None:
+    await onboard(client)
+    await client.send("/settings")
+    await client.click("Reminder time")
+    await client.send("22:30")
+    assert "quiet hours" in client.text
+    await client.click("Choose another time")
+    assert "What time?" in client.text
+    u = await user(runtime)
+    assert (u.reflect_time, u.quiet_start, u.quiet_end) == ("17:30", "21:00", "08:00")
+    await client.send("07:00")
+    await client.click("Remind me at 08:00")
+    u = await user(runtime)
+    assert (u.reflect_time, u.quiet_start, u.quiet_end) == ("08:00", "21:00", "08:00")
+
+
+async def test_defect7_quiet_hours_that_swallow_the_reminder_say_so(client: FakeClient, runtime: Runtime) -> None:
+    await onboard(client)  # reminder Friday 17:30
+    await client.send("/settings")
+    await client.click("Quiet hours")
+    await client.send("17:00-09:00")
+    assert "17:30" in client.text and "17:00–09:00" in client.text and "09:00" in client.text
+    assert (await user(runtime)).quiet_start == "21:00"
+    await client.click("Remind me at 09:00")
+    u = await user(runtime)
+    assert (u.reflect_time, u.quiet_start, u.quiet_end) == ("09:00", "17:00", "09:00")
+    await client.click("Quiet hours")
+    await client.send("08:30-10:00")
+    await client.click("Keep 09:00")  # the reminder stays; the quiet hours make room for it
+    u = await user(runtime)
+    assert (u.reflect_time, u.quiet_start, u.quiet_end) == ("09:00", "09:15", "10:00")
+
+
+async def test_defect7_during_onboarding_the_choice_leads_on_to_the_time_zone(
+    client: FakeClient, runtime: Runtime
+) -> None:
+    await client.send("/start")
+    await client.click("Set up")
+    for _ in range(3):  # framework, stage, day
+        await client.click("Skip")
+    await client.send("6am")
+    assert "quiet hours" in client.text
+    await client.click("Remind me at 08:00")
+    assert "time zone" in client.text
+    assert (await user(runtime)).reflect_time == "08:00"
+
+
+def test_defect7_making_room_leaves_the_time_out_of_the_quiet_hours() -> None:
+    def hm(minutes: int) -> str:
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    assert make_room("21:00", "08:00", "07:45") == ("21:00", "07:45")  # the larger part kept
+    assert make_room("21:00", "08:00", "22:30") == ("22:45", "08:00")
+    assert make_room("09:00", "09:14", "09:01") == ("09:14", "09:14")  # nothing left: off
+    for start, end, time in itertools.product(range(0, 1440, 37), range(0, 1440, 41), range(0, 1440, 29)):
+        quiet = Quiet(hhmm(hm(start)), hhmm(hm(end)))
+        if quiet.contains(hhmm(hm(time))):
+            room = make_room(hm(start), hm(end), hm(time))
+            assert not Quiet(hhmm(room[0]), hhmm(room[1])).contains(hhmm(hm(time))), (start, end, time)
 
 
 # --- typed answers through the declared buttons ---------------------------------------------------
