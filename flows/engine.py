@@ -188,7 +188,7 @@ class Engine:
             if found is None:
                 mine = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == (update_id or -1))
                 await tx.conn.execute(update(InboxUpdate).where(mine).values(payload_enc=b""))
-                return Outcome(notice=ALREADY_ERASED, pressed="clear")
+                return Outcome(notice=ALREADY_ERASED)
             user, row = found
             ctx, before = self._context(tx, user, row)
             ctx.update_id = update_id
