@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 from sqlalchemy import delete, func, select, update
 
 from flows.common import menu_buttons
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.flow import Ctx, Flow, FlowState, Kind
 from flows.models import (
     Assessment,
     ConversationSession,
@@ -20,8 +21,9 @@ from flows.models import (
     Reflection,
     User,
 )
-from flows.replies import Attachment, Button
+from flows.replies import Attachment
 from flows.retention import INBOX_DAYS
+from flows.steps import confirm
 from flows.templating import render
 from flows.texts import CANCELLED, NOTHING_TO_CANCEL
 
@@ -154,20 +156,18 @@ class EraseState(FlowState):
     pass
 
 
+class Erase(StrEnum):
+    """The steps of /delete."""
+
+    CONFIRM = "confirm"
+
+
 async def delete_command(ctx: Ctx, args: str) -> None:
     """Always answers: a draft in progress is put aside, so "No" loses nothing."""
     flow = ctx.engine.flows.get(ctx.flow or "")
     if flow is not None and flow.parkable and ctx.engine.work(ctx) is not None:
         ctx.park()
-    await ctx.start("erase", EraseState(), "confirm")
-
-
-async def ask_confirm(ctx: Ctx, s: EraseState) -> None:
-    ctx.say(
-        "This erases your settings, every reflection, your self-assessments and your CPD log and targets, "
-        "for good. Are you sure?",
-        [[Button("Yes, erase everything", "erase")], [Button("No, keep my data", "keep")]],
-    )
+    await ctx.start("erase", EraseState(), Erase.CONFIRM)
 
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
@@ -188,8 +188,8 @@ async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
 
 async def keep(ctx: Ctx, s: EraseState, arg: str) -> None:
     ctx.finish()
-    waiting = ctx.parked is not None
-    extra = " Your unfinished reflection is waiting: /reflect picks it up." if waiting else ""
+    parked = ctx.engine.flows[ctx.parked[0]] if ctx.parked is not None else None
+    extra = f" Your unfinished {parked.label} is waiting: /{parked.resume_command} picks it up." if parked else ""
     ctx.say("Kept. Nothing was deleted." + extra, menu_buttons())
 
 
@@ -197,7 +197,15 @@ FLOW = Flow(
     name="erase",
     label="erasure",
     state=EraseState,
-    steps={"confirm": Step(ask_confirm, {"erase": erase, "keep": keep})},
+    names=Erase,
+    steps={
+        Erase.CONFIRM: confirm(
+            "This erases your settings, every reflection, your self-assessments and your CPD log and targets, "
+            "for good. Are you sure?",
+            yes=("Yes, erase everything", erase),
+            no=("No, keep my data", keep),
+        )
+    },
 )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from flows import interrupt, typed
 from flows.crypto import Cipher, DecryptionError
 from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, Step
-from flows.models import ConversationSession, User
+from flows.models import ConversationSession, InboxUpdate, User
 from flows.push import Sender, SendResult, SendStatus
 from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
 from flows.schedule import Round, aware
@@ -45,7 +45,7 @@ from flows.storage import (
     stored,
     user_object,
 )
-from flows.texts import FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
+from flows.texts import ALREADY_ERASED, FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 
@@ -224,8 +224,12 @@ class Engine:
         async with self._begin() as tx:
             if update_id is not None and not await self._claim(tx, who, update_id):
                 return Outcome(duplicate=True)
-            found = await self._load(tx, who, create=True)
-            assert found is not None
+            # A button pressed by no one we know (its user erased): stored again neither they nor the update.
+            found = await self._load(tx, who, create=True, new=not isinstance(event, ClickEvent))
+            if found is None:
+                mine = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == (update_id or -1))
+                await tx.conn.execute(update(InboxUpdate).where(mine).values(payload_enc=b""))
+                return Outcome(notice=ALREADY_ERASED)
             user, row = found
             ctx, before = self._context(tx, user, row)
             ctx.update_id = update_id
@@ -315,15 +319,18 @@ class Engine:
         )
         return True
 
-    async def _load(self, tx: Tx, who: Identity, *, create: bool) -> tuple[User, Stored | None] | None:
+    async def _load(
+        self, tx: Tx, who: Identity, *, create: bool, new: bool = True
+    ) -> tuple[User, Stored | None] | None:
         """The user, locked before anything of theirs is read, and their session row. On PostgreSQL the
         session is read by a statement of its own after the lock, so a second instance that waited reads
         what the first one committed; SQLite's transactions already hold the database (BEGIN IMMEDIATE),
-        so one query does. ``create``: the user wrote to us (and so is not blocked)."""
+        so one query does. ``create``: the user wrote to us (and so is not blocked); ``new``: store them if
+        they aren't yet (not for a button press: a user we don't know pressed a button of an erased one)."""
         found = await self._find(tx, who)
         now = self.clock()
         if found is None:
-            if not create:
+            if not create or not new:
                 return None
             dialect = "postgresql" if tx.conn.dialect.name == "postgresql" else "sqlite"
             await tx.run(INSERT_USER[dialect], self._new_user(who, now))

@@ -1,8 +1,11 @@
-"""/start onboarding and /settings: framework, stage, day, time, time zone, appraisal date, prompts."""
+"""/start onboarding and /settings: framework, stage, day, time, time zone, appraisal date, prompts, nudges
+and quiet hours. Each setting is a declared step: a prompt, its buttons (from the user's settings alone) and
+a setter for what is tapped or typed; a reminder time inside the quiet hours is put to the user to choose."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -19,19 +22,47 @@ from flows.common import (
     valid_timezone,
 )
 from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Prompt, Rows, Step
 from flows.nudges import reschedule
 from flows.replies import Button
-from flows.schedule import aware
+from flows.schedule import Quiet, aware, hhmm
 from flows.templating import render
 
-SKIP = Button("Skip (keep default)", "skip")
-ONBOARDING = ["framework", "stage", "day", "time", "tz", "appraisal"]
 TIMES = ["08:00", "12:30", "17:30", "20:00"]
+TZ_EXAMPLE = "(for example Europe/Dublin)"
+NUDGE_KINDS = {
+    "nudge_reflection": "Weekly reflection reminder",
+    "nudge_appraisal": "Appraisal countdown",
+    "nudge_cpd": "CPD pace check",
+}
+
+
+class Setup(StrEnum):
+    """The steps of /start and /settings."""
+
+    WELCOME = "welcome"
+    PICK = "pick"
+    FRAMEWORK = "framework"
+    STAGE = "stage"
+    DAY = "day"
+    TIME = "time"
+    TZ = "tz"
+    APPRAISAL = "appraisal"
+    MODEL = "model"
+    QUIET = "quiet"
+    NUDGES = "nudges"
+    CLASH = "clash"  # the reminder time falls in the quiet hours: which gives way?
+
+
+ONBOARDING = [Setup.FRAMEWORK, Setup.STAGE, Setup.DAY, Setup.TIME, Setup.TZ, Setup.APPRAISAL]
 
 
 class SetupState(FlowState):
+    schema_version = 2  # 2: the clash fields; day buttons count from 1; actions renamed
     mode: Literal["onboard", "settings"] = "onboard"
+    clash: str = ""  # the step whose answer clashed: "time" or "quiet"
+    time: str = ""  # the reminder time and quiet hours ("21:00-08:00") that clash, not yet stored
+    quiet: str = ""
 
 
 async def start(ctx: Ctx, args: str) -> None:
@@ -39,38 +70,11 @@ async def start(ctx: Ctx, args: str) -> None:
         name = f", {ctx.user.first_name}" if ctx.user.first_name else ""
         ctx.say(f"Welcome back{name}. You're set up already; /settings changes anything.", menu_buttons())
         return
-    await ctx.start("setup", SetupState(), "welcome")
+    await ctx.start("setup", SetupState(), Setup.WELCOME)
 
 
 async def settings(ctx: Ctx, args: str) -> None:
-    await ctx.start("setup", SetupState(mode="settings"), "pick")
-
-
-async def ask_welcome(ctx: Ctx, s: SetupState) -> None:
-    ctx.say(
-        render("welcome", name=ctx.user.first_name or ""),
-        [[Button("Set up (1 minute)", "go")], [Button("Use the defaults", "defaults")]],
-    )
-
-
-async def ask_pick(ctx: Ctx, s: SetupState) -> None:
-    ctx.say(
-        summary(ctx),
-        [
-            [Button("Framework", "edit", "framework"), Button("Stage", "edit", "stage")],
-            [Button("Reminder day", "edit", "day"), Button("Reminder time", "edit", "time")],
-            [Button("Time zone", "edit", "tz"), Button("Appraisal date", "edit", "appraisal")],
-            [Button("Nudges", "edit", "nudges"), Button("Quiet hours", "edit", "quiet")],
-            [Button("Reflection prompts", "edit", "model"), Button("Done", "done")],
-        ],
-    )
-
-
-NUDGE_KINDS = {
-    "nudge_reflection": "Weekly reflection reminder",
-    "nudge_appraisal": "Appraisal countdown",
-    "nudge_cpd": "CPD pace check",
-}
+    await ctx.start("setup", SetupState(mode="settings"), Setup.PICK)
 
 
 def summary(ctx: Ctx) -> str:
@@ -90,183 +94,28 @@ def summary(ctx: Ctx) -> str:
         reflection=u.nudge_reflection,
         countdown=u.nudge_appraisal,
         cpd=u.nudge_cpd,
-        quiet=f"{u.quiet_start}–{u.quiet_end}" if u.quiet_start != u.quiet_end else "off",
+        quiet=_hours(u.quiet_start, u.quiet_end),
         paused=u.paused_until.astimezone(ZoneInfo(u.timezone)).strftime("%d %B %Y")
         if paused and u.paused_until
         else "",
     )
 
 
-def _local_day(moment: datetime, zone: str) -> str:
-    return aware(moment).astimezone(ZoneInfo(zone)).strftime("%d %B %Y")
+def _hours(start: str, end: str) -> str:
+    return f"{start}–{end}" if start != end else "off"
 
 
-def _first_sentence(text: str) -> str:
-    return text.split(". ")[0].rstrip(".") + "."
+# --- moving on ------------------------------------------------------------------------------------
 
 
-def _back(s: SetupState) -> list[Button]:
-    return [SKIP] if s.mode == "onboard" else [Button("Back", "skip")]
-
-
-async def ask_framework(ctx: Ctx, s: SetupState) -> None:
-    ctx.say(
-        "Which framework would you like to work with?",
-        [[Button(label, "set", fw)] for fw, label in FRAMEWORKS.items()] + [_back(s)],
-    )
-
-
-async def ask_stage(ctx: Ctx, s: SetupState) -> None:
-    options = ctx.catalogue.of_kind(ctx.user.framework, "stage")
-    lines = [f"<b>{e.title}</b> — {_first_sentence(e.text)}" for e in options]
-    ctx.say(
-        "Which stage fits your role best?\n\n" + "\n".join(lines),
-        [*chunks([Button(e.title.split(":")[0], "set", e.stage or "") for e in options], 3), _back(s)],
-    )
-
-
-async def ask_day(ctx: Ctx, s: SetupState) -> None:
-    ctx.say(
-        "Which day would you like your weekly reflection reminder?",
-        [*chunks([Button(d[:3], "set", str(i)) for i, d in enumerate(DAYS)], 4), _back(s)],
-    )
-
-
-async def ask_time(ctx: Ctx, s: SetupState) -> None:
-    ctx.say("What time? Tap one or type a time like 18:15.", [[Button(t, "set", t) for t in TIMES], _back(s)])
-
-
-async def ask_tz(ctx: Ctx, s: SetupState) -> None:
-    tz = ctx.user.timezone
-    ctx.say(
-        f"Your time zone is {tz}. Keep it, or type another (for example Europe/Dublin).",
-        [[Button(f"Keep {tz}", "set", tz)], _back(s)],
-    )
-
-
-async def ask_appraisal(ctx: Ctx, s: SetupState) -> None:
-    ctx.say("When is your next appraisal? Type a date like 14/03/2027, or skip.", [_back(s)])
-
-
-async def ask_nudges(ctx: Ctx, s: SetupState) -> None:
-    u = ctx.user
-    rows = [[Button(("✓ " if getattr(u, key) else "✗ ") + label, "toggle", key)] for key, label in NUDGE_KINDS.items()]
-    paused = u.paused_until is not None and aware(u.paused_until) > ctx.now
-    if paused:
-        rows.append([Button("Resume nudges now", "resume")])
-    ctx.say(
-        "Which nudges would you like? Tap to turn one on or off.\n"
-        "• Weekly reflection: on your reminder day and time, only if you haven't reflected that week.\n"
-        "• Appraisal countdown: about 6 weeks, 2 weeks and 3 days before your appraisal.\n"
-        "• CPD pace: at most once a month, only when you're behind a /cpd target.\n"
-        "Never more than one nudge a day, and none in your quiet hours.",
-        [*rows, [Button("Back", "skip")]],
-    )
-
-
-async def toggle(ctx: Ctx, s: SetupState, key: str) -> None:
-    if key in NUDGE_KINDS:
-        setattr(ctx.user, key, not getattr(ctx.user, key))
-        await reschedule(ctx)
-    await ctx.go("nudges")
-
-
-async def resume(ctx: Ctx, s: SetupState, arg: str) -> None:
-    ctx.user.paused_until = None
-    await reschedule(ctx)
-    ctx.say("Nudges resumed.")
-    await ctx.go("nudges")
-
-
-async def ask_quiet(ctx: Ctx, s: SetupState) -> None:
-    u = ctx.user
-    now = f"{u.quiet_start}–{u.quiet_end}" if u.quiet_start != u.quiet_end else "off"
-    ctx.say(
-        f"Quiet hours: {now}. A nudge due then waits until they end. Tap one or type hours like 22:00-07:00.",
-        [
-            [Button(f"{a}–{b}", "set", f"{a}-{b}") for a, b in (("21:00", "08:00"), ("22:00", "07:00"))],
-            [Button("No quiet hours", "set", "off"), Button("Back", "skip")],
-        ],
-    )
-
-
-def _apply_quiet(ctx: Ctx, value: str) -> str | None:
-    if value.strip().lower() in ("off", "none", "no"):
-        ctx.user.quiet_start = ctx.user.quiet_end = "00:00"
-        return None
-    parts = [parse_time(p) for p in value.replace("–", "-").replace(" to ", "-").split("-")]
-    if len(parts) != 2 or parts[0] is None or parts[1] is None:
-        return "I couldn't read those hours. Try 22:00-07:00, or tap one."
-    ctx.user.quiet_start, ctx.user.quiet_end = parts[0], parts[1]
-    return None
-
-
-async def ask_model(ctx: Ctx, s: SetupState) -> None:
-    ctx.say(
-        "Which reflection prompts do you prefer?",
-        [[Button(name, "set", key)] for key, name in PROMPT_NAMES.items()] + [_back(s)],
-    )
-
-
-def apply(ctx: Ctx, step: str, value: str) -> str | None:
-    """Store one answer; return an error message if it isn't valid."""
-    u = ctx.user
-    if step == "framework":
-        if value not in FRAMEWORKS:
-            return "Please choose one of the buttons."
-        u.framework, u.stage = value, valid_stage(value, u.stage)
-    elif step == "stage":
-        if ctx.catalogue.stage_entry(u.framework, value) is None:
-            return "Please choose one of the stage buttons."
-        u.stage = value
-    elif step == "day":
-        low = value.strip().lower()
-        names = [d.lower() for d in DAYS]
-        idx = (
-            int(low)
-            if low.isdigit() and int(low) < 7
-            else next((i for i, d in enumerate(names) if low and d.startswith(low[:3])), None)
-        )
-        if idx is None:
-            return "Please tap a day, or type one like Friday."
-        u.reflect_day = idx
-    elif step == "time":
-        parsed = parse_time(value)
-        if parsed is None:
-            return "I couldn't read that time. Try 18:15 or 6pm."
-        u.reflect_time = parsed
-    elif step == "tz":
-        zone = valid_timezone(value)
-        if zone is None:
-            return "I don't know that time zone. Try a name like Europe/London or Europe/Dublin."
-        u.timezone = zone
-    elif step == "appraisal":
-        return _apply_appraisal(ctx, value)
-    elif step == "model":
-        if value not in PROMPT_NAMES:
-            return "Please choose one of the buttons."
-        u.prompt_model = value
-    elif step == "quiet":
-        return _apply_quiet(ctx, value)
-    return None
-
-
-def _apply_appraisal(ctx: Ctx, value: str) -> str | None:
-    parsed = parse_date(value)
-    if parsed is None:
-        return "I couldn't read that date. Try 14/03/2027."
-    if parsed < ctx.now.date():
-        return "That date has passed. Please give the date of your next appraisal, or skip."
-    ctx.user.appraisal_date = parsed
-    return None
-
-
-async def advance(ctx: Ctx, s: SetupState) -> None:
+async def advance(ctx: Ctx, s: SetupState, arg: str = "") -> None:
+    """After a step (answered or skipped): back to the list in /settings, the next question in /start."""
+    answered = s.clash if ctx.step == Setup.CLASH else ctx.step
+    s.clash = s.time = s.quiet = ""
     if s.mode == "settings":
-        await ctx.go("pick")
+        await ctx.go(Setup.PICK)
         return
-    step = ctx.step or ""
-    nxt = ONBOARDING.index(step) + 1 if step in ONBOARDING else len(ONBOARDING)
+    nxt = ONBOARDING.index(Setup(answered)) + 1 if answered in ONBOARDING else len(ONBOARDING)
     if nxt < len(ONBOARDING):
         await ctx.go(ONBOARDING[nxt])
     else:
@@ -274,72 +123,319 @@ async def advance(ctx: Ctx, s: SetupState) -> None:
 
 
 async def finish(ctx: Ctx, s: SetupState, arg: str) -> None:
+    """The end: of onboarding (its defaults kept for what was skipped), or "Done" in /settings."""
+    ctx.finish()
+    if s.mode == "settings":
+        ctx.say("Settings saved.", menu_buttons())
+        return
     ctx.user.onboarded = True
     await reschedule(ctx)
-    ctx.finish()
     ctx.say("You're all set.\n\n" + summary(ctx) + "\n\nChange any of this with /settings. What next?", menu_buttons())
 
 
-async def go(ctx: Ctx, s: SetupState, arg: str) -> None:
-    await ctx.go("framework")
-
-
 async def edit(ctx: Ctx, s: SetupState, arg: str) -> None:
-    if arg in VALUE_STEPS or arg == "nudges":
+    """Open a setting ("Set up" opens the first)."""
+    if arg in SETTERS or arg == Setup.NUDGES:
         await ctx.go(arg)
 
 
-async def done(ctx: Ctx, s: SetupState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("Settings saved.", menu_buttons())
-
-
-async def skip(ctx: Ctx, s: SetupState, arg: str) -> None:
-    await advance(ctx, s)
-
-
 async def set_value(ctx: Ctx, s: SetupState, value: str) -> None:
-    error = apply(ctx, ctx.step or "", value)
-    if error:
-        ctx.say(error)
+    """A value tapped or typed: stored (and the nudges rescheduled); a setter raises what's wrong with it."""
+    s.clash = s.time = s.quiet = ""
+    SETTERS[Setup(ctx.step or "")](ctx, s, value)
+    if s.clash:
+        await ctx.go(Setup.CLASH)
         return
+    await _saved(ctx, s)
+
+
+async def _saved(ctx: Ctx, s: SetupState) -> None:
     await reschedule(ctx)  # a changed day, time, zone or date takes effect at once
     if s.mode == "settings":
         ctx.say("Saved.")
     await advance(ctx, s)
 
 
-async def typed(ctx: Ctx, s: SetupState, text: str) -> None:
-    if text.lower() in ("skip", "default", "later"):
-        await advance(ctx, s)
+# --- the settings: a setter each, raising what's wrong with a value ---------------------------------
+
+CHOOSE = "Please choose one of the buttons."
+
+
+def _framework(ctx: Ctx, s: SetupState, value: str) -> None:
+    if value not in FRAMEWORKS:
+        raise FlowError(CHOOSE)
+    ctx.user.framework, ctx.user.stage = value, valid_stage(value, ctx.user.stage)
+
+
+def _stage(ctx: Ctx, s: SetupState, value: str) -> None:
+    stage = value.strip().lower()
+    if ctx.catalogue.stage_entry(ctx.user.framework, stage) is None:
+        raise FlowError("Please choose one of the stage buttons.")
+    ctx.user.stage = stage
+
+
+def _day(ctx: Ctx, s: SetupState, value: str) -> None:
+    low = value.strip().lower()
+    days = [d.lower() for d in DAYS]
+    if low.isdigit():  # 1 is Monday, as the buttons are numbered
+        day = int(low) - 1 if 1 <= int(low) <= 7 else None
+    else:
+        day = next((i for i, d in enumerate(days) if low and d.startswith(low[:3])), None)
+    if day is None:
+        raise FlowError("Please tap a day, or type one like Friday.")
+    ctx.user.reflect_day = day
+
+
+def _time(ctx: Ctx, s: SetupState, value: str) -> None:
+    parsed = parse_time(value)
+    if parsed is None:
+        raise FlowError("I couldn't read that time. Try 18:15 or 6pm.")
+    _weigh(ctx, s, Setup.TIME, parsed, (ctx.user.quiet_start, ctx.user.quiet_end))
+
+
+def _quiet(ctx: Ctx, s: SetupState, value: str) -> None:
+    if value.strip().lower() in ("off", "none", "no"):
+        ctx.user.quiet_start = ctx.user.quiet_end = "00:00"
         return
-    await set_value(ctx, s, text)
+    parts = [parse_time(p) for p in value.replace("–", "-").replace(" to ", "-").split("-")]
+    if len(parts) != 2 or parts[0] is None or parts[1] is None:
+        raise FlowError("I couldn't read those hours. Try 22:00-07:00, or tap one.")
+    _weigh(ctx, s, Setup.QUIET, ctx.user.reflect_time, (parts[0], parts[1]))
 
 
-def _value_step(ask: object) -> Step[SetupState]:
-    return Step(ask, {"set": set_value, "skip": skip}, text=typed)  # type: ignore[arg-type]
+def _weigh(ctx: Ctx, s: SetupState, step: Setup, time: str, quiet: tuple[str, str]) -> None:
+    """Store the reminder time and quiet hours, unless the time falls in them: then the user chooses."""
+    if Quiet(hhmm(quiet[0]), hhmm(quiet[1])).contains(hhmm(time)):
+        s.clash, s.time, s.quiet = step, time, "-".join(quiet)
+        return
+    ctx.user.reflect_time, (ctx.user.quiet_start, ctx.user.quiet_end) = time, quiet
 
 
-VALUE_STEPS = {
-    "framework": ask_framework,
-    "stage": ask_stage,
-    "day": ask_day,
-    "time": ask_time,
-    "tz": ask_tz,
-    "appraisal": ask_appraisal,
-    "model": ask_model,
-    "quiet": ask_quiet,
+def _zone(ctx: Ctx, s: SetupState, value: str) -> None:
+    zone = valid_timezone(value)
+    if zone is None:
+        raise FlowError("I don't know that time zone. Try a name like Europe/London or Europe/Dublin.")
+    ctx.user.timezone = zone
+
+
+def _appraisal(ctx: Ctx, s: SetupState, value: str) -> None:
+    parsed = parse_date(value)
+    if parsed is None:
+        raise FlowError("I couldn't read that date. Try 14/03/2027.")
+    if parsed < ctx.now.date():
+        raise FlowError("That date has passed. Please give the date of your next appraisal, or skip.")
+    ctx.user.appraisal_date = parsed
+
+
+def _model(ctx: Ctx, s: SetupState, value: str) -> None:
+    if value not in PROMPT_NAMES:
+        raise FlowError(CHOOSE)
+    ctx.user.prompt_model = value
+
+
+SETTERS: dict[Setup, Callable[[Ctx, SetupState, str], None]] = {
+    Setup.FRAMEWORK: _framework,
+    Setup.STAGE: _stage,
+    Setup.DAY: _day,
+    Setup.TIME: _time,
+    Setup.TZ: _zone,
+    Setup.APPRAISAL: _appraisal,
+    Setup.MODEL: _model,
+    Setup.QUIET: _quiet,
 }
+
+
+# --- the steps' prompts and buttons, from the user's settings alone -----------------------------------
+
+
+def _skip(s: SetupState) -> list[Button]:
+    return [Button("Skip (keep default)", "skip")] if s.mode == "onboard" else [Button("Back", "skip")]
+
+
+def _setting(
+    prompt: Prompt[SetupState] | str,
+    options: Callable[[Ctx], list[Button]],
+    *,
+    width: int = 1,
+    typed: bool = True,
+    numeric: bool = True,
+) -> Step[SetupState]:
+    """A setting's step: its ``options`` (``set`` buttons) and Skip or Back. ``typed``: other text is a
+    value to read (a time, a date, a zone); without it, typed text can only name a button. ``numeric``:
+    a typed number is a value (stage 3, 18:00), not the number of a button."""
+
+    def buttons(ctx: Ctx, s: SetupState) -> Rows:
+        return [*chunks(options(ctx), width), _skip(s)]
+
+    actions: dict[str, Action[SetupState]] = {"set": set_value, "skip": advance}
+    return Step(prompt, buttons, actions, text=set_value if typed else None, numeric=typed and numeric)
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ")[0].rstrip(".") + "."
+
+
+def _stage_prompt(ctx: Ctx, s: SetupState) -> str:
+    lines = [
+        f"<b>{e.title}</b> — {_first_sentence(e.text)}" for e in ctx.catalogue.of_kind(ctx.user.framework, "stage")
+    ]
+    return "Which stage fits your role best?\n\n" + "\n".join(lines)
+
+
+def _stages(ctx: Ctx) -> list[Button]:
+    return [
+        Button(e.title.split(":")[0], "set", e.stage or "") for e in ctx.catalogue.of_kind(ctx.user.framework, "stage")
+    ]
+
+
+def _quiet_prompt(ctx: Ctx, s: SetupState) -> str:
+    now = _hours(ctx.user.quiet_start, ctx.user.quiet_end)
+    return f"Quiet hours: {now}. A nudge due then waits until they end. Tap one or type hours like 22:00-07:00."
+
+
+def _quiet_options(ctx: Ctx) -> list[Button]:
+    hours = [Button(f"{a}–{b}", "set", f"{a}-{b}") for a, b in (("21:00", "08:00"), ("22:00", "07:00"))]
+    return [*hours, Button("No quiet hours", "set", "off")]
+
+
+NUDGES_PROMPT = (
+    "Which nudges would you like? Tap to turn one on or off.\n"
+    "• Weekly reflection: on your reminder day and time, only if you haven't reflected that week.\n"
+    "• Appraisal countdown: about 6 weeks, 2 weeks and 3 days before your appraisal.\n"
+    "• CPD pace: at most once a month, only when you're behind a /cpd target.\n"
+    "Never more than one nudge a day, and none in your quiet hours."
+)
+
+
+def _nudge_buttons(ctx: Ctx, s: SetupState) -> Rows:
+    u = ctx.user
+    rows = [[Button(("✓ " if getattr(u, key) else "✗ ") + label, "toggle", key)] for key, label in NUDGE_KINDS.items()]
+    if u.paused_until is not None and aware(u.paused_until) > ctx.now:
+        rows.append([Button("Resume nudges now", "toggle", "paused")])
+    return [*rows, [Button("Back", "skip")]]
+
+
+async def toggle(ctx: Ctx, s: SetupState, key: str) -> None:
+    """Turn a kind of nudge on or off, or end a pause."""
+    if key in NUDGE_KINDS:
+        setattr(ctx.user, key, not getattr(ctx.user, key))
+    elif key == "paused" and ctx.user.paused_until is not None:
+        ctx.user.paused_until = None
+        ctx.say("Nudges resumed.")
+    await reschedule(ctx)
+    await ctx.go(Setup.NUDGES)
+
+
+# --- a reminder time inside the quiet hours ---------------------------------------------------------
+
+
+def _minutes(text: str) -> int:
+    return hhmm(text).hour * 60 + hhmm(text).minute
+
+
+def make_room(start: str, end: str, time: str) -> tuple[str, str]:
+    """Quiet hours that leave ``time`` out, keeping the larger part: they end at it, or start the quarter
+    hour after it."""
+    before = (_minutes(time) - _minutes(start)) % 1440
+    after = (_minutes(end) - _minutes(time)) % 1440
+    if before >= after:
+        return start, time
+    later = (_minutes(time) // 15 * 15 + 15) % 1440
+    if (later - _minutes(time)) % 1440 >= after:  # nothing left of them after it
+        return end, end
+    return f"{later // 60:02d}:{later % 60:02d}", end
+
+
+def _clash_prompt(ctx: Ctx, s: SetupState) -> str:
+    start, end = s.quiet.split("-")
+    if s.clash == Setup.TIME:
+        said = f"{s.time} is in your quiet hours ({start}–{end})"
+    else:
+        said = f"Your weekly reminder at {s.time} falls in those quiet hours ({start}–{end})"
+    return f"{said}, when I send no nudges, so it would wait until {end}. Which would you like?"
+
+
+def _clash_buttons(ctx: Ctx, s: SetupState) -> Rows:
+    start, end = s.quiet.split("-")
+    again = "Choose another time" if s.clash == Setup.TIME else "Choose other quiet hours"
+    return [
+        [Button(f"Keep {s.time}, quiet hours {_hours(*make_room(start, end, s.time))}", "resolve", "room")],
+        [Button(f"Remind me at {end}", "resolve", "end")],
+        [Button(again, "edit", s.clash)],
+    ]
+
+
+async def resolve(ctx: Ctx, s: SetupState, arg: str) -> None:
+    """Keep the reminder time and make room for it in the quiet hours, or remind when they end."""
+    start, end = s.quiet.split("-")
+    if arg == "room":
+        (start, end), time = make_room(start, end, s.time), s.time
+    else:
+        time = end
+    ctx.user.reflect_time, ctx.user.quiet_start, ctx.user.quiet_end = time, start, end
+    await _saved(ctx, s)
+
 
 FLOW = Flow(
     name="setup",
     label="set-up",
     state=SetupState,
+    names=Setup,
     steps={
-        "welcome": Step(ask_welcome, {"go": go, "defaults": finish}, keep=True),
-        "pick": Step(ask_pick, {"edit": edit, "done": done}),
-        **{name: _value_step(ask) for name, ask in VALUE_STEPS.items()},
-        "nudges": Step(ask_nudges, {"toggle": toggle, "resume": resume, "skip": skip}),
+        Setup.WELCOME: Step(
+            lambda ctx, s: render("welcome", name=ctx.user.first_name or ""),
+            lambda ctx, s: [
+                [Button("Set up (1 minute)", "edit", Setup.FRAMEWORK)],
+                [Button("Use the defaults", "done")],
+            ],
+            {"edit": edit, "done": finish},
+            keep=True,
+        ),
+        Setup.PICK: Step(
+            lambda ctx, s: summary(ctx),
+            lambda ctx, s: [
+                [Button("Framework", "edit", Setup.FRAMEWORK), Button("Stage", "edit", Setup.STAGE)],
+                [Button("Reminder day", "edit", Setup.DAY), Button("Reminder time", "edit", Setup.TIME)],
+                [Button("Time zone", "edit", Setup.TZ), Button("Appraisal date", "edit", Setup.APPRAISAL)],
+                [Button("Nudges", "edit", Setup.NUDGES), Button("Quiet hours", "edit", Setup.QUIET)],
+                [Button("Reflection prompts", "edit", Setup.MODEL), Button("Done", "done")],
+            ],
+            {"edit": edit, "done": finish},
+        ),
+        Setup.FRAMEWORK: _setting(
+            "Which framework would you like to work with?",
+            lambda ctx: [Button(label, "set", fw) for fw, label in FRAMEWORKS.items()],
+            typed=False,
+        ),
+        Setup.STAGE: _setting(_stage_prompt, _stages, width=3),
+        Setup.DAY: _setting(
+            "Which day would you like your weekly reflection reminder?",
+            lambda ctx: [Button(d[:3], "set", str(i + 1)) for i, d in enumerate(DAYS)],
+            width=4,
+        ),
+        Setup.TIME: _setting(
+            "What time? Tap one or type a time like 18:15.",
+            lambda ctx: [Button(t, "set", t) for t in TIMES],
+            width=4,
+        ),
+        Setup.TZ: _setting(
+            lambda ctx, s: f"Your time zone is {ctx.user.timezone}. Keep it, or type another {TZ_EXAMPLE}.",
+            lambda ctx: [Button(f"Keep {ctx.user.timezone}", "set", ctx.user.timezone)],
+        ),
+        Setup.APPRAISAL: _setting("When is your next appraisal? Type a date like 14/03/2027, or skip.", lambda ctx: []),
+        Setup.MODEL: _setting(
+            "Which reflection prompts do you prefer?",
+            lambda ctx: [Button(name, "set", key) for key, name in PROMPT_NAMES.items()],
+            typed=False,
+        ),
+        Setup.QUIET: _setting(_quiet_prompt, _quiet_options, width=2, numeric=False),
+        Setup.NUDGES: Step(NUDGES_PROMPT, _nudge_buttons, {"toggle": toggle, "skip": advance}),
+        Setup.CLASH: Step(
+            _clash_prompt,
+            _clash_buttons,
+            {"resolve": resolve, "edit": edit},
+            screen=lambda s: f"{s.clash}/{s.time}/{s.quiet}",
+        ),
     },
 )
 

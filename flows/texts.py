@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 STALE_BUTTON = "That button is from an earlier step, so I've left it alone."
+ALREADY_ERASED = "Already erased: I hold nothing about you now. Send /start if you want to begin again."
 FORGED_BUTTON = "Sorry, I can't use that button. Here's the menu instead."
 NOT_TEXT = "I can only read text here. Please type your answer, or send /menu."
 GROUP_CHAT = "I'm a personal coach, so I only work in a private chat. Tap my name and send /start there."

@@ -15,6 +15,7 @@ from bot.db import create_engine, sessionmaker
 from bot.service import Service
 from bot.settings import Settings
 from flows.models import ConversationSession, InboxUpdate, Reflection, User
+from flows.texts import ALREADY_ERASED
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram, Sent
 
@@ -142,7 +143,16 @@ async def test_stale_and_forged_buttons(bot: Bot) -> None:
     await bot.fake.click(ALICE, "0|s|mlf2025.stage.2|forged")
     refused = await bot.fake.wait_for(ALICE, 2)
     assert "can't use that button" in refused[0].text
-    await bot.fake.click(BOB, old, old_message)  # someone else's button
+    answered = len(bot.fake.callback_answers)
+    await bot.fake.click(BOB, old, old_message)  # someone else's button, pressed by someone we don't know
+    for _ in range(200):
+        if len(bot.fake.callback_answers) > answered:
+            break
+        await asyncio.sleep(0.05)
+    assert bot.fake.callback_answers[-1]["text"] == ALREADY_ERASED  # only a notice, and no one stored
+    assert await bot.count(User) == 1 and bot.fake.to(BOB) == []
+    await bot.say(BOB, "/help")
+    await bot.fake.click(BOB, old, old_message)  # and by someone we know
     other = await bot.fake.wait_for(BOB, 2)
     assert "can't use that button" in other[0].text
     assert await bot.count(Reflection) == 0

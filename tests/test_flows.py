@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from flows.models import ConversationSession, Reflection, User
+from flows.texts import ALREADY_ERASED
 from tests.client import FakeClient
 
 
@@ -157,7 +158,10 @@ async def test_stale_and_forged_buttons_are_refused(client: FakeClient) -> None:
     await client.press(forged)
     assert "can't use that button" in client.text
     mallory = FakeClient(client.engine, "mallory")
-    await mallory.press(stale)  # alice's button, pressed by someone else
+    await mallory.press(stale)  # alice's button, pressed by someone we don't know: nothing done, no one stored
+    assert mallory.outcome.notice == ALREADY_ERASED and not mallory.outcome.replies
+    await mallory.send("/help")
+    await mallory.press(stale)  # and by someone we do know
     assert "can't use that button" in mallory.text
 
 
