@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from flows.common import short, stage_label, statement_for, valid_stage
 from flows.engine import Engine
@@ -206,13 +207,9 @@ async def lookup_command(ctx: Ctx, args: str) -> None:
     if args:
         await answer(ctx, args)
     elif ctx.flow is None:
-        await ctx.start("lookup", LookupState(), "ask")
+        await ctx.start("lookup", LookupState(), L.ASK)
     else:
         ctx.say("Type your question after /lookup, for example <i>/lookup stage 2 conflict</i>.")
-
-
-async def ask_question(ctx: Ctx, s: LookupState) -> None:
-    ctx.say("What would you like to look up? For example <i>what does stage 2 look like for conflict?</i>")
 
 
 async def typed_question(ctx: Ctx, s: LookupState, text: str) -> None:
@@ -237,7 +234,22 @@ async def idle_text(ctx: Ctx, text: str) -> None:
     await answer(ctx, text)
 
 
-FLOW = Flow(name="lookup", label="look-up", state=LookupState, steps={"ask": Step(ask_question, text=typed_question)})
+class L(StrEnum):
+    ASK = "ask"
+
+
+FLOW = Flow(
+    name="lookup",
+    label="look-up",
+    state=LookupState,
+    names=L,
+    steps={
+        L.ASK: Step(
+            "What would you like to look up? For example <i>what does stage 2 look like for conflict?</i>",
+            text=typed_question,
+        )
+    },
+)
 
 
 def register(engine: Engine) -> None:

@@ -550,16 +550,13 @@ class Engine:
             return
         step = self._step(ctx)
         made = step.prompt if isinstance(step.prompt, str) else step.prompt(ctx, ctx.state)
-        text = await made if inspect.isawaitable(made) else made
-        if not isinstance(text, str):  # TODO(migration): an old-style ask said it itself
-            return
-        ctx.say(text, step.rows(ctx, ctx.state))
+        ctx.say(await made if inspect.isawaitable(made) else made, step.buttons(ctx, ctx.state))
 
     def buttons(self, ctx: Ctx) -> list[Button]:
         """The buttons the current step shows, from its state alone: nothing is run or said."""
         if ctx.flow is None or ctx.state is None:
             return []
-        rows = interrupt.buttons(ctx) if ctx.step == interrupt.STEP else self._step(ctx).rows(ctx, ctx.state)
+        rows = interrupt.buttons(ctx) if ctx.step == interrupt.STEP else self._step(ctx).buttons(ctx, ctx.state)
         return [b for row in rows for b in row]
 
     async def carry_on(self, ctx: Ctx) -> None:
@@ -613,7 +610,7 @@ class Engine:
             ctx.say(RESENT)  # never take text as the answer to a question the user wasn't shown
             await self.ask(ctx)
             return
-        button = await self._typed_button(ctx, text, row.version if row else 0)
+        button = self._typed_button(ctx, text, row.version if row else 0)
         if button is not None:
             await self._click(ctx, button.data, row)
             return
@@ -624,30 +621,17 @@ class Engine:
             return
         await step.text(ctx, ctx.state, text)
 
-    async def _typed_button(self, ctx: Ctx, text: str, version: int) -> Button | None:
+    def _typed_button(self, ctx: Ctx, text: str, version: int) -> Button | None:
         """A typed answer that names one of the current step's buttons ("Continue", "3", "later", "skip")
         presses it. A step that takes free text only gives way to a button's whole label or a word like
         "skip"; a step that takes numbers keeps typed numbers as its answers."""
         if len(text) > 60:
             return None
         step = None if ctx.step == interrupt.STEP else self._step(ctx)
-        if step is not None and self.flows[ctx.flow or ""].names is None:
-            buttons = await self._legacy_buttons(ctx)  # TODO(migration)
-        else:
-            buttons = self.buttons(ctx)
-        buttons = [self._signed(b, ctx.user.id, version) for b in buttons]
-        if step is not None and self.flows[ctx.flow or ""].names is None:  # TODO(migration)
-            return typed.match(buttons, text, free=step.text is not None and not step.numeric, numeric=step.numeric)
+        buttons = [self._signed(b, ctx.user.id, version) for b in self.buttons(ctx)]
         return typed.match(
             buttons, text, free=step is not None and step.free, numeric=step is not None and step.numeric
         )
-
-    async def _legacy_buttons(self, ctx: Ctx) -> list[Button]:
-        state = ctx.state.model_copy(deep=True) if ctx.state else None
-        shadow = Ctx(ctx.session, ctx.user, self, ctx.now, ctx.flow, ctx.step, state, pending=ctx.pending)
-        shadow.parked = ctx.parked
-        await self.ask(shadow)
-        return [b for r in shadow.replies for row in r.buttons for b in row]
 
     # --- button data --------------------------------------------------------------------
 

@@ -73,8 +73,8 @@ class Step(Generic[S]):
     summary) instead of replacing it with the next prompt. ``stores``: the state field the step fills,
     checked against the state model when the flow is declared."""
 
-    prompt: Prompt[S] | str | Callable[[Ctx, S], Awaitable[None]]  # TODO(migration): old asks say it themselves
-    buttons: Buttons[S] | dict[str, Action[S]] = _no_buttons  # TODO(migration): old Step(ask, actions)
+    prompt: Prompt[S] | str
+    buttons: Buttons[S] = _no_buttons
     actions: dict[str, Action[S]] = field(default_factory=dict)
     text: TextAction[S] | None = None
     enter: Enter[S] | None = None
@@ -84,14 +84,6 @@ class Step(Generic[S]):
     keep: bool = False
     stores: str = ""
     goes_to: tuple[str, ...] = ()  # steps its declared transitions name, checked when the flow is declared
-
-    def __post_init__(self) -> None:
-        if isinstance(self.buttons, dict):  # TODO(migration): Step(ask, actions) of old-style flows
-            self.actions, self.buttons = self.buttons, _no_buttons
-
-    def rows(self, ctx: Ctx, state: S) -> Rows:
-        assert not isinstance(self.buttons, dict)
-        return self.buttons(ctx, state)
 
 
 def _no_progress(state: Any) -> str | None:
@@ -108,15 +100,13 @@ class Flow(Generic[S]):
     name: str
     label: str  # "reflection": "You have an unfinished reflection (2/3)"
     state: type[S]
+    names: type[StrEnum]
     steps: dict[str, Step[S]]
-    names: type[StrEnum] | None = None  # TODO(migration): required once every flow declares its steps
     progress: Callable[[S], str | None] = _no_progress
     parkable: bool = False
     resume_command: str = ""  # where a parked draft is offered again, e.g. "reflect"
 
     def __post_init__(self) -> None:
-        if self.names is None:
-            return
         declared, named = set(self.steps), {str(n) for n in self.names}
         if declared != named:
             raise TypeError(f"flow {self.name}: steps {sorted(declared ^ named)} are not both named and declared")

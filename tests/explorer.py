@@ -214,8 +214,7 @@ class Explorer:
             self.restore(node.snapshot)
             pressed, path = await self._visit(who, ClickEvent(b.data), trail, b.label)
             out.append((pressed, path))
-            legacy = node.key[0] is not None and self.engine.flows[node.key[0]].names is None  # TODO(migration)
-            if b.scoped and node.key[0] is not None and not legacy:
+            if b.scoped and node.key[0] is not None:
                 self.restore(node.snapshot)
                 typed, _ = await self._visit(who, TextEvent(b.label), trail, b.label)
                 if typed.key != pressed.key:
