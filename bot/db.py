@@ -33,7 +33,8 @@ def create_engine(url: str) -> AsyncEngine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            # No busy timeout: a statement that needs another process's lock waits in the driver, with the
+            # event loop free, up to the 30 s given above (bot/sqlite_inline.py), not inside SQLite.
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -49,7 +50,10 @@ def create_engine(url: str) -> AsyncEngine:
             assert isinstance(driver, sqlite_inline.Connection)
             if driver.in_transaction:  # the flow engine began it on the driver (flows/storage.py): join it
                 return
-            driver.begin(immediate)  # straight to SQLite: a statement through SQLAlchemy costs more
+            if immediate:  # may wait for another process: through the DBAPI adapter, which awaits the driver
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:  # takes no lock, so never waits: straight to SQLite (through SQLAlchemy costs more)
+                driver.execute_now("BEGIN")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"timeout": 10})
