@@ -176,11 +176,13 @@ async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))
-    # Messages received from them (kept a few days for crash safety) go too; this update's row stays,
-    # emptied, so a repeat of it is still recognised.
+    # Messages received from them and handled (kept a few days for crash safety) go too; this update's
+    # row stays, emptied, so a repeat of it is still recognised. Those not handled yet (sent after this
+    # tap, e.g. in the same batch) stay to be handled: erasing them would leave them unanswered.
     theirs = (InboxUpdate.channel == ctx.user.channel) & (InboxUpdate.user_key == ctx.user.external_id)
-    await ctx.db.execute(delete(InboxUpdate).where(theirs, InboxUpdate.update_id != (ctx.update_id or -1)))
-    await ctx.db.execute(update(InboxUpdate).where(theirs).values(payload_enc=b""))
+    handled = theirs & InboxUpdate.done_at.is_not(None)
+    await ctx.db.execute(delete(InboxUpdate).where(handled, InboxUpdate.update_id != (ctx.update_id or -1)))
+    await ctx.db.execute(update(InboxUpdate).where(handled).values(payload_enc=b""))
     ctx.erased = True
     ctx.finish()
     ctx.say("Done. I've erased everything I held about you. Send /start if you ever want to begin again.")

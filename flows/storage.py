@@ -51,11 +51,11 @@ class InlineDriver(Protocol):
     @property
     def in_transaction(self) -> bool: ...
 
-    def begin(self, immediate: bool) -> None: ...
+    async def begin(self, immediate: bool) -> None: ...
 
     def execute_now(self, sql: str, parameters: Sequence[Any] = ()) -> Any: ...
 
-    def commit_now(self) -> None: ...
+    async def commit(self) -> None: ...
 
     def rollback_now(self) -> None: ...
 
@@ -145,14 +145,14 @@ class Tx:
         if self._driver is None:
             await self.conn.begin()
         else:
-            self._driver.begin(True)
+            await self._driver.begin(True)  # waits, the loop free, while another process holds the lock
 
     async def commit(self) -> None:
         await self.flush()
         if self._driver is None or self.conn.in_transaction():
             await self.conn.commit()
         else:
-            self._driver.commit_now()
+            await self._driver.commit()
 
     async def rollback(self) -> None:
         if self._driver is None or self.conn.in_transaction():

@@ -209,6 +209,14 @@ class FakeTelegram:
             self._new.notify_all()
         return uid
 
+    async def push_batch(self, updates: list[dict[str, Any]]) -> list[int]:
+        """Several updates at once: the bot's next getUpdates returns them together, in this order."""
+        async with self._new:
+            ids = [next(self._ids) for _ in updates]
+            self.updates.extend({"update_id": uid, **update} for uid, update in zip(ids, updates, strict=True))
+            self._new.notify_all()
+        return ids
+
     @staticmethod
     def _user(user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "language_code": "en"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
+from bot import sqlite_inline
 from bot.db import create_engine, downgrade, migrate
 from bot.keys import load_cipher
 from bot.runtime import Runtime
@@ -39,7 +40,10 @@ async def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     try:
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 30000
+            # SQLite itself never waits (that would stall the event loop); the driver waits, up to 30 s.
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 0
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(driver, sqlite_inline.Connection) and driver.timeout == 30
     finally:
         await engine.dispose()
 
