@@ -614,6 +614,9 @@ class Engine:
         if button is not None:
             await self._click(ctx, button.data, row)
             return
+        if typed.plain(text) in ("stop", "cancel"):  # a word for /cancel, where no button is called that
+            await self.run_command(ctx, "cancel")
+            return
         step = None if ctx.step == interrupt.STEP else self._step(ctx)
         if step is None or step.text is None:
             ctx.say(USE_BUTTONS)

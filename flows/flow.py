@@ -202,7 +202,8 @@ class Ctx:
         step = self.step
         if step == INTERRUPT_STEP:
             step = (self.pending or {}).get("step")
-        if self.flow is not None and step is not None and self.state is not None:
+        keep_older = self.parked is not None and self.engine.work(self) is None  # nothing here worth more
+        if self.flow is not None and step is not None and self.state is not None and not keep_older:
             self.parked = (self.flow, step, self.state)
         self.pending = None
         self.finish()

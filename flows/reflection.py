@@ -109,8 +109,8 @@ async def suggestion(ctx: Ctx) -> str:
 
 async def begin(ctx: Ctx, args: str) -> None:
     parked = ctx.parked_state("reflect")
-    if isinstance(parked, ReflectState) and parked.item and not args:
-        await ctx.start("reflect", ReflectState(), R.OFFER)
+    if isinstance(parked, ReflectState) and parked.item and (not args or _progress(parked)):
+        await ctx.start("reflect", ReflectState(), R.OFFER)  # the draft first, even for "/reflect conflict"
         return
     state = ReflectState(suggested=await suggestion(ctx))
     if args:  # "/reflect conflict": straight to what it finds

@@ -145,6 +145,9 @@ class Explorer:
         chose = label.lower() + " " + (_command(event) or "")
         if any(word in chose for word in DISCARDING) or _command(event) == "delete":
             return
+        stopped = _command(event) == "cancel" or label.lower() in ("stop", "cancel")
+        if stopped and not any(self.engine.flows[f].parkable for f in lost):  # told "Stopped. Nothing was saved"
+            return
         if await self._saved(who) > kept:  # saved, not lost
             return
         raise Violation(f"{path}: the unfinished {', '.join(sorted(lost))} was lost ({before} → {after})")
@@ -256,16 +259,16 @@ def _random_event(rng: random.Random, history: list[Reply]) -> tuple[Event, str]
         return TextEvent(b.label if rng.random() < 0.7 else str(n)), b.label
     if roll < 0.72:
         return parse_input(rng.choice(COMMANDS)), ""
-    if roll < 0.9:
-        return TextEvent(rng.choice([ANSWER, "20", "conflict", "yes", "back", "skip", "later", "stop"])), ""
-    return TextEvent(rng.choice([JUNK, "", LONG, IDENTIFIER, "🙂", "0", "99999"])), ""
+    words = [ANSWER, "20", "conflict", "yes", "back", "skip", "later", "stop"] if roll < 0.9 else [JUNK, "", LONG]
+    typed = rng.choice([*words, IDENTIFIER, "🙂", "0", "99999"] if roll >= 0.9 else words)
+    return TextEvent(typed), typed
 
 
 def _drafts(where: Where) -> set[str]:
     drafts = set()
     if where.flow and where.progress:
         drafts.add(where.flow)
-    if where.parked:
+    if where.parked and where.parked_progress:
         drafts.add(where.parked)
     return drafts
 

@@ -123,17 +123,6 @@ async def test_migrations_match_the_models(blank_database_url: str) -> None:
         await engine.dispose()
 
 
-def test_the_head_read_from_the_files_is_alembics() -> None:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    from bot.db import MIGRATIONS, head_revision
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
-
-
 async def test_existing_reflections_get_their_items_stable_key(blank_database_url: str) -> None:
     from datetime import UTC, datetime
 
