@@ -85,8 +85,11 @@ class Explorer:
     def __init__(self, engine: Engine, database: Path) -> None:
         self.engine = engine
         self.file = sqlite3.connect(database, isolation_level=None)  # snapshots are taken between events
+        self.file.execute("PRAGMA synchronous = OFF")  # a test database: restoring need not wait for the disk
         self.tally = Tally()
         self.violations: list[str] = []  # every failure found, each with the path that led to it
+        self.where = Where(None, None, "", None, None, None)  # where the last event left the user
+        self.reached: tuple[str | None, str | None, str] = (None, None, "")
 
     def _fail(self, message: str) -> None:
         self.violations.append(message)
@@ -96,7 +99,7 @@ class Explorer:
     async def run(self, who: Identity, event: Event, trail: Sequence[str], label: str = "") -> Outcome:
         """Handle ``event`` for ``who`` and check every invariant; a failure names the trail that led here."""
         before = await self.engine.where(who)
-        kept = await self._saved(who)
+        kept = await self._saved(who) if _drafts(before) else 0
         path = " → ".join([*trail, describe(event, label)])
         try:
             outcome = await self.engine.handle(who, event)
@@ -104,7 +107,7 @@ class Explorer:
             self._fail(f"{path}: raised {exc!r}")
             return Outcome()
         try:
-            after = await self.engine.where(who)
+            after = self.where = await self.engine.where(who)
         except ValueError as exc:
             self._fail(f"{path}: {exc}")
             return outcome
@@ -153,12 +156,11 @@ class Explorer:
         raise Violation(f"{path}: the unfinished {', '.join(sorted(lost))} was lost ({before} → {after})")
 
     async def _saved(self, who: Identity) -> int:
+        """How many things the user has saved (reflections, CPD, targets, assessments), in one statement."""
+        user = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
+        counts = [select(func.count()).select_from(m).where(m.user_id.in_(user)).scalar_subquery() for m in SAVED]
         async with self.engine.transaction() as db:
-            user = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
-            total = 0
-            for model in SAVED:
-                total += await db.scalar(select(func.count()).select_from(model).where(model.user_id.in_(user))) or 0
-            return total
+            return sum(int(n) for n in (await db.execute(select(*counts))).one())
 
     # --- snapshots of the database --------------------------------------------------------
 
@@ -176,38 +178,36 @@ class Explorer:
 
     async def explore(self, who: Identity, starts: Sequence[str], *, per_step: int = 3, limit: int = 400) -> None:
         """From each start (a command), every button and typed variant of every step reached; each
-        (flow, step) explored from at most ``per_step`` different screens."""
+        (flow, step) explored from at most ``per_step`` different screens (outside flows, four times as many:
+        lists, menus and answers)."""
+        self._cap, self._queued = per_step, Counter[tuple[str | None, str | None]]()
+        self._keys: set[tuple[str | None, str | None, str]] = set()
         base = self.snapshot()
         queue: list[tuple[Node, list[str]]] = []
-        seen: set[tuple[str | None, str | None, str]] = set()
-        screens: Counter[tuple[str | None, str | None]] = Counter()
         for start in starts:
             self.restore(base)
-            node, trail = await self._visit(who, parse_input(start), [], start)
-            queue.append((node, trail))
+            queue += await self._visit(who, parse_input(start), [], start)
         while queue and self.tally.nodes < limit:
             node, trail = queue.pop(0)
-            cap = per_step if node.key[0] is not None else 4 * per_step  # outside flows: lists, menus, answers
-            if node.key in seen or screens[node.key[:2]] >= cap:
-                continue
-            seen.add(node.key)
-            screens[node.key[:2]] += 1
             self.tally.nodes += 1
-            for nxt in await self._branches(who, node, trail):
-                queue.append(nxt)
+            queue += await self._branches(who, node, trail)
 
-    async def _visit(self, who: Identity, event: Event, trail: list[str], label: str) -> tuple[Node, list[str]]:
+    async def _visit(self, who: Identity, event: Event, trail: list[str], label: str) -> list[tuple[Node, list[str]]]:
+        """Run the event; if it leads somewhere not yet queued (and under the cap), the place to explore."""
         outcome = await self.run(who, event, trail, label)
-        where = await self.engine.where(who)
-        shown = outcome.replies or []
+        where, shown = self.where, outcome.replies
         # Outside a flow, what the buttons do tells places apart (the /history list, the menu, an answer).
         screen = where.screen or ",".join(
             sorted({f"{b.action}:{b.arg}" for r in shown for row in r.buttons for b in row})
         )
-        return Node((where.flow, where.step, screen), self.snapshot(), shown), [
-            *trail,
-            describe(event, label),
-        ]
+        key = (where.flow, where.step, screen)
+        self.reached = key
+        cap = self._cap if key[0] is not None else 4 * self._cap
+        if key in self._keys or self._queued[key[:2]] >= cap:
+            return []
+        self._keys.add(key)
+        self._queued[key[:2]] += 1
+        return [(Node(key, self.snapshot(), shown), [*trail, describe(event, label)])]
 
     async def _branches(self, who: Identity, node: Node, trail: list[str]) -> list[tuple[Node, list[str]]]:
         out = []
@@ -215,21 +215,21 @@ class Explorer:
         self.tally.buttons += len(buttons)
         for b in buttons:
             self.restore(node.snapshot)
-            pressed, path = await self._visit(who, ClickEvent(b.data), trail, b.label)
-            out.append((pressed, path))
+            out += await self._visit(who, ClickEvent(b.data), trail, b.label)
+            pressed = self.reached
             if b.scoped and node.key[0] is not None:
                 self.restore(node.snapshot)
-                typed, _ = await self._visit(who, TextEvent(b.label), trail, b.label)
-                if typed.key != pressed.key:
+                await self._visit(who, TextEvent(b.label), trail, b.label)
+                if self.reached != pressed:
                     self._fail(
-                        f"{' → '.join(trail)}: typing {b.label!r} went to {typed.key}, pressing it to {pressed.key}"
+                        f"{' → '.join(trail)}: typing {b.label!r} went to {self.reached}, pressing it to {pressed}"
                     )
         variants = [(str(i), b.label) for i, b in enumerate(buttons[:4], 1)]  # a number may name a button
         variants += [(t, t) for t in (JUNK, "", LONG, IDENTIFIER, ANSWER, "back", "skip", "later", "stop")]
         variants += [(t, "") for t in ("/help", "/frobnicate")]
         for typed_text, label in variants:
             self.restore(node.snapshot)
-            out.append(await self._visit(who, parse_input(typed_text) if typed_text else TextEvent(""), trail, label))
+            out += await self._visit(who, parse_input(typed_text) if typed_text else TextEvent(""), trail, label)
         return out
 
     # --- a seeded random walk over several users --------------------------------------------
