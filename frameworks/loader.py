@@ -10,9 +10,11 @@ import yaml
 from pydantic import ValidationError
 
 from frameworks.schema import FILE_MODELS, FileHeader
+from frameworks.vocabulary import VocabularyFile
 
 DATA_DIR = Path(str(resources.files("frameworks") / "data"))
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MODELS: dict[str, type[FileHeader]] = {**FILE_MODELS, "vocabulary": VocabularyFile}
 _REQUIRED_SOURCE = ("document", "publisher", "year", "notice")
 
 
@@ -39,7 +41,7 @@ def load_file(path: Path) -> FileHeader:
     for key in _REQUIRED_SOURCE:
         if not source.get(key):
             raise FrameworkDataError(f"{name}: source.{key}: missing (source, publisher, year and notice are required)")
-    model = FILE_MODELS.get(str(raw.get("kind")))
+    model = _MODELS.get(str(raw.get("kind")))
     if model is None:
         raise FrameworkDataError(f"{name}: kind: unknown kind {raw.get('kind')!r}")
     try:
