@@ -80,7 +80,7 @@ def describe(index: LookupIndex, entry: Entry, asker: Asker, *, others: Sequence
     cat = index.catalogue
     note = ""
     if entry.kind in _WHOLE_ITEMS:
-        entry, note = _at_asker_stage(cat, entry, asker)
+        entry, note = at_asker_stage(cat, entry, asker)
     fw = cat.framework(entry.framework).short_title
     if entry.kind == "programme":
         answer = _programme(cat, entry, fw)
@@ -127,7 +127,7 @@ def _code(entry: Entry) -> str:
     return (entry.code or "") if entry.kind not in ("stage", "value", "overview", "area") else ""
 
 
-def _at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, str]:
+def at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, str]:
     wanted = valid_stage(entry.framework, asker.stage)
     statement = statement_for(cat, entry.id, wanted)
     if statement is None or statement.stage is None:
