@@ -250,6 +250,7 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
             else:
                 implied = fw
             low = low[: found_phrase.start()] + " " + low[found_phrase.end() :]
+            named_stages = (st, *named_stages) if st not in named_stages else named_stages
             break
     code = None
     cm = _CODE.search(low)

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from frameworks.schema import FileHeader, StageKey, Text, _Model
 
-ChatKind = Literal["greeting", "thanks", "reflect", "off_topic"]
+ChatKind = Literal["greeting", "thanks", "reflect", "off_topic", "nothing"]
 
 
 class RoleWords(_Model):
@@ -47,6 +47,7 @@ class GenericWords(_Model):
 
 class OffTopic(_Model):
     pattern: Text
+    answer: Literal["off_topic", "nothing"] = "off_topic"  # say so and point to /help, or "nothing found"
     why: Text
 
     @field_validator("pattern")
@@ -93,7 +94,7 @@ class Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     generic: frozenset[str] = frozenset()
     chat: dict[str, ChatKind] = field(default_factory=dict)
-    off_topic: list[re.Pattern[str]] = field(default_factory=list)
+    off_topic: list[tuple[re.Pattern[str], ChatKind]] = field(default_factory=list)
     _roles_rx: re.Pattern[str] | None = None
     _abbrev_rx: re.Pattern[str] | None = None
 
@@ -106,7 +107,7 @@ class Vocabulary:
             abbreviations={form.lower(): a for a in f.abbreviations for form in a.forms},
             synonyms={w.lower(): tuple(m.lower() for m in s.means) for s in f.synonyms for w in s.words},
             generic=frozenset(w.lower() for g in f.generic for w in g.words),
-            off_topic=[re.compile(o.pattern) for o in f.chat.off_topic],
+            off_topic=[(re.compile(o.pattern), o.answer) for o in f.chat.off_topic],
         )
         for kind, phrases in (("greeting", f.chat.greeting), ("thanks", f.chat.thanks), ("reflect", f.chat.reflect)):
             v.chat.update({_chat_key(p): kind for p in phrases})  # type: ignore[misc]
@@ -123,7 +124,7 @@ class Vocabulary:
         if any(key.startswith(p + " ") and k == "reflect" for p, k in self.chat.items()):
             return "reflect"  # "what should I reflect on this week"
         low = " " + text.lower() + " "
-        return "off_topic" if any(rx.search(low) for rx in self.off_topic) else None
+        return next((answer for rx, answer in self.off_topic if rx.search(low)), None)
 
     def expand(self, low: str) -> tuple[str, str | None]:
         """Abbreviations spelt out in the frameworks' words ("pdsa" -> "plan do study act"), and the
