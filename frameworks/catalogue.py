@@ -349,7 +349,8 @@ def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
 
 def _guidance_entries(f: GuidanceFile) -> Iterator[Entry]:
     """Each point in our words, then our suggestion, then the source it comes from."""
-    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}, {f.source.year})."
+    dated = f", {f.source.year}" if f.source.year else ""
+    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}{dated})."
     for g in f.entries:
         parts = [g.text, f"LeadCoach suggests: {g.tip}" if g.tip else "", source]
         yield Entry(

@@ -15,7 +15,7 @@ from frameworks.vocabulary import VocabularyFile
 DATA_DIR = Path(str(resources.files("frameworks") / "data"))
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MODELS: dict[str, type[FileHeader]] = {**FILE_MODELS, "vocabulary": VocabularyFile}
-_REQUIRED_SOURCE = ("document", "publisher", "year", "notice")
+_REQUIRED_SOURCE = ("document", "publisher", "notice")  # and a year, null where the source prints none
 
 
 class FrameworkDataError(ValueError):
@@ -41,6 +41,8 @@ def load_file(path: Path) -> FileHeader:
     for key in _REQUIRED_SOURCE:
         if not source.get(key):
             raise FrameworkDataError(f"{name}: source.{key}: missing (source, publisher, year and notice are required)")
+    if "year" not in source:
+        raise FrameworkDataError(f"{name}: source.year: missing (null if the source prints none)")
     model = _MODELS.get(str(raw.get("kind")))
     if model is None:
         raise FrameworkDataError(f"{name}: kind: unknown kind {raw.get('kind')!r}")
