@@ -148,24 +148,25 @@ class LookupIndex:
             title_weight = _TITLE if e.title != e.text else _TEXT  # GMTS titles are whole sentences
             weights: dict[str, float] = {}
             for field_text, weight in ((e.context, _CONTEXT), (e.text, _TEXT), (e.title, title_weight)):
-                for w in content_words(field_text):
-                    surface.add(w)
-                    s = stem(w)
+                words = content_words(field_text)
+                surface.update(words)
+                stems = [stem(w) for w in words]
+                for s in stems:
                     weights[s] = max(weights.get(s, 0.0), weight)
+                if e.kind not in _BROAD:
+                    for pair in pairwise(stems):
+                        self._pairs[pair].add(i)
             for s, weight in weights.items():
                 self._postings[s].append((i, weight, _FOUND[weight]))
                 if weight == _TITLE or (weight == _TEXT and e.kind in ("programme", "dimension", "value")):
                     self._titled.add(s)
-            for field_text in (e.title, e.text, e.context) if e.kind not in _BROAD else ():
-                for pair in pairwise(stem(w) for w in content_words(field_text)):
-                    self._pairs[pair].add(i)
             if e.code:
                 self._by_code[e.code].append(i)
             for phrase in _title_phrases(e):
                 self._phrases[" ".join(phrase)].append(i)
                 if len(phrase) > 1:
-                    stems = tuple(stem(w) for w in phrase)
-                    self._parts[stems[0]].append((stems, i))
+                    parts = tuple(stem(w) for w in phrase)
+                    self._parts[parts[0]].append((parts, i))
         n = len(self._entries)
         self._idf = {s: math.log(1 + n / len(p)) for s, p in self._postings.items()}
         self._unknown_idf = math.log(1 + n)  # a word we have never seen tells as much as the rarest

@@ -60,7 +60,8 @@ class OffTopic(_Model):
 class ChatWords(_Model):
     greeting: list[Text]
     thanks: list[Text]
-    reflect: list[Text]
+    reflect: list[Text]  # found anywhere in a message ("give me a reflection idea")
+    address: list[Text]  # words that may follow a greeting or thanks ("thanks mate", "hi there coach")
     off_topic: list[OffTopic]
 
 
@@ -94,6 +95,7 @@ class Vocabulary:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     generic: frozenset[str] = frozenset()
     chat: dict[str, ChatKind] = field(default_factory=dict)
+    address: frozenset[str] = frozenset()
     off_topic: list[tuple[re.Pattern[str], ChatKind]] = field(default_factory=list)
     _roles_rx: re.Pattern[str] | None = None
     _abbrev_rx: re.Pattern[str] | None = None
@@ -107,6 +109,7 @@ class Vocabulary:
             abbreviations={form.lower(): a for a in f.abbreviations for form in a.forms},
             synonyms={w.lower(): tuple(m.lower() for m in s.means) for s in f.synonyms for w in s.words},
             generic=frozenset(w.lower() for g in f.generic for w in g.words),
+            address=frozenset(w.lower() for w in f.chat.address),
             off_topic=[(re.compile(o.pattern), o.answer) for o in f.chat.off_topic],
         )
         for kind, phrases in (("greeting", f.chat.greeting), ("thanks", f.chat.thanks), ("reflect", f.chat.reflect)):
@@ -121,8 +124,14 @@ class Vocabulary:
         kind = self.chat.get(key)
         if kind is not None:
             return kind
-        if any(key.startswith(p + " ") and k == "reflect" for p, k in self.chat.items()):
-            return "reflect"  # "what should I reflect on this week"
+        padded = f" {key} "
+        if any(k == "reflect" and f" {p} " in padded for p, k in self.chat.items()):
+            return "reflect"  # "what should I reflect on this week", "give me a reflection idea"
+        words = key.split()
+        for n in range(len(words) - 1, 0, -1):  # "thanks mate", "hi there coach"
+            head = self.chat.get(" ".join(words[:n]))
+            if head in ("greeting", "thanks") and all(w in self.address for w in words[n:]):
+                return head
         low = " " + text.lower() + " "
         return next((answer for rx, answer in self.off_topic if rx.search(low)), None)
 

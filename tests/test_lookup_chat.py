@@ -62,3 +62,11 @@ async def test_what_should_i_reflect_on_gets_the_suggestion(client: FakeClient) 
     assert "How about" in replies[-1].text
     started = await client.click("Reflect now")
     assert started  # the reflection starts on the same suggestion
+
+
+def test_chat_words_with_a_few_words_around_them(index: LookupIndex) -> None:
+    assert index.chat_kind("cheers mate") == "thanks"
+    assert index.chat_kind("hi there coach") == "greeting"
+    assert index.chat_kind("give me a reflection idea") == "reflect"
+    assert index.chat_kind("hi stage 2") is None  # a question after the greeting is looked up
+    assert index.chat_kind("hello what does stage 2 look like") is None
