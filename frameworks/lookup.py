@@ -372,6 +372,8 @@ class LookupIndex:
         score *= _KIND_WEIGHT.get(e.kind, 1.0)
         if (q.defines and e.kind == "definition") or (q.not_yet and e.kind == "not_yet"):
             score *= 6.0  # "what is meant by patient", "not yet demonstrating"
+        if q.in_code and e.kind == "value":
+            score *= 2.0  # "compassion in the code": the code of practice's values
         if e.kind == "programme" and q.stage is not None and q.stage in self._programme_stages.get(e.id, ()):
             score *= 1.5  # a programme for the stage asked about (ours: programmes.yaml's stages)
         if e.framework != home and not (three_part and named is None and e.framework == "gmts-gm"):

@@ -185,6 +185,7 @@ class Query:
     defines: bool = False  # "what is meant by ...": a definition is wanted
     not_yet: bool = False  # "not yet demonstrating": the LF's behaviours of someone not there yet
     level: str | None = None  # "level 3": a GMTS assessment level (1-5)
+    in_code: bool = False  # "in the code", "code of practice": its six values
 
     def stage_in(self, framework: str) -> str | None:
         """The stage asked about, read in a framework's terms (a role word's stage differs by framework)."""
@@ -197,6 +198,7 @@ class Query:
 _COMPARE = re.compile(r"\b(?:differen\w*|compar\w*|contrast\w*|vs|versus|v|between)\b")
 _DEFINES = re.compile(r"\bmean[ts]? by\b|\bdefin(?:e|ed|es|ition|itions)\b|\bwhat is meant\b")
 _NOT_YET = re.compile(r"\bnot yet\b")
+_IN_CODE = re.compile(r"\bcode of (?:practice|conduct)\b|\bthe code\b")
 _LEVEL = re.compile(r"\b(?:level|lvl)\s*([1-5])\b(?!\.\d)")
 _HOMOPHONES = frozenset(("to", "too", "for"))  # "stage to": only when no other stage is named
 _KEEP_NUMBERS = frozenset(("360",))  # numbers that are names (360° feedback)
@@ -228,6 +230,7 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
             role_framework = role_framework or r.framework
     framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None) or role_framework or hinted
     defines, not_yet = bool(_DEFINES.search(low)), bool(_NOT_YET.search(low))
+    in_code = bool(_IN_CODE.search(low))
     lm = _LEVEL.search(low)
     level = lm.group(1) if lm else None
     frameworks = _named_frameworks(low)
@@ -269,8 +272,10 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
         low = _COMPARE.sub(" ", low)
     generic = vocab.generic if vocab is not None else frozenset()
     words = tuple(
-        w for w in tokens(low) if w not in _STOP and w not in generic and (not w.isdigit() or w in _KEEP_NUMBERS)
-    )
+        w
+        for w in tokens(low)
+        if w not in _STOP and w not in generic and len(w) > 1 and (not w.isdigit() or w in _KEEP_NUMBERS)
+    )  # one letter is what is left of "what's", "i'm"
     about_whole = code is None and stage is None and not roles and all(w in _OVERVIEW_WORDS for w in words)
     if about_whole and collection is None and framework is not None and framework != "programmes":
         collection = "framework"
@@ -289,4 +294,5 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Query:
         defines=defines,
         not_yet=not_yet,
         level=level,
+        in_code=in_code,
     )
