@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/inline.py
 	$(BIN)/python bench/updates.py
 	$(BIN)/python bench/nudges.py
 	$(BIN)/python bench/chart.py

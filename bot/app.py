@@ -8,11 +8,13 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
+from bot import inline
 from bot import telegram as tg
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -69,6 +71,7 @@ def build_application(
     app = builder.build()
     private = filters.ChatType.PRIVATE
     app.add_handler(CallbackQueryHandler(tg.on_callback))
+    app.add_handler(InlineQueryHandler(inline.on_inline_query))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, tg.on_edited))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS, tg.on_group))
     app.add_handler(MessageHandler(private & (filters.TEXT | filters.COMMAND), tg.on_text))

@@ -27,7 +27,8 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
     for f, row in zip(cat.files, rows, strict=True):
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in row["counts"].items())
         draft = " (draft)" if f.draft else ""
-        print(f"{f.id:<11} {f.title}{draft}, {f.year}\n{'':<11} {counts}\n{'':<11} Source: {f.source.publisher}")
+        dated = f", {f.year}" if f.year else ""
+        print(f"{f.id:<11} {f.title}{draft}{dated}\n{'':<11} {counts}\n{'':<11} Source: {f.source.publisher}")
     return 0
 
 

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 # The poller asks for getUpdates' JSON as Telegram sent it (that is what the inbox stores, without
 # re-serialising each update); PTB would rather we used its parsing method.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 
 def user_key(update: Update) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from html import escape
 
-from flows.common import short, stage_label, statement_for, valid_stage
+from flows.common import menu_buttons, short, stage_label, statement_for, valid_stage
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.replies import Button
 from flows.templating import render
 from frameworks.catalogue import Catalogue, Entry
+from frameworks.compare import Comparison, compare
 from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
 from frameworks.schema import GmtsCompetency
 
@@ -27,6 +29,16 @@ NOTHING = (
 _WHOLE_ITEMS = ("competency", "element")  # described stage by stage: shown at the asker's stage
 _STAGE_KEYS = ("fundamental", "1", "2", "3", "4")
 _SEE_ALSO = 0.4  # another hit is offered when it scores at least this share of the first
+GREETING = (
+    "Hello. I'm your pocket leadership coach: a five-minute weekly reflection, a self-assessment "
+    "with a chart, your CPD and a countdown to your appraisal. Ask me about the frameworks any time, for "
+    "example <i>stage 2 conflict</i> or <i>what is PDSA</i>. What would you like to do?"
+)
+THANKS = "You're welcome. Ask me anything else about the frameworks, or pick from the menu."
+OFF_TOPIC = (
+    "That isn't something the leadership frameworks cover, so I won't guess (I don't do sums, dates "
+    "or clinical questions). Ask me about a topic, a stage or a programme, or see /help for what I can do."
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,18 @@ def _show(entry: Entry, label: str | None = None) -> list[Button]:
 
 
 def answer_question(index: LookupIndex, question: str, asker: Asker) -> Answer:
-    """The best answer to a question, from the asker's framework unless it names another."""
+    """The best answer to a question, from the asker's framework unless it names another; chat words
+    answered as chat; two stages or two frameworks compared side by side."""
+    kind = index.chat_kind(question)
+    if kind in ("greeting", "thanks"):
+        return Answer(GREETING if kind == "greeting" else THANKS, menu_buttons())
+    if kind == "off_topic":  # sums, dates, clinical, pay and IT
+        return Answer(OFF_TOPIC, [[Button("Help", "m", "help", scoped=False)]])
+    if kind is not None:  # general knowledge; a reflection suggestion needs the asker's history (answer())
+        return nothing_found(index, asker)
+    comparison = compare(index, question, asker.framework)
+    if comparison is not None:
+        return compared(index, comparison)
     hits = index.search(question, limit=4, prefer=asker.framework)
     if not hits:
         return nothing_found(index, asker)
@@ -59,6 +82,21 @@ def answer_question(index: LookupIndex, question: str, asker: Asker) -> Answer:
             seen.add(_item(h.entry))
             others.append(h.entry)
     return describe(index, top, asker, others=others)
+
+
+def compared(index: LookupIndex, comparison: Comparison) -> Answer:
+    """Two stages of an item, or one topic in two frameworks, each text labelled with where it is from."""
+    sides = []
+    for side in comparison.sides:
+        e = side.entry
+        heading = "" if e.kind in ("statement", "indicator") else f"{_code(e)} {e.title}".strip()
+        sides.append({"label": side.label, "framework": side.framework, "heading": heading, "text": e.text})
+    text = render("compare", title=comparison.title, sides=sides, rationale=comparison.rationale)
+    by_stage = len({s.entry.framework for s in comparison.sides}) == 1
+    buttons = [_show(s.entry, s.label if by_stage else f"{s.framework}: {s.entry.title}") for s in comparison.sides]
+    if any(s.entry.framework == "hlm" for s in comparison.sides):
+        buttons.append(_show(index.overview("hlm"), "All nine dimensions"))
+    return Answer(text, buttons)
 
 
 def nothing_found(index: LookupIndex, asker: Asker) -> Answer:
@@ -81,7 +119,7 @@ def describe(index: LookupIndex, entry: Entry, asker: Asker, *, others: Sequence
     cat = index.catalogue
     note = ""
     if entry.kind in _WHOLE_ITEMS:
-        entry, note = _at_asker_stage(cat, entry, asker)
+        entry, note = at_asker_stage(cat, entry, asker)
     fw = cat.framework(entry.framework).short_title
     if entry.kind == "programme":
         answer = _programme(cat, entry, fw)
@@ -128,7 +166,7 @@ def _code(entry: Entry) -> str:
     return (entry.code or "") if entry.kind not in ("stage", "value", "overview", "area") else ""
 
 
-def _at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, str]:
+def at_asker_stage(cat: Catalogue, entry: Entry, asker: Asker) -> tuple[Entry, str]:
     wanted = valid_stage(entry.framework, asker.stage)
     statement = statement_for(cat, entry.id, wanted)
     if statement is None or statement.stage is None:
@@ -196,7 +234,22 @@ def _say(ctx: Ctx, answer: Answer) -> None:
 
 
 async def answer(ctx: Ctx, question: str) -> None:
+    if ctx.index.chat_kind(question) == "reflect":
+        await _suggest(ctx)
+        return
     _say(ctx, answer_question(ctx.index, question, _asker(ctx)))
+
+
+async def _suggest(ctx: Ctx) -> None:
+    """'What should I reflect on?': the reflection's own suggestion, one tap from starting."""
+    from flows.reflection import suggestion
+
+    entry = ctx.catalogue.get(await suggestion(ctx))
+    ctx.say(
+        f"How about <b>{_code(entry)} {escape(entry.title)}</b>? It's the one you haven't reflected on for "
+        "longest (or at all), weakest areas of your last self-assessment first.",
+        [[Button("Reflect now", "m", "reflect", scoped=False)], _show(entry, "Read it first")],
+    )
 
 
 class LookupState(FlowState):

@@ -20,6 +20,7 @@ from frameworks.schema import (
     MlfFile,
     ProgrammesFile,
 )
+from frameworks.vocabulary import VocabularyFile
 
 _F = TypeVar("_F", bound=FileHeader)
 DEFAULT_FRAMEWORK = "mlf2025"
@@ -57,6 +58,7 @@ class Catalogue:
     programmes: ProgrammesFile
     crosswalk: CrosswalkFile
     guidance: GuidanceFile
+    vocabulary: VocabularyFile | None = None  # how NHS staff talk (for the lookup)
     entries: list[Entry] = field(default_factory=list)
     by_id: dict[str, Entry] = field(default_factory=dict)
     by_key: dict[str, Entry] = field(default_factory=dict)
@@ -347,7 +349,8 @@ def _gmts_entries(f: GmtsFile) -> Iterator[Entry]:
 
 def _guidance_entries(f: GuidanceFile) -> Iterator[Entry]:
     """Each point in our words, then our suggestion, then the source it comes from."""
-    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}, {f.source.year})."
+    dated = f", {f.source.year}" if f.source.year else ""
+    source = f"Source: {f.source.document.split(':', 1)[0].strip()} ({f.source.publisher}{dated})."
     for g in f.entries:
         parts = [g.text, f"LeadCoach suggests: {g.tip}" if g.tip else "", source]
         yield Entry(
@@ -381,6 +384,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
         programmes=_one(by_kind, "programmes", ProgrammesFile),
         crosswalk=_one(by_kind, "crosswalk", CrosswalkFile),
         guidance=_one(by_kind, "guidance", GuidanceFile),
+        vocabulary=_one(by_kind, "vocabulary", VocabularyFile) if "vocabulary" in by_kind else None,
     )
     cat._gmts_by_id = {f"{cat.gmts.id}.{c.key}": c for c in cat.gmts.competencies}
     entries: list[Entry] = [*_mlf_entries(cat.mlf), *_lf_entries(cat.lf), *_gmts_entries(cat.gmts)]
@@ -392,7 +396,9 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
             "programme",
             p.title,
             p.description,
-            context=" ".join([p.provider, p.audience, p.eligibility or "", p.kind, *p.courses]),
+            context=" ".join(
+                [p.provider, p.audience, p.eligibility or "", p.kind, p.cost or "", p.format or "", *p.courses]
+            ),
         )
         for p in cat.programmes.entries
     ]

@@ -10,10 +10,12 @@ import yaml
 from pydantic import ValidationError
 
 from frameworks.schema import FILE_MODELS, FileHeader
+from frameworks.vocabulary import VocabularyFile
 
 DATA_DIR = Path(str(resources.files("frameworks") / "data"))
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_REQUIRED_SOURCE = ("document", "publisher", "year", "notice")
+_MODELS: dict[str, type[FileHeader]] = {**FILE_MODELS, "vocabulary": VocabularyFile}
+_REQUIRED_SOURCE = ("document", "publisher", "notice")  # and a year, null where the source prints none
 
 
 class FrameworkDataError(ValueError):
@@ -39,7 +41,9 @@ def load_file(path: Path) -> FileHeader:
     for key in _REQUIRED_SOURCE:
         if not source.get(key):
             raise FrameworkDataError(f"{name}: source.{key}: missing (source, publisher, year and notice are required)")
-    model = FILE_MODELS.get(str(raw.get("kind")))
+    if "year" not in source:
+        raise FrameworkDataError(f"{name}: source.year: missing (null if the source prints none)")
+    model = _MODELS.get(str(raw.get("kind")))
     if model is None:
         raise FrameworkDataError(f"{name}: kind: unknown kind {raw.get('kind')!r}")
     try:

@@ -21,22 +21,23 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import pairwise
 
-from pydantic import BaseModel
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from frameworks.catalogue import DEFAULT_FRAMEWORK, Catalogue, Entry, default_catalogue
-from frameworks.query import SYNONYMS, Query, content_words, parse, stem
-from frameworks.schema import Programme
+from frameworks.overviews import overviews, programme_facts
+from frameworks.query import SEVENTY_TWENTY_TEN, Query, content_words, parse, stem, tokens
+from frameworks.vocabulary import ChatKind, Vocabulary
 
 __all__ = ["Hit", "LookupIndex", "Query", "parse", "programme_facts", "quoted_stage", "stem"]
 
 _KIND_WEIGHT = {
     "statement": 1.0,
+    "section": 0.8,
     "competency": 1.15,
     "standard": 0.9,
     "stage": 1.0,
@@ -56,6 +57,12 @@ _FOUND = {_TITLE: 1.0, _TEXT: 0.9, _CONTEXT: 0.6}
 _CODE_BONUS = 10.0  # about one telling title word: a code adds to the words, it does not override them
 _WHOLE_BONUS = 60.0  # the question is a title, typed out (typos allowed)
 _PART_BONUS = 4.0  # per word of a title of two or more words found in order in the question
+_ONE_WORD_WHOLE = 12.0  # a one-word title typed alone: a word, not a name ("integrity")
+_PAIR_BONUS = 3.0  # two words side by side in the question and in an entry ("time management")
+_BROAD = frozenset(("area", "section", "domain", "standard", "stage", "about"))  # no phrase bonus: they
+# summarise many items, so two words side by side in them say little about what was asked
+_UNCLEAR_COVERAGE = 0.7  # a question some of whose known words name no title must be more of them
+_UNKNOWN_WHEN_CLEAR = 0.5  # an unknown word beside words that all name titles tells half as much
 _COVERAGE = 0.55  # share of the question that must be framework vocabulary
 _FLOOR = 0.3  # share of the question a hit must explain
 
@@ -87,91 +94,6 @@ def quoted_stage(entry: Entry) -> str | None:
     return entry.stage
 
 
-def programme_facts(p: Programme) -> list[tuple[str, str]]:
-    """Label and value of each fact the data has. Fields are read by name, so a field the data does not
-    have yet (or any more) is left out rather than failing."""
-    facts: list[tuple[str, str]] = []
-    for label, name in (
-        ("Who it is for", "audience"),
-        ("Eligibility", "eligibility"),
-        ("Format", "format"),
-        ("Duration", "duration"),
-        ("Cost", "cost"),
-        ("Link", "url"),
-    ):
-        value = _plain(getattr(p, name, None))
-        if value:
-            facts.append((label, value))
-        if (
-            name == "eligibility"
-            and getattr(p, "positive_action", False) is True
-            and "positive action" not in (value.lower())
-        ):
-            facts.append(("Positive action", "yes: a programme for under-represented groups"))
-    return facts
-
-
-def _plain(value: object) -> str:
-    """A data value as one line of text, whatever its shape (text, list, mapping or model)."""
-    if value is None or value is False:
-        return ""
-    if value is True:
-        return "yes"
-    if isinstance(value, BaseModel):
-        value = value.model_dump(exclude_none=True)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if _plain(v))
-    if isinstance(value, list | tuple):
-        return "; ".join(p for p in (_plain(v) for v in value) if p)
-    return str(value).strip()
-
-
-def _overviews(cat: Catalogue) -> Iterator[tuple[Entry, list[str]]]:
-    """One entry per framework (and for the MLF values and each framework's stages) with its parts."""
-    mlf, lf, gmts, hlm = cat.mlf, cat.lf, cat.gmts, cat.hlm
-    standards = [s for a in mlf.areas for s in a.standards]
-    lines = [
-        f"{len(mlf.areas)} areas, {len(standards)} standards and "
-        f"{sum(len(s.competencies) for s in standards)} competencies, each described at five stages."
-    ]
-    for a in mlf.areas:
-        lines += [f"Area {a.code}: {a.title}", *(f"  {s.code}. {s.title}" for s in a.standards)]
-    yield (
-        Entry(mlf.id, f"{mlf.id}.overview", "overview", f"{mlf.title}: areas and standards", "\n".join(lines)),
-        [f"{mlf.id}.{s.code}" for s in standards],
-    )
-    text = "The values of the code of practice:\n" + "\n".join(f"• {v.title}: {v.statement}" for v in mlf.values)
-    yield (
-        Entry(mlf.id, f"{mlf.id}.values", "overview", f"{mlf.title}: values", text),
-        [f"{mlf.id}.value.{v.code}" for v in mlf.values],
-    )
-    for f in (mlf, lf):
-        stages = [cat.get(f"{f.id}.stage.{s.key}") for s in f.stages]
-        text = "\n".join(f"• {e.title}" for e in stages)
-        yield Entry(f.id, f"{f.id}.stages", "overview", f"{f.title}: stages", text), [e.id for e in stages]
-    lines = [f"{len(lf.domains)} domains of four elements each. {lf.core_domains_note}"]
-    for d in lf.domains:
-        lines += [f"{d.code}. {d.title}", *(f"  {el.code} {el.title}" for el in d.elements)]
-    yield (
-        Entry(lf.id, f"{lf.id}.overview", "overview", f"{lf.title}: domains and elements", "\n".join(lines)),
-        [f"{lf.id}.{d.code}" for d in lf.domains],
-    )
-    counts = cat.counts(gmts.id)
-    lines = [
-        f"{counts['competencies']} competencies ({counts['core']} core, {counts['specialist']} specialist) "
-        f"in {len(gmts.domains)} domains, each rated 1–5 against a target level. {gmts.thresholds.text}",
-        *(f"{d.code}. {d.title}" for d in gmts.domains),
-    ]
-    yield Entry(gmts.id, f"{gmts.id}.overview", "overview", f"{gmts.short_title}: competencies", "\n".join(lines)), []
-    text = "The nine dimensions:\n" + "\n".join(f"{d.code}. {d.title}" for d in hlm.dimensions)
-    yield (
-        Entry(hlm.id, f"{hlm.id}.overview", "overview", f"{hlm.title}: dimensions", text),
-        [f"hlm.{d.code}" for d in hlm.dimensions],
-    )
-    text = "Programmes and resources:\n" + "\n".join(f"• {p.title}" for p in cat.programmes.entries)
-    yield Entry(cat.programmes.id, f"{cat.programmes.id}.overview", "overview", cat.programmes.title, text), []
-
-
 def _title_phrases(e: Entry) -> set[tuple[str, ...]]:
     """A title's content words, and its variants: without "(...)", only "(...)", without "programme"."""
     if e.kind in ("stage", "not_yet"):
@@ -196,6 +118,8 @@ class _Scores:
     sure: set[int] = field(default_factory=set)  # whole titles, codes alone, stages alone
     total: float = 0.0  # how telling the whole question is
     known: float = 0.0  # how much of that is framework vocabulary
+    unknown: float = 0.0  # how telling its words that match nothing are
+    unclear: bool = False  # a known word matches no title anywhere
 
 
 class LookupIndex:
@@ -203,10 +127,11 @@ class LookupIndex:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
+        self.vocab = Vocabulary.build(catalogue.vocabulary)
         self._entries = catalogue.entries
-        overviews = list(_overviews(catalogue))
-        self._extra = {e.id: e for e, _ in overviews}
-        self._children: dict[str, list[str]] = defaultdict(list, {e.id: kids for e, kids in overviews})
+        extra = list(overviews(catalogue))
+        self._extra = {e.id: e for e, _ in extra}
+        self._children: dict[str, list[str]] = defaultdict(list, {e.id: kids for e, kids in extra})
         for e in self._entries:
             if e.parent and e.kind in ("standard", "competency", "element") and e.parent.startswith(e.framework):
                 self._children[e.parent].append(e.id)
@@ -214,24 +139,34 @@ class LookupIndex:
         self._by_code: dict[str, list[int]] = defaultdict(list)
         self._phrases: dict[str, list[int]] = defaultdict(list)
         self._parts: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        self._pairs: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._titled: set[str] = set()  # stems found in some title
+        self._programme_stages = {f"programmes.{p.code}": set(p.stages) for p in catalogue.programmes.entries}
+        self._by_level = {f"{e.id.rsplit('.', 1)[1]}": i for i, e in enumerate(self._entries) if e.kind == "level"}
         surface: set[str] = set()
         for i, e in enumerate(self._entries):
             title_weight = _TITLE if e.title != e.text else _TEXT  # GMTS titles are whole sentences
             weights: dict[str, float] = {}
             for field_text, weight in ((e.context, _CONTEXT), (e.text, _TEXT), (e.title, title_weight)):
-                for w in content_words(field_text):
-                    surface.add(w)
-                    s = stem(w)
+                words = content_words(field_text)
+                surface.update(words)
+                stems = [stem(w) for w in words]
+                for s in stems:
                     weights[s] = max(weights.get(s, 0.0), weight)
+                if e.kind not in _BROAD:
+                    for pair in pairwise(stems):
+                        self._pairs[pair].add(i)
             for s, weight in weights.items():
                 self._postings[s].append((i, weight, _FOUND[weight]))
+                if weight == _TITLE or (weight == _TEXT and e.kind in ("programme", "dimension", "value")):
+                    self._titled.add(s)
             if e.code:
                 self._by_code[e.code].append(i)
             for phrase in _title_phrases(e):
                 self._phrases[" ".join(phrase)].append(i)
                 if len(phrase) > 1:
-                    stems = tuple(stem(w) for w in phrase)
-                    self._parts[stems[0]].append((stems, i))
+                    parts = tuple(stem(w) for w in phrase)
+                    self._parts[parts[0]].append((parts, i))
         n = len(self._entries)
         self._idf = {s: math.log(1 + n / len(p)) for s, p in self._postings.items()}
         self._unknown_idf = math.log(1 + n)  # a word we have never seen tells as much as the rarest
@@ -277,15 +212,28 @@ class LookupIndex:
 
     # --- search ----------------------------------------------------------------------
 
+    def chat_kind(self, text: str) -> ChatKind | None:
+        """A greeting, thanks, a request for something to reflect on, or a question that is not about
+        the frameworks (arithmetic, dates, clinical); None for a question to look up."""
+        return self.vocab.chat_kind(SEVENTY_TWENTY_TEN.sub(" seventy twenty ten ", text.lower()))
+
+    def parse(self, text: str) -> Query:
+        """A question read with the NHS vocabulary (roles, abbreviations, generic words)."""
+        return parse(text, self.vocab)
+
     def search(self, text: str, framework: str | None = None, limit: int = 5, prefer: str | None = None) -> list[Hit]:
         """The best entries for a question, best first; [] when nothing is good enough.
 
         ``framework`` keeps only that framework's entries; ``prefer`` (the asker's own framework)
         ranks its entries first when the question does not name a framework.
         """
-        q = parse(text)
+        if self.chat_kind(text) is not None:  # hello, thanks, arithmetic, dates, clinical
+            return []
+        q = self.parse(text)
         named = framework or q.framework
         home = named or prefer or q.implied or DEFAULT_FRAMEWORK
+        if q.stage is None and q.role_stages:  # "band 7", "matron": the stage of that role here
+            q = replace(q, stage=q.stage_in(home))
         if q.overview:
             target = self._overview_for(q, q.framework or named, home)
             if target is not None and framework in (None, target.framework):
@@ -293,6 +241,12 @@ class LookupIndex:
         sc = _Scores()
         self._score_words(q, sc)
         self._score_titles(q, sc)
+        self._score_pairs(q, sc)
+        if q.level is not None and home == "gmts-gm" and (i := self._by_level.get(q.level)) is not None:
+            sc.rank[i] += 100.0  # "level 3": a GMTS assessment level
+            sc.sure.add(i)
+        if not sc.unclear:  # every known word names a title: an unknown word beside them sinks nothing
+            sc.total -= sc.unknown * (1 - _UNKNOWN_WHEN_CLEAR)
         if q.code:
             self._score_code(q, sc)
         if not q.words and not q.code and q.stage:
@@ -302,7 +256,8 @@ class LookupIndex:
                 i = self._entries.index(entry)
                 sc.rank[i] += 100.0
                 sc.sure.add(i)
-        if sc.total and sc.known / sc.total < _COVERAGE and not sc.sure:
+        needed = _UNCLEAR_COVERAGE if sc.unclear else _COVERAGE
+        if sc.total and sc.known / sc.total < needed and not sc.sure:
             return []
         three_part = q.code is not None and q.code.count(".") == 2
         ranked: list[tuple[float, int, float]] = []
@@ -328,10 +283,12 @@ class LookupIndex:
 
     def _expand(self, word: str) -> list[tuple[str, float]]:
         """Stems a query word stands for, with how sure we are of each."""
-        if word in SYNONYMS:
-            return [(stem(w), 1.0 if j == 0 else 0.6) for j, w in enumerate(SYNONYMS[word])]
         s = stem(word)
-        if word in self._vocab_set or s in self._postings:
+        own = word in self._vocab_set or s in self._postings
+        if (means := self.vocab.synonyms.get(word)) is not None:  # the word itself first, if we have it
+            stems = list(dict.fromkeys([s, *(stem(w) for w in means)] if own else [stem(w) for w in means]))
+            return [(t, 1.0 if j == 0 else 0.6) for j, t in enumerate(stems)]
+        if own:
             return [(s, 1.0)]
         if len(word) < 5:
             return []
@@ -352,6 +309,10 @@ class LookupIndex:
             telling = math.sqrt(max((self._idf.get(s, 0.0) for s, _ in expansions), default=self._unknown_idf))
             sc.total += telling
             sc.known += telling * max((sure for _, sure in expansions), default=0.0)
+            if not expansions:
+                sc.unknown += telling
+            elif not any(s in self._titled for s, _ in expansions):
+                sc.unclear = True
             if len(expansions) == 1:  # most words: add straight in
                 rank, mass = sc.rank, sc.mass
             else:  # a word standing for several stems counts once per entry, at its best
@@ -379,13 +340,20 @@ class LookupIndex:
             best = process.extractOne(typed, self._phrase_list, scorer=fuzz.ratio, score_cutoff=90)
             found = self._phrases[best[0]] if best else []
         for i in found:
-            sc.rank[i] += _WHOLE_BONUS
+            sc.rank[i] += _WHOLE_BONUS if len(tokens(self._entries[i].title)) > 1 else _ONE_WORD_WHOLE
             sc.sure.add(i)
         stems = [stem(w) for w in q.words]
         for j, first in enumerate(stems):
             for phrase, i in self._parts.get(first, []):
                 if i not in sc.sure and tuple(stems[j : j + len(phrase)]) == phrase:
                     sc.rank[i] += _PART_BONUS * len(phrase)
+
+    def _score_pairs(self, q: Query, sc: _Scores) -> None:
+        """Two words side by side in the question and in an entry's title or text count more."""
+        stems = [stem(w) for w in q.words]
+        for pair in pairwise(stems):
+            for i in self._pairs.get(pair, ()):
+                sc.rank[i] += _PAIR_BONUS
 
     def _score_code(self, q: Query, sc: _Scores) -> None:
         assert q.code is not None
@@ -400,9 +368,14 @@ class LookupIndex:
             if not q.words:
                 sc.sure.add(i)
 
-    @staticmethod
-    def _adjust(e: Entry, score: float, q: Query, named: str | None, home: str, three_part: bool) -> float:
+    def _adjust(self, e: Entry, score: float, q: Query, named: str | None, home: str, three_part: bool) -> float:
         score *= _KIND_WEIGHT.get(e.kind, 1.0)
+        if (q.defines and e.kind == "definition") or (q.not_yet and e.kind == "not_yet"):
+            score *= 6.0  # "what is meant by patient", "not yet demonstrating"
+        if q.in_code and e.kind == "value":
+            score *= 2.0  # "compassion in the code": the code of practice's values
+        if e.kind == "programme" and q.stage is not None and q.stage in self._programme_stages.get(e.id, ()):
+            score *= 1.5  # a programme for the stage asked about (ours: programmes.yaml's stages)
         if e.framework != home and not (three_part and named is None and e.framework == "gmts-gm"):
             if named is None:
                 score *= 0.55

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from frameworks.vocabulary import Vocabulary
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -18,7 +20,7 @@ def _split(words: str) -> list[str]:
 
 _CODE = re.compile(r"(?<![\d.])([1-9])\.([1-9])(?:\.(\d{1,2}))?(?![\d.])")
 # "standard 5", "domain 3", "area 2", "dimension 7": a one-part code and the framework it belongs to
-_SEVENTY_TWENTY_TEN = re.compile(r"(?<![\d.])70\s*[/:,\-–]?\s*20\s*[/:,\-–]?\s*10(?![\d.])")
+SEVENTY_TWENTY_TEN = re.compile(r"(?<![\d.])70\s*[/:,\-–]?\s*20\s*[/:,\-–]?\s*10(?![\d.])")
 _NAMED_CODE = re.compile(r"\b(standard|domain|area|dimension)\s*([1-9])\b(?![.\d])")
 _NAMED_CODE_FRAMEWORK = {"standard": "mlf2025", "area": "mlf2025", "domain": "lf2011", "dimension": "hlm"}
 _STOP = frozenset(
@@ -100,32 +102,13 @@ _COLLECTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bvalues?\b"), "values"),
     (re.compile(r"\bdimensions?\b"), "dimensions"),
     (re.compile(r"\bdomains?\b|\belements\b"), "domains"),
+    (re.compile(r"\bcode of (?:practice|conduct)\b"), "values"),
     (re.compile(r"\bstandards?\b|\bareas\b"), "standards"),
     (re.compile(r"\bcompetenc(?:y|ies)\b"), "competencies"),
     (re.compile(r"\bstages?\b|\blevels\b"), "stages"),
     (re.compile(r"\bprogrammes?\b|\bprograms?\b|\bcourses?\b|\btraining\b"), "programmes"),
     (re.compile(r"\boverview\b|\bsummary\b|\bframeworks?\b|\bmodel\b"), "framework"),
 ]
-SYNONYMS = {
-    "budget": ("budget", "financial", "money", "finance", "resources"),
-    "budgets": ("budget", "financial", "money", "finance", "resources"),
-    "money": ("money", "financial", "budget"),
-    "finance": ("financial", "budget", "money"),
-    "finances": ("financial", "budget", "money"),
-    "cpd": ("continuing", "professional", "development"),
-    "wellbeing": ("wellbeing", "well"),
-    "stress": ("wellbeing", "stress"),
-    "burnout": ("wellbeing", "energy"),
-    "safety": ("safety", "safe"),
-    "argument": ("conflict",),
-    "arguments": ("conflict",),
-    "disagreement": ("conflict",),
-    "bullying": ("civility", "respect", "compassion"),
-    "workload": ("prioritise", "productivity", "tasks"),
-    "appraisal": ("appraisal", "performance"),
-    "appraisals": ("appraisal", "performance"),
-    "mentor": ("mentoring", "coaching"),
-}
 
 # A light stemmer in three steps: one inflection ("-ing", "-s"), up to two derivations ("-ation",
 # "-ment"), a final "-e"/"-y". "transformation", "transforming" and "transform" share a stem.
@@ -178,7 +161,7 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lower-case words and numbers."""
-    return _WORD.findall(text.lower())
+    return _WORD.findall(text.lower().replace("+", " plus "))
 
 
 def content_words(text: str) -> list[str]:
@@ -195,28 +178,82 @@ class Query:
     words: tuple[str, ...]
     implied: str | None = None  # the framework a generic stage phrase ("senior") suggests
     overview: str | None = None  # the collection a question about a whole framework asks for
+    role_stages: tuple[tuple[str, str], ...] = ()  # (framework, stage) a role or band word implies
+    stages: tuple[str, ...] = ()  # every stage named, in order ("stage 1 ... stage 2")
+    frameworks: tuple[str, ...] = ()  # every framework named, in order
+    compare: bool = False  # "difference between", "vs", "compare"
+    defines: bool = False  # "what is meant by ...": a definition is wanted
+    not_yet: bool = False  # "not yet demonstrating": the LF's behaviours of someone not there yet
+    level: str | None = None  # "level 3": a GMTS assessment level (1-5)
+    in_code: bool = False  # "in the code", "code of practice": its six values
+
+    def stage_in(self, framework: str) -> str | None:
+        """The stage asked about, read in a framework's terms (a role word's stage differs by framework)."""
+        if self.stage is not None:
+            return self.stage
+        roles = dict(self.role_stages)
+        return roles.get(framework) or roles.get("mlf2025")
 
 
-def parse(text: str) -> Query:
+_COMPARE = re.compile(r"\b(?:differen\w*|compar\w*|contrast\w*|vs|versus|v|between)\b")
+_DEFINES = re.compile(r"\bmean[ts]? by\b|\bdefin(?:e|ed|es|ition|itions)\b|\bwhat is meant\b")
+_NOT_YET = re.compile(r"\bnot yet\b")
+_IN_CODE = re.compile(r"\bcode of (?:practice|conduct)\b|\bthe code\b")
+_LEVEL = re.compile(r"\b(?:level|lvl)\s*([1-5])\b(?!\.\d)")
+_HOMOPHONES = frozenset(("to", "too", "for"))  # "stage to": only when no other stage is named
+_KEEP_NUMBERS = frozenset(("360",))  # numbers that are names (360° feedback)
+_STAGE_WORD = re.compile(r"\b(?:stage|stg|level|lvl)\s*([a-z]+|\d)\b(?!\.\d)")
+
+
+def _named_frameworks(low: str) -> tuple[str, ...]:
+    """Every framework a question names, in the order it names them."""
+    found: list[tuple[int, str]] = []
+    for rx, fw in _FRAMEWORK_HINTS[:4]:
+        m = rx.search(low)
+        if m:
+            found.append((m.start(), fw))
+    return tuple(fw for _, fw in sorted(found))
+
+
+def parse(text: str, vocab: Vocabulary | None = None) -> Query:
     """Pull the framework, stage and code hints out of a question; keep the topic words."""
     low = " " + text.lower().replace("’", "'") + " "
-    low = _SEVENTY_TWENTY_TEN.sub(" seventy twenty ten ", low)  # a name written in digits
-    framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None)
+    low = SEVENTY_TWENTY_TEN.sub(" seventy twenty ten ", low)  # a name written in digits
+    roles: list[tuple[str, str]] = []
+    role_framework = None
+    hinted = None
+    if vocab is not None:
+        low, hinted = vocab.expand(low)
+        low, found = vocab.take_roles(low)
+        for r in found:
+            roles += [(fw, st) for fw, st in r.stages.items() if fw not in dict(roles)]
+            role_framework = role_framework or r.framework
+    framework = next((fw for rx, fw in _FRAMEWORK_HINTS if rx.search(low)), None) or role_framework or hinted
+    defines, not_yet = bool(_DEFINES.search(low)), bool(_NOT_YET.search(low))
+    in_code = bool(_IN_CODE.search(low))
+    lm = _LEVEL.search(low)
+    level = lm.group(1) if lm else None
+    frameworks = _named_frameworks(low)
+    compare = bool(_COMPARE.search(low))
     collection = next((name for rx, name in _COLLECTIONS if rx.search(low)), None)
     stage, implied = None, None
-    m = re.search(r"\b(?:stage|stg|level|lvl)\s*([a-z]+|\d)\b(?!\.\d)", low)
+    named_stages = tuple(_NUMBER_WORDS[m.group(1)] for m in _STAGE_WORD.finditer(low) if m.group(1) in _NUMBER_WORDS)
+    m = _STAGE_WORD.search(low)
+    if m and m.group(1) in _HOMOPHONES and any(rx.search(low) for rx, *_ in _STAGE_PHRASES):
+        m = None  # "who is the fundamental stage for": the phrase names the stage
     if m and m.group(1) in _NUMBER_WORDS:
         stage = _NUMBER_WORDS[m.group(1)]
-        low = low[: m.start()] + " " + low[m.end() :]
+        low = _STAGE_WORD.sub(" ", low) if compare else low[: m.start()] + " " + low[m.end() :]
     for rx, st, fw, only_there in _STAGE_PHRASES:
-        found = rx.search(low)
-        if found:
+        found_phrase = rx.search(low)
+        if found_phrase:
             stage = stage or st
             if only_there:
                 framework = framework or fw
             else:
                 implied = fw
-            low = low[: found.start()] + " " + low[found.end() :]
+            low = low[: found_phrase.start()] + " " + low[found_phrase.end() :]
+            named_stages = (st, *named_stages) if st not in named_stages else named_stages
             break
     code = None
     cm = _CODE.search(low)
@@ -231,8 +268,31 @@ def parse(text: str) -> Query:
     for rx, _ in _FRAMEWORK_HINTS[:4]:
         low = rx.sub(" ", low)
     low = _SETTING.sub(" ", low)
-    words = tuple(w for w in tokens(low) if w not in _STOP and not w.isdigit())
-    about_whole = code is None and stage is None and all(w in _OVERVIEW_WORDS for w in words)
+    if compare:
+        low = _COMPARE.sub(" ", low)
+    generic = vocab.generic if vocab is not None else frozenset()
+    words = tuple(
+        w
+        for w in tokens(low)
+        if w not in _STOP and w not in generic and len(w) > 1 and (not w.isdigit() or w in _KEEP_NUMBERS)
+    )  # one letter is what is left of "what's", "i'm"
+    about_whole = code is None and stage is None and not roles and all(w in _OVERVIEW_WORDS for w in words)
     if about_whole and collection is None and framework is not None and framework != "programmes":
         collection = "framework"
-    return Query(text, framework, stage, code, words, implied, collection if about_whole else None)
+    return Query(
+        text,
+        framework,
+        stage,
+        code,
+        words,
+        implied,
+        collection if about_whole else None,
+        role_stages=tuple(roles),
+        stages=named_stages,
+        frameworks=frameworks,
+        compare=compare,
+        defines=defines,
+        not_yet=not_yet,
+        level=level,
+        in_code=in_code,
+    )

@@ -18,7 +18,7 @@ class _Model(BaseModel):
 class Source(_Model):
     document: Text
     publisher: Text
-    year: int
+    year: int | None  # as the source prints it; null when it prints none
     notice: Text
     seed: str | None = None
 
@@ -28,7 +28,7 @@ class FileHeader(_Model):
     kind: str
     title: Text
     short_title: Text
-    year: int
+    year: int | None  # the year the source gives itself; null when it prints none
     draft: bool = False
     source: Source
 
@@ -256,7 +256,8 @@ class Programme(_Model):
     which are LeadCoach's matching judgement and must be shown as ours."""
 
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
-    title: Text
+    title: Text  # the name as LeadCoach shows it: ours where it differs from title_in_source
+    title_in_source: Text  # the name as the source prints it, its spelling kept
     kind: Literal["programme", "course", "network", "coaching", "elearning", "tool", "method"]
     provider: Text
     description: Text

@@ -27,7 +27,7 @@ BOT = {
     "username": "LeadCoachTestBot",
     "can_join_groups": True,
     "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
+    "supports_inline_queries": True,
 }
 _ALLOWED_TAGS = {
     "b",
@@ -122,6 +122,8 @@ class FakeTelegram:
     edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
     hang_after: int | None = None  # sendMessage: after this many, take the next one and never answer it
     send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
+    inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # inline query id -> answer
+    inline_times: dict[str, float] = field(default_factory=dict)  # query id -> seconds from delivery to answer
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -134,6 +136,7 @@ class FakeTelegram:
         self._output = asyncio.Condition()
         self._seen: dict[int, int] = {}
         self._hung = asyncio.Event()  # set at stop: lets hung requests end
+        self._delivered: dict[str, float] = {}  # inline query id -> when getUpdates handed it over
 
     # --- server -------------------------------------------------------------------------
 
@@ -281,6 +284,22 @@ class FakeTelegram:
         }
         return {"callback_query": query}
 
+    async def send_inline(self, user_id: int, query: str, chat_type: str = "group") -> str:
+        """An inline_query update: the user typed ``@bot <query>`` in a chat; returns the query's id."""
+        query_id = str(next(self._ids) + 20_000)
+        inline = {"id": query_id, "from": self._user(user_id), "query": query, "offset": "", "chat_type": chat_type}
+        await self.push({"inline_query": inline})
+        return query_id
+
+    async def wait_inline(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The bot's answerInlineQuery for a query, once it comes (results, cache_time, is_personal...)."""
+        deadline = time.monotonic() + timeout
+        while query_id not in self.inline_answers:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"inline query {query_id}: no answer")
+            await asyncio.sleep(0.005)
+        return self.inline_answers[query_id]
+
     def to(self, chat_id: int) -> list[Sent]:
         """What the chat received, in order: new messages and edits of earlier ones."""
         return [s for s in self.sent if s.chat_id == chat_id]
@@ -347,7 +366,12 @@ class FakeTelegram:
             if not self.updates and timeout and not self._closing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait(), timeout)
-            return list(self.updates[:limit])
+            batch = list(self.updates[:limit])
+        now = time.perf_counter()
+        for u in batch:
+            if "inline_query" in u:
+                self._delivered.setdefault(u["inline_query"]["id"], now)
+        return batch
 
     def _check_rate(self) -> None:
         if self.rate_limit_per_second is None:
@@ -458,6 +482,24 @@ class FakeTelegram:
 
     async def _api_setWebhook(self, p: dict[str, Any]) -> bool:
         self.webhook = dict(p)
+        return True
+
+    async def _api_answerInlineQuery(self, p: dict[str, Any]) -> bool:
+        """Checked as Telegram checks it: at most 50 results, ids unique and at most 64 bytes, each
+        article's message valid HTML of at most 4096 characters."""
+        decoded = ("results", "button", "is_personal", "cache_time")  # form fields are JSON text
+        answer = {k: json.loads(v) if k in decoded and isinstance(v, str) else v for k, v in p.items()}
+        results: list[dict[str, Any]] = answer.get("results", [])
+        ids = [r["id"] for r in results]
+        if len(results) > 50 or len(set(ids)) != len(ids) or any(len(i.encode()) > 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for r in results:
+            content = r["input_message_content"]
+            self._check_text(content["message_text"], content.get("parse_mode"))
+        query_id = str(p["inline_query_id"])
+        if query_id in self._delivered:
+            self.inline_times[query_id] = time.perf_counter() - self._delivered[query_id]
+        self.inline_answers[query_id] = answer
         return True
 
     async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ def test_three_guidance_entries_naming_their_source(catalogue: Catalogue) -> Non
     assert [e.id for e in entries] == [f"guidance.{c}" for c in codes]
     for e in entries:
         assert e.text.endswith(
-            "Source: Developing People – Improving Care (National Improvement and Leadership Development Board, 2016)."
+            "Source: Developing People – Improving Care (National Improvement and Leadership Development Board)."
         )
     assert catalogue.framework("guidance").short_title == "Guidance"
     assert catalogue.counts("guidance") == {"entries": 3}

@@ -98,3 +98,15 @@ def test_business_process_re_engineering(catalogue: Catalogue, sources: dict[str
         # the source only names the method: our explanation of it is marked as ours
         assert m.leadcoach_note and m.format is None
         assert "Developing People – Improving Care" in m.description
+
+
+def test_names_are_quoted_as_the_source_prints_them(
+    catalogue: Catalogue, sources: dict[str, str], progs: dict[str, Programme]
+) -> None:
+    """The source's own spelling is kept in ``title_in_source`` (ours, corrected, in ``title``)."""
+    for p in catalogue.programmes.entries:
+        assert _norm(p.title_in_source) in sources[p.seed[:3]], p.code
+    by_code = progs
+    assert by_code["elizabeth-garrett-anderson"].title_in_source == "The Elizabeth Garret Anderson programme"
+    assert by_code["experience-based-co-design"].title_in_source == "Experienced-based Co-design"
+    assert not any("Health Foundation" in p.provider for p in catalogue.programmes.entries)
