@@ -24,7 +24,7 @@ from flows.crypto import Cipher, DecryptionError
 from flows.flow import Command, Ctx, Flow, FlowError, FlowState, Handler, Kind, Step
 from flows.models import ConversationSession, InboxUpdate, User
 from flows.push import Sender, SendResult, SendStatus
-from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply
+from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply, TextEvent
 from flows.schedule import Round, aware
 from flows.storage import (
     CLAIM,
@@ -45,13 +45,24 @@ from flows.storage import (
     stored,
     user_object,
 )
-from flows.texts import ALREADY_ERASED, FORGED_BUTTON, RESENT, STALE_BUTTON, STATE_DROPPED, USE_BUTTONS, unknown_command
+from flows.texts import (
+    ALREADY_ERASED,
+    FORGED_BUTTON,
+    PIECE_ADDED,
+    RESENT,
+    STALE_BUTTON,
+    STATE_DROPPED,
+    USE_BUTTONS,
+    unknown_command,
+)
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64
+PIECE_CHARS = range(4000, 4097)  # how long the first part of a message Telegram split in two is
+PIECE_WINDOW = timedelta(seconds=3)
 MAC_CHARS = 11  # 66 bits of HMAC-SHA256, base64url
 _SEEN_RESOLUTION = timedelta(minutes=10)
 
@@ -184,7 +195,7 @@ class Engine:
         if current is not None and row.step not in current[0].steps and row.step != interrupt.STEP:
             raise ValueError(f"stored step {row.step!r} is not a step of {row.flow}")
         if current is not None:
-            ctx.flow, ctx.step, ctx.state, ctx.pending = row.flow, row.step, current[1], current[2]
+            ctx.flow, ctx.step, ctx.state, ctx.pending = row.flow, row.step, current[1], current[2].get("pending")
         return Where(
             ctx.flow,
             ctx.step,
@@ -388,8 +399,8 @@ class Engine:
             return snap
         if row.parked_flow and row.parked_data_enc and row.parked_until and aware(row.parked_until) > ctx.now:
             try:
-                flow, state, where, text = self._decode(row.parked_flow, row.parked_data_enc)
-                step = (where or {}).get("step", "")
+                flow, state, notes, text = self._decode(row.parked_flow, row.parked_data_enc)
+                step = notes.get("pending", {}).get("step", "")
                 if step not in flow.steps:
                     raise _BadState(f"no step {step!r}")
                 ctx.parked = (flow.name, step, state)
@@ -399,7 +410,7 @@ class Engine:
         if not row.flow or aware(row.expires_at) <= ctx.now:
             return snap
         try:
-            flow, state, pending, text = self._decode(row.flow, row.data_enc)
+            flow, state, notes, text = self._decode(row.flow, row.data_enc)
         except _BadState as exc:
             log.warning("dropped the %s conversation of user %s: %s", row.flow, ctx.user.id, exc)
             ctx.say(STATE_DROPPED)
@@ -408,12 +419,14 @@ class Engine:
             log.warning("dropped the %s conversation of user %s: no step %r", row.flow, ctx.user.id, row.step)
             ctx.say(STATE_DROPPED)
             return snap
-        ctx.flow, ctx.step, ctx.state, ctx.pending = flow.name, row.step, state, pending
+        ctx.flow, ctx.step, ctx.state = flow.name, row.step, state
+        ctx.pending, ctx.piece = notes.get("pending"), notes.get("piece")
         snap.blob, snap.screen = text, self._screen(ctx)
         return snap
 
-    def _decode(self, name: str, blob: bytes) -> tuple[Flow[Any], FlowState, dict[str, str] | None, str]:
-        """A stored state: its flow, the state, what was pending, and the JSON text as stored."""
+    def _decode(self, name: str, blob: bytes) -> tuple[Flow[Any], FlowState, dict[str, Any], str]:
+        """A stored state: its flow, the state, the engine's own notes beside it (what was asked for while
+        the flow had work, the last long piece of text) and the JSON text as stored."""
         flow = self.flows.get(name)
         if flow is None:
             raise _BadState(f"unknown flow {name!r}")
@@ -428,12 +441,12 @@ class Engine:
             state = flow.state.model_validate(envelope.get("data"))
         except ValidationError as exc:
             raise _BadState(f"invalid ({exc.error_count()} errors)") from exc
-        pending = envelope.get("pending")
-        return flow, state, pending if isinstance(pending, dict) else None, text
+        notes = {k: v for k in ("pending", "piece") if isinstance(v := envelope.get(k), dict)}
+        return flow, state, notes, text
 
     @staticmethod
-    def _encode(flow: Flow[Any], state: FlowState, pending: dict[str, str] | None) -> str:
-        envelope = {"v": flow.state.schema_version, "data": state.model_dump(mode="json"), "pending": pending}
+    def _encode(flow: Flow[Any], state: FlowState, **notes: dict[str, str] | None) -> str:
+        envelope = {"v": flow.state.schema_version, "data": state.model_dump(mode="json"), **notes}
         return json.dumps(envelope, sort_keys=True, ensure_ascii=False)
 
     def _encrypt(self, blob: str) -> bytes:
@@ -454,10 +467,10 @@ class Engine:
             self._sign(ctx.replies, 0, 0)
             return
         flow = self.flows[ctx.flow] if ctx.flow else None
-        blob = self._encode(flow, ctx.state, ctx.pending) if flow and ctx.state else ""
+        blob = self._encode(flow, ctx.state, pending=ctx.pending, piece=ctx.piece) if flow and ctx.state else ""
         parked = ""
         if ctx.parked is not None:
-            parked = self._encode(self.flows[ctx.parked[0]], ctx.parked[2], {"step": ctx.parked[1]})
+            parked = self._encode(self.flows[ctx.parked[0]], ctx.parked[2], pending={"step": ctx.parked[1]})
         screen = self._screen(ctx)
         unchanged = blob == before.blob and parked == before.parked and screen == before.screen
         if row is None and not blob and not parked:
@@ -492,7 +505,10 @@ class Engine:
 
     async def _dispatch(self, ctx: Ctx, event: Event, row: Stored | None) -> bool | None:
         """Run the event; for a button of the current step, return whether its message is kept."""
+        piece, ctx.piece = ctx.piece, None  # only the very next text can continue a long one
         try:
+            if isinstance(event, TextEvent) and await self._continued(ctx, event.text.strip(), piece):
+                return None
             if isinstance(event, CommandEvent):
                 await self.run_command(ctx, event.name.lower(), event.args.strip())
             elif isinstance(event, ClickEvent):
@@ -622,7 +638,27 @@ class Engine:
             ctx.say(USE_BUTTONS)
             await self.ask(ctx)
             return
+        where = ctx.step
         await step.text(ctx, ctx.state, text)
+        if step.append is not None and len(text) in PIECE_CHARS:  # Telegram may send the rest in a moment
+            ctx.piece = {"step": where or "", "at": ctx.now.isoformat()}
+
+    async def _continued(self, ctx: Ctx, text: str, piece: dict[str, str] | None) -> bool:
+        """Text that follows a long one within seconds is the rest of it (Telegram splits a message over
+        4,096 characters in two): added to that answer, not taken as the answer to the next question."""
+        if piece is None or ctx.flow is None or ctx.state is None or not text:
+            return False
+        step = self.flows[ctx.flow].steps.get(piece.get("step", ""))
+        if step is None or step.append is None:
+            return False
+        try:
+            if ctx.now - datetime.fromisoformat(piece.get("at", "")) > PIECE_WINDOW:
+                return False
+        except (TypeError, ValueError):  # a note that isn't a time: not a piece
+            return False
+        ctx.say(PIECE_ADDED)
+        await step.append(ctx, ctx.state, text)
+        return True
 
     def _typed_button(self, ctx: Ctx, text: str, version: int) -> Button | None:
         """A typed answer that names one of the current step's buttons ("Continue", "3", "later", "skip")

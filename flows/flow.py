@@ -80,6 +80,7 @@ class Step(Generic[S]):
     enter: Enter[S] | None = None
     numeric: bool = False
     free: bool = False  # typed text is an answer to keep: only a whole label or a word like "skip" is a button
+    append: TextAction[S] | None = None  # adds the rest of a long answer Telegram split in two
     screen: Callable[[S], str] = _no_screen
     keep: bool = False
     stores: str = ""
@@ -151,6 +152,7 @@ class Ctx:
     erased: bool = False
     update_id: int | None = None  # the update being handled, when it came from Telegram
     pending: dict[str, str] | None = None  # what was asked for while a flow was in progress
+    piece: dict[str, str] | None = None  # the step a long text just answered, and when (it may come in parts)
     parked: tuple[str, str, FlowState] | None = None  # (flow, step, state) put aside
 
     @property

@@ -22,7 +22,7 @@ from flows.common import (
 )
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, Kind, Rows, Step
-from flows.guard import GuardedState, identifier_step
+from flows.guard import GuardedState, identifier_step, intake
 from flows.models import Reflection
 from flows.replies import Button
 from flows.steps import free_text, number, rating
@@ -281,6 +281,18 @@ async def record(ctx: Ctx, s: ReflectState, text: str) -> None:
     await next_prompt(ctx, s)
 
 
+async def add_piece(ctx: Ctx, s: ReflectState, text: str) -> None:
+    """The rest of a long answer: joined to it and checked again, then the question that follows, again."""
+    if s.held_text:
+        s.held_text += " " + text
+        await ctx.go(R.IDENTIFIERS)
+        return
+    if not s.answers:
+        return
+    last = s.answers.pop()
+    await intake(ctx, s, f"{last.answer} {text}", record)
+
+
 async def skip_question(ctx: Ctx, s: ReflectState, arg: str) -> None:
     s.answers.append(Answer(prompt=PROMPTS[s.model][len(s.answers)][0], answer=SKIPPED))
     await next_prompt(ctx, s)
@@ -459,6 +471,7 @@ FLOW = Flow(
             _answer_buttons,
             {"skipq": skip_question, "nofollow": no_follow, **LATER},
             screen=_answer_screen,
+            append=add_piece,
         ),
         R.IDENTIFIERS: identifier_step(record),
         R.RATING: rating("How would you rate yourself against this statement now?", into="rating", then=R.MINUTES),

@@ -128,14 +128,16 @@ def free_text(
     *,
     screen: Callable[[G], str] | None = None,
     keep: bool = False,
+    append: Accept[G] | None = None,
 ) -> Step[G]:
-    """Typed text, checked for patient identifiers first (the flow declares the ``identifiers`` step)."""
+    """Typed text, checked for patient identifiers first (the flow declares the ``identifiers`` step).
+    ``append`` adds the rest of a long answer that Telegram delivered in two messages."""
 
     async def typed(ctx: Ctx, s: G, text: str) -> None:
         await intake(ctx, s, text, accept)
 
     step: Step[G] = Step(
-        prompt, actions=dict(actions or {}), text=typed, free=True, keep=keep, goes_to=("identifiers",)
+        prompt, actions=dict(actions or {}), text=typed, free=True, append=append, keep=keep, goes_to=("identifiers",)
     )
     if buttons is not None:
         step.buttons = buttons

@@ -27,4 +27,5 @@ STATE_DROPPED = (
     "Sorry, I couldn't pick up where we left off (the coach has been updated since), so let's start afresh. "
     "Everything you saved is safe."
 )
+PIECE_ADDED = "That arrived in two parts, so I've added it to your last answer."
 USE_BUTTONS = "Please tap one of the buttons (or type its number or its label), or send /cancel to stop."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 
@@ -91,3 +92,31 @@ async def test_signed_buttons_are_copies_so_users_never_share_a_signature(client
     assert other.button("Later") != later_for_alice
     await client.press(later_for_alice)
     assert "kept your place" in client.text
+
+
+async def test_defect8_a_long_answer_in_two_parts_is_one_answer(client: FakeClient, runtime: Runtime) -> None:
+    engine = runtime.coach
+    start = engine.clock()
+    engine.clock = lambda: start
+    await onboard(client)
+    await client.send("/reflect")
+    await client.click("Suggested")
+    first = ("We ran the winter escalation meeting and I let the quiet voices speak first. " * 60)[:4096]
+    await client.send(first)
+    assert "2/3" in client.text
+    engine.clock = lambda: start + timedelta(seconds=1)  # the rest, a second later: the same answer
+    await client.send("And then the bed manager agreed the plan.")
+    assert "added it to your last answer" in client.text and "2/3" in client.text
+    await client.send("It tells me that I need to make room for the quieter people in the meetings I chair.")
+    assert "3/3" in client.text
+    engine.clock = lambda: start + timedelta(minutes=1)
+    await client.send(first)  # a long last answer, and a minute later a message: not a part of it
+    engine.clock = lambda: start + timedelta(minutes=2)
+    await client.send("4")
+    assert "Log this as CPD?" in client.text
+    await client.click("Skip")
+    if "Done" in client.labels:
+        await client.click("Done")
+    summary = client.text
+    assert "And then the bed manager agreed the plan." in summary
+    assert summary.count("We ran the winter escalation meeting") >= 2
