@@ -14,6 +14,7 @@ from bot.db import create_engine, migrate, sessionmaker
 from bot.keys import check_canary, load_cipher
 from bot.settings import Settings
 from bot.startup import check_database_url, check_timezone, database_error, private_dir, private_file
+from flows import register_all
 from flows.engine import Engine
 from flows.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
@@ -59,6 +60,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         single_writer=settings.is_sqlite,
         appraisal_round=settings.round,
     )
+    register_all(coach)
     try:
         await check_canary(coach)
     except BaseException:

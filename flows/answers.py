@@ -15,6 +15,7 @@ from html import escape
 from flows.common import menu_buttons, short, stage_label, statement_for, valid_stage
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.reflection import suggestion
 from flows.replies import Button
 from flows.templating import render
 from frameworks.catalogue import Catalogue, Entry
@@ -242,8 +243,6 @@ async def answer(ctx: Ctx, question: str) -> None:
 
 async def _suggest(ctx: Ctx) -> None:
     """'What should I reflect on?': the reflection's own suggestion, one tap from starting."""
-    from flows.reflection import suggestion
-
     entry = ctx.catalogue.get(await suggestion(ctx))
     ctx.say(
         f"How about <b>{_code(entry)} {escape(entry.title)}</b>? It's the one you haven't reflected on for "
@@ -280,9 +279,7 @@ async def show_click(ctx: Ctx, arg: str) -> None:
 
 async def idle_text(ctx: Ctx, text: str) -> None:
     if not ctx.user.onboarded and ctx.flow is None and text.lower() in ("hi", "hello", "hey", "start"):
-        from flows.onboarding import start
-
-        await start(ctx, "")
+        await ctx.engine.run_command(ctx, "start")
         return
     await answer(ctx, text)
 

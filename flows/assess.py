@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.chart import radar_png
 from flows.common import RATING_LABELS, menu_buttons, plural, short, stage_label, statement_for
-from flows.cpd import UNIT, UNIT_NAMES, local_today, long_date, unit_of, units, years_on
+from flows.cpd import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
@@ -622,9 +622,7 @@ async def target_click(ctx: Ctx, code: str) -> None:
         )
     )
     await ctx.db.flush()
-    from flows.nudges import reschedule
-
-    await reschedule(ctx, kinds=("cpd_pace",))
+    await target_changed(ctx)
     ctx.say(
         f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. Change it there any time."
     )

@@ -9,6 +9,7 @@ from html import escape
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from flows.assess import latest_weak_units
 from flows.common import (
     FOLLOW_UP,
     PROMPTS,
@@ -20,6 +21,7 @@ from flows.common import (
     stage_label,
     statement_for,
 )
+from flows.cpd import unit_of
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, Kind, Rows, Step
 from flows.guard import GuardedState, identifier_step, intake
@@ -91,9 +93,6 @@ async def suggestion(ctx: Ctx) -> str:
     last = {item: when for item, when in rows.all()}
     items = [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
     # The weakest areas of their latest self-assessment come first.
-    from flows.assess import latest_weak_units
-    from flows.cpd import unit_of
-
     weak = await latest_weak_units(ctx.db, ctx.catalogue, ctx.user)
     aimed = [i for i in items if unit_of(ctx.catalogue, i) in weak]
     if aimed:
