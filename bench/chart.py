@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.chart import radar_png
+from flows.talks.chart import radar_png
 from frameworks.catalogue import default_catalogue
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.service import Service
 from bot.settings import Settings
-from flows.crypto import Cipher
+from flows.core.crypto import Cipher
 from tests.fakebot import FakeTelegram
 
 QUESTIONS = [

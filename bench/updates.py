@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.service import Pump, Service
 from bot.settings import Settings
-from flows.crypto import Cipher
-from flows.models import Reflection
+from flows.core.crypto import Cipher
+from flows.store.models import Reflection
 
 BOT = {"id": 1, "is_bot": True, "first_name": "LeadCoach", "username": "LeadCoachBenchBot"}
 POSTGRES = os.environ.get("LEADCOACH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench")

@@ -1,6 +1,6 @@
 """Inline mode: ``@LeadCoachBot stage 2 conflict`` in any chat answers with the lookup's top results.
 
-Registered by :mod:`bot.app`. The answers are composed by :mod:`flows.inline`; this module only turns
+Registered by :mod:`bot.app`. The answers are composed by :mod:`flows.talks.inline`; this module only turns
 them into Telegram's inline results. A known user's answers are at their stage, so they are marked
 personal (Telegram then caches them for that user only).
 """
@@ -18,7 +18,7 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot.telegram import Context, identity, runtime_of
-from flows.inline import InlineItem, asker_of, inline_items
+from flows.talks.inline import InlineItem, asker_of, inline_items
 
 CACHE_SECONDS = 300  # the frameworks change with a release, not by the minute
 START_PARAMETER = "inline"  # /start inline: someone came from an inline answer

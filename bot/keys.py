@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from bot.startup import StartupError
-from flows.crypto import Cipher, DecryptionError
-from flows.engine import Engine
-from flows.models import Meta, Reflection
+from flows.core.crypto import Cipher, DecryptionError
+from flows.core.engine import Engine
+from flows.store.models import Meta, Reflection
 
 log = logging.getLogger(__name__)
 CANARY_KEY = "encryption-canary"

@@ -20,7 +20,7 @@ from bot.startup import check_log_level
 from bot.terminal import Terminal
 
 if TYPE_CHECKING:
-    from flows.nudges import Pass
+    from flows.talks.nudges import Pass
 
 log = logging.getLogger("leadcoach")
 
@@ -74,7 +74,7 @@ def _job(
 
 def purge(settings: Settings | None = None) -> int:
     """Erase what is past its retention and print what went."""
-    from flows.retention import purge as run_purge
+    from flows.core.retention import purge as run_purge
 
     async def job(runtime: Runtime) -> object:
         return asdict(await run_purge(runtime.coach, datetime.now(UTC)))
@@ -94,7 +94,7 @@ def rotate_key(settings: Settings | None = None) -> int:
 
 def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = None) -> int:
     """Print the nudges due at ``at`` (default now), before any is decided or sent."""
-    from flows.nudges import due
+    from flows.talks.nudges import due
 
     moment = at or datetime.now(UTC)
 
@@ -116,7 +116,7 @@ async def dispatch_once(runtime: Runtime, at: datetime | None = None, rate: floa
 
     from bot.startup import StartupError
     from bot.telegram import TelegramSender
-    from flows.nudges import Dispatcher
+    from flows.talks.nudges import Dispatcher
 
     settings = runtime.settings
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""

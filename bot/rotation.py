@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from flows.engine import Engine
-from flows.models import ConversationSession, InboxUpdate, Meta, Reflection
+from flows.core.engine import Engine
+from flows.store.models import ConversationSession, InboxUpdate, Meta, Reflection
 
 BATCH = 500
 # (the column, the primary key columns of its table)

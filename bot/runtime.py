@@ -15,8 +15,8 @@ from bot.keys import check_canary, load_cipher
 from bot.settings import Settings
 from bot.startup import check_database_url, check_timezone, database_error, private_dir, private_file
 from flows import register_all
-from flows.engine import Engine
-from flows.replies import ClickEvent, CommandEvent, Event, TextEvent
+from flows.core.engine import Engine
+from flows.core.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
 from frameworks.lookup import default_index
 

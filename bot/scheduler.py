@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.runtime import Runtime
-from flows.nudges import Dispatcher, seed
-from flows.push import Sender
-from flows.retention import purge
+from flows.core.push import Sender
+from flows.core.retention import purge
+from flows.talks.nudges import Dispatcher, seed
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
 from bot.telegram import TELEGRAM_LIMIT, TelegramSender, consumed, meter
-from flows.models import InboxUpdate
+from flows.store.models import InboxUpdate
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

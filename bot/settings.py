@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flows.schedule import Round, parse_round
+from flows.rules.schedule import Round, parse_round
 
 
 class Settings(BaseSettings):

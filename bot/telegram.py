@@ -24,9 +24,9 @@ from telegram.ext import ContextTypes, ExtBot
 from telegram.warnings import PTBUserWarning
 
 from bot.runtime import Runtime, parse_input
-from flows import texts
-from flows.push import SendResult, SendStatus
-from flows.replies import Attachment, ClickEvent, Event, Identity, Outcome, Reply
+from flows.core import texts
+from flows.core.push import SendResult, SendStatus
+from flows.core.replies import Attachment, ClickEvent, Event, Identity, Outcome, Reply
 
 log = logging.getLogger(__name__)
 # The inbox reads getUpdates' JSON as sent, through Bot.do_api_request on purpose; PTB would warn.

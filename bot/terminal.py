@@ -12,9 +12,9 @@ import sys
 from typing import TextIO
 
 from bot.runtime import Runtime, parse_input
-from flows.push import SendResult, SendStatus
-from flows.replies import Button, ClickEvent, Event, Identity, Reply, TextEvent
-from flows.texts import SOMETHING_WRONG
+from flows.core.push import SendResult, SendStatus
+from flows.core.replies import Button, ClickEvent, Event, Identity, Reply, TextEvent
+from flows.core.texts import SOMETHING_WRONG
 
 log = logging.getLogger(__name__)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flows.engine import Engine
-    from flows.flow import Ctx
+    from flows.core.engine import Engine
+    from flows.core.flow import Ctx
 
 MENU_COMMANDS = ("reflect", "lookup", "history", "assess", "develop", "cpd", "appraisal", "settings", "help", "privacy")
 
 
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
-    from flows import account, answers, assess, cpd, history, nudges, onboarding, reflection
-    from flows.flow import Kind
+    from flows.core.flow import Kind
+    from flows.talks import account, answers, assess, cpd, history, nudges, onboarding, reflection
 
     for module in (onboarding, reflection, answers, history, assess, cpd, nudges, account):
         module.register(engine)

@@ -8,7 +8,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from flows.models import Base
+from flows.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,8 +5,8 @@ on an older message, as a person scrolling up would."""
 from __future__ import annotations
 
 from bot.runtime import parse_input
-from flows.engine import Engine
-from flows.replies import ClickEvent, Identity, Outcome, Reply
+from flows.core.engine import Engine
+from flows.core.replies import ClickEvent, Identity, Outcome, Reply
 
 
 class FakeClient:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.db import create_engine, migrate
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from flows.crypto import Cipher
+from flows.core.crypto import Cipher
 from frameworks.catalogue import Catalogue, default_catalogue
 from frameworks.lookup import LookupIndex, default_index
 from tests.client import FakeClient

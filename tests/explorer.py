@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 
 from bot.runtime import parse_input
 from bot.telegram import MAX_MESSAGE, split_text
-from flows.engine import Engine
-from flows.models import Assessment, CpdActivity, CpdTarget, Reflection, User
-from flows.replies import Button, ClickEvent, Event, Identity, Outcome, Reply, TextEvent
-from flows.sessions import Where
-from flows.signing import MAX_CALLBACK_BYTES
+from flows.core.engine import Engine
+from flows.core.replies import Button, ClickEvent, Event, Identity, Outcome, Reply, TextEvent
+from flows.core.sessions import Where
+from flows.core.signing import MAX_CALLBACK_BYTES
+from flows.store.models import Assessment, CpdActivity, CpdTarget, Reflection, User
 
 LONG = ("I spent the afternoon with the team working through the rota. " * 90)[:5000]
 IDENTIFIER = "The patient, NHS number 943 476 5919, was seen by the team."

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from flows.assess import current_id, items_for, profile, recommend, weakest
-from flows.cpd import unit_of
-from flows.models import Assessment, CpdTarget
-from flows.replies import Attachment
+from flows.core.replies import Attachment
+from flows.store.models import Assessment, CpdTarget
+from flows.talks.assess import current_id, items_for, profile, recommend, weakest
+from flows.talks.cpd import unit_of
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from bot.runtime import Runtime
-from flows.cpd import FLOW, C, _to
-from flows.engine import Engine
-from flows.models import User
+from flows.core.engine import Engine
+from flows.store.models import User
+from flows.talks.cpd import FLOW, C, _to
 from tests.client import FakeClient
 from tests.test_flows import onboard
 

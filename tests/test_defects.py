@@ -9,7 +9,7 @@ import pytest
 
 from bot.runtime import Runtime
 from bot.terminal import Terminal
-from flows.texts import FORGED_BUTTON
+from flows.core.texts import FORGED_BUTTON
 from tests.client import FakeClient
 from tests.test_flows import onboard
 

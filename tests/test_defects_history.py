@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.runtime import Runtime
-from flows.assess import items_for
+from flows.talks.assess import items_for
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.test_flows import onboard, reflect

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.db import create_engine, sessionmaker
 from bot.service import Service
 from bot.settings import Settings
-from flows.models import ConversationSession, InboxUpdate, Reflection, User
-from flows.texts import ALREADY_ERASED
+from flows.core.texts import ALREADY_ERASED
+from flows.store.models import ConversationSession, InboxUpdate, Reflection, User
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram, Sent
 

@@ -21,12 +21,12 @@ from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.telegram import TelegramSender
 from bot.terminal import Terminal
-from flows.crypto import Cipher
-from flows.flow import Ctx
-from flows.models import ConversationSession, InboxUpdate, Reflection, User
-from flows.push import SendStatus
-from flows.reflection import begin
-from flows.replies import Identity
+from flows.core.crypto import Cipher
+from flows.core.flow import Ctx
+from flows.core.push import SendStatus
+from flows.core.replies import Identity
+from flows.store.models import ConversationSession, InboxUpdate, Reflection, User
+from flows.talks.reflection import begin
 from tests.client import FakeClient
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram

@@ -8,10 +8,10 @@ import asyncio
 from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime, open_runtime
-from flows.crypto import Cipher
-from flows.models import ConversationSession, Reflection
-from flows.push import SendResult, SendStatus
-from flows.replies import Identity, Reply
+from flows.core.crypto import Cipher
+from flows.core.push import SendResult, SendStatus
+from flows.core.replies import Identity, Reply
+from flows.store.models import ConversationSession, Reflection
 from tests.client import FakeClient
 from tests.test_flows import finish_unrated, onboard
 
@@ -228,13 +228,13 @@ class Recorder:
 
 
 async def test_push_starts_a_flow_with_buttons_the_user_can_press(client: FakeClient, runtime: Runtime) -> None:
-    from flows.reflection import begin
+    from flows.talks.reflection import begin
 
     await onboard(client)
     recorder = Recorder()
 
     async def nudge(ctx: object) -> None:
-        from flows.flow import Ctx
+        from flows.core.flow import Ctx
 
         assert isinstance(ctx, Ctx)
         ctx.say("Time for this week's reflection.")
@@ -263,9 +263,9 @@ async def test_session_count_is_one_row_per_user(client: FakeClient, runtime: Ru
 async def test_purge_erases_old_updates_and_expired_conversations(client: FakeClient, runtime: Runtime) -> None:
     from datetime import timedelta
 
-    from flows.models import InboxUpdate
-    from flows.replies import CommandEvent
-    from flows.retention import purge
+    from flows.core.replies import CommandEvent
+    from flows.core.retention import purge
+    from flows.store.models import InboxUpdate
 
     await start_reflection(client)
     await client.send(LONG[0])
@@ -286,8 +286,8 @@ async def test_purge_erases_old_updates_and_expired_conversations(client: FakeCl
 
 
 async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient) -> None:
-    from flows.signing import MAC_CHARS
-    from flows.typed import match
+    from flows.core.signing import MAC_CHARS
+    from flows.core.typed import match
 
     await client.send("/start")
     data = client.button("Use the defaults")
@@ -301,6 +301,6 @@ async def test_button_data_is_signed_over_unambiguous_fields(client: FakeClient)
         await client.press(forged)
         assert "can't use that button" in client.text
     engine = client.engine
-    mac = engine.signer.mac
-    assert mac(1, 2, "a", "b:c") != mac(1, 2, "a:b", "c")  # fields can't run into each other
+    sign = engine.signer.mac
+    assert sign(1, 2, "a", "b:c") != sign(1, 2, "a:b", "c")  # fields can't run into each other
     assert match([], "3") is None

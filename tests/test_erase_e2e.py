@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.db import create_engine, sessionmaker
-from flows.models import InboxUpdate
+from flows.store.models import InboxUpdate
 from tests.test_e2e import ALICE, Bot, onboard
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import make_url
 
 from bot.runtime import Runtime, parse_input
-from flows.replies import Identity
+from flows.core.replies import Identity
 from tests.explorer import ANSWER, COMMANDS, Explorer
 
 pytestmark = [

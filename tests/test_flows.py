@@ -7,8 +7,8 @@ import json
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
-from flows.models import ConversationSession, Reflection, User
-from flows.texts import ALREADY_ERASED
+from flows.core.texts import ALREADY_ERASED
+from flows.store.models import ConversationSession, Reflection, User
 from tests.client import FakeClient
 
 
@@ -234,7 +234,7 @@ async def test_conversation_survives_a_restart(client: FakeClient, runtime: Runt
 
 
 async def test_repeated_update_is_processed_once(runtime: Runtime) -> None:
-    from flows.replies import CommandEvent, Identity
+    from flows.core.replies import CommandEvent, Identity
 
     who = Identity("telegram", "42", "Sam")
     first = await runtime.coach.handle(who, CommandEvent("start"), update_id=7)

@@ -6,9 +6,18 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from flows.assess import gmts_statuses, items_for
-from flows.gmts import ACHIEVED, ACHIEVED_PLUS, END_OF_SCHEME, NOT_ACHIEVED, PARTIALLY, YEAR_ONE, status, summarise
-from flows.models import Assessment
+from flows.rules.gmts import (
+    ACHIEVED,
+    ACHIEVED_PLUS,
+    END_OF_SCHEME,
+    NOT_ACHIEVED,
+    PARTIALLY,
+    YEAR_ONE,
+    status,
+    summarise,
+)
+from flows.store.models import Assessment
+from flows.talks.assess import gmts_statuses, items_for
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.test_flows import onboard

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from flows.intake import describe, find_identifiers, redact
+from flows.core.intake import describe, find_identifiers, redact
 
 TODAY = date(2026, 11, 25)
 

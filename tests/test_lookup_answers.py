@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.answers import NOTHING, Answer, Asker, answer_question, describe
+from flows.talks.answers import NOTHING, Answer, Asker, answer_question, describe
 from frameworks.lookup import LookupIndex, programme_facts
 from frameworks.schema import Programme
 

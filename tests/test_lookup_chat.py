@@ -4,7 +4,7 @@ and a pointer to /help; two stages, or two frameworks, side by side."""
 
 from __future__ import annotations
 
-from flows.answers import GREETING, OFF_TOPIC, THANKS, Asker, answer_question
+from flows.talks.answers import GREETING, OFF_TOPIC, THANKS, Asker, answer_question
 from frameworks.compare import compare
 from frameworks.lookup import LookupIndex
 from tests.client import FakeClient

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.runtime import Runtime
-from flows.models import Nudge, NudgeDelivery, Reflection, User
-from flows.nudges import Dispatcher, Pass
-from flows.push import SendResult, SendStatus
-from flows.replies import Identity, Reply
+from flows.core.push import SendResult, SendStatus
+from flows.core.replies import Identity, Reply
+from flows.store.models import Nudge, NudgeDelivery, Reflection, User
+from flows.talks.nudges import Dispatcher, Pass
 from tests.client import FakeClient
 from tests.test_flows import onboard, reflect
 
@@ -310,7 +310,7 @@ async def test_export_and_delete_include_cpd(setup: Setup) -> None:
 
 
 async def test_the_record_of_sent_nudges_is_purged_after_400_days(setup: Setup) -> None:
-    from flows.retention import purge
+    from flows.core.retention import purge
 
     await setup.user()
     assert (await setup.run(DUE)).sent == 1

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.schedule import (
+from flows.rules.schedule import (
     Quiet,
     appraisal_checkpoints,
     at_local,

@@ -16,7 +16,7 @@ import pytest
 from bot.cli import main
 from bot.keys import _create_key_file
 from bot.logs import Redact, setup
-from flows.crypto import Cipher
+from flows.core.crypto import Cipher
 from tests.conftest import POSTGRES_URL, reset_postgres
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ROOT

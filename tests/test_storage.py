@@ -12,7 +12,7 @@ from bot.db import create_engine, downgrade, migrate
 from bot.keys import load_cipher
 from bot.runtime import Runtime
 from bot.settings import Settings
-from flows.templating import render
+from flows.core.templating import render
 from tests.client import FakeClient
 from tests.test_flows import finish_unrated, onboard
 
@@ -111,7 +111,7 @@ async def test_migrations_match_the_models(blank_database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from flows.models import Base
+    from flows.store.models import Base
 
     engine = create_engine(blank_database_url)
     try:

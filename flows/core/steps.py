@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from flows.common import RATING_LABELS, first_number
-from flows.flow import Action, Buttons, Ctx, FlowState, Prompt, Rows, Step
-from flows.guard import Accept, G, intake
-from flows.replies import Button
+from flows.core.flow import Action, Buttons, Ctx, FlowState, Prompt, Rows, Step
+from flows.core.guard import Accept, G, intake
+from flows.core.replies import Button
+from flows.core.typed import first_number
+from flows.rules.scale import RATING_LABELS
 
 S = TypeVar("S", bound=FlowState)
 Then = str | Callable[[Ctx, S], Awaitable[None]]

@@ -22,14 +22,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, Table, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.common import DAYS
-from flows.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
-from flows.engine import Engine
-from flows.flow import Ctx, Kind
-from flows.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
-from flows.push import Sender, SendStatus
-from flows.replies import Button, Identity, Reply
-from flows.schedule import (
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Kind
+from flows.core.push import Sender, SendStatus
+from flows.core.replies import Button, Identity, Reply
+from flows.rules.schedule import (
     Quiet,
     appraisal_checkpoints,
     aware,
@@ -39,6 +36,9 @@ from flows.schedule import (
     this_evening,
     week_start,
 )
+from flows.store.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
+from flows.talks.common import DAYS
+from flows.talks.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
 
 log = logging.getLogger(__name__)
 

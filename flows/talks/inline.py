@@ -13,10 +13,10 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flows.answers import Asker, at_asker_stage, describe
-from flows.common import short, stage_label
-from flows.models import User
-from flows.replies import Identity
+from flows.core.replies import Identity
+from flows.store.models import User
+from flows.talks.answers import Asker, at_asker_stage, describe
+from flows.talks.common import short, stage_label
 from frameworks.catalogue import Entry
 from frameworks.lookup import LookupIndex, quoted_stage
 

@@ -7,10 +7,14 @@ from enum import StrEnum
 
 from sqlalchemy import delete, func, select, update
 
-from flows.common import menu_buttons
-from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind
-from flows.models import (
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Flow, FlowState, Kind
+from flows.core.replies import Attachment
+from flows.core.retention import INBOX_DAYS
+from flows.core.steps import confirm
+from flows.core.templating import render
+from flows.core.texts import CANCELLED, NOTHING_TO_CANCEL
+from flows.store.models import (
     Assessment,
     ConversationSession,
     CpdActivity,
@@ -21,11 +25,7 @@ from flows.models import (
     Reflection,
     User,
 )
-from flows.replies import Attachment
-from flows.retention import INBOX_DAYS
-from flows.steps import confirm
-from flows.templating import render
-from flows.texts import CANCELLED, NOTHING_TO_CANCEL
+from flows.talks.common import menu_buttons
 
 
 async def menu(ctx: Ctx, args: str) -> None:

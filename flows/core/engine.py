@@ -14,19 +14,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flows import interrupt, typed
-from flows.crypto import Cipher
-from flows.flow import Command, Ctx, Flow, FlowError, Handler, Kind, Step
-from flows.models import ConversationSession, InboxUpdate, User
-from flows.push import Sender, SendResult, SendStatus
-from flows.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply, TextEvent
-from flows.schedule import Round
-from flows.sessions import SessionStore, Where
-from flows.signing import ButtonSigner
-from flows.storage import (
+from flows.core import interrupt, typed
+from flows.core.crypto import Cipher
+from flows.core.flow import Command, Ctx, Flow, FlowError, Handler, Kind, Step
+from flows.core.push import Sender, SendResult, SendStatus
+from flows.core.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply, TextEvent
+from flows.core.sessions import SessionStore, Where
+from flows.core.signing import ButtonSigner
+from flows.core.storage import (
     Stored,
 )
-from flows.texts import (
+from flows.core.texts import (
     ALREADY_ERASED,
     FORGED_BUTTON,
     PIECE_ADDED,
@@ -35,7 +33,9 @@ from flows.texts import (
     USE_BUTTONS,
     unknown_command,
 )
-from flows.transactions import Transactions
+from flows.core.transactions import Transactions
+from flows.rules.schedule import Round
+from flows.store.models import ConversationSession, InboxUpdate, User
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 

@@ -6,12 +6,11 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.replies import Button
+from flows.core.replies import Button
 from frameworks.catalogue import Catalogue, Entry
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 FRAMEWORKS = {"mlf2025": "MLF 2025 (new, draft)", "lf2011": "Leadership Framework 2011"}
-RATING_LABELS = ["Insufficient", "Essential", "Proficient", "Strong", "Exemplary"]
 
 PROMPTS: dict[str, list[tuple[str, bool]]] = {
     # (prompt, whether a very short answer gets the "so what" follow-up)
@@ -47,12 +46,6 @@ SHORT_ANSWER_WORDS = 8
 def plural(count: int, noun: str, nouns: str = "") -> str:
     """ "1 reflection", "3 reflections" (never "reflection(s)")."""
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
-
-
-def first_number(text: str) -> int | None:
-    """The first whole number in a typed answer ("20", "about 45 minutes")."""
-    m = re.search(r"\d+", text)
-    return int(m.group(0)) if m else None
 
 
 def stage_label(cat: Catalogue, framework: str, stage: str) -> str:

@@ -9,8 +9,8 @@ import hmac
 import json
 from dataclasses import replace
 
-from flows.crypto import Cipher
-from flows.replies import Button, Reply
+from flows.core.crypto import Cipher
+from flows.core.replies import Button, Reply
 
 MAX_CALLBACK_BYTES = 64
 MAC_CHARS = 11  # 66 bits of HMAC-SHA256, base64url

@@ -1,5 +1,5 @@
 """How flows are declared: a typed state, named steps (prompt, buttons, what typed text does), and
-the per-event context handlers work with. The engine (``flows/engine.py``) runs them."""
+the per-event context handlers work with. The engine (``flows/core/engine.py``) runs them."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.crypto import Cipher
-from flows.models import User
-from flows.replies import Attachment, Button, Reply
+from flows.core.crypto import Cipher
+from flows.core.replies import Attachment, Button, Reply
+from flows.store.models import User
 from frameworks.catalogue import Catalogue
 from frameworks.lookup import LookupIndex
 
 if TYPE_CHECKING:
-    from flows.engine import Engine
+    from flows.core.engine import Engine
 
 
 INTERRUPT_STEP = "__interrupt"  # the engine's own step: what to do with a flow that has work

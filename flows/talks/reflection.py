@@ -9,11 +9,18 @@ from html import escape
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from flows.assess import latest_weak_units
-from flows.common import (
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Flow, Kind, Rows, Step
+from flows.core.guard import GuardedState, identifier_step, intake
+from flows.core.replies import Button
+from flows.core.steps import free_text, number, rating
+from flows.core.templating import render
+from flows.rules.scale import RATING_LABELS
+from flows.store.models import Reflection
+from flows.talks.assess import latest_weak_units
+from flows.talks.common import (
     FOLLOW_UP,
     PROMPTS,
-    RATING_LABELS,
     SHORT_ANSWER_WORDS,
     menu_buttons,
     plural,
@@ -21,14 +28,7 @@ from flows.common import (
     stage_label,
     statement_for,
 )
-from flows.cpd import unit_of
-from flows.engine import Engine
-from flows.flow import Ctx, Flow, Kind, Rows, Step
-from flows.guard import GuardedState, identifier_step, intake
-from flows.models import Reflection
-from flows.replies import Button
-from flows.steps import free_text, number, rating
-from flows.templating import render
+from flows.talks.cpd import unit_of
 
 LATER_BUTTON = Button("Later", "later")
 MINUTES = ["5", "10", "15", "30"]

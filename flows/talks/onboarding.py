@@ -9,7 +9,12 @@ from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from flows.common import (
+from flows.core.engine import Engine
+from flows.core.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Prompt, Rows, Step
+from flows.core.replies import Button
+from flows.core.templating import render
+from flows.rules.schedule import Quiet, aware, hhmm
+from flows.talks.common import (
     DAYS,
     FRAMEWORKS,
     PROMPT_NAMES,
@@ -21,12 +26,7 @@ from flows.common import (
     valid_stage,
     valid_timezone,
 )
-from flows.engine import Engine
-from flows.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Prompt, Rows, Step
-from flows.nudges import reschedule
-from flows.replies import Button
-from flows.schedule import Quiet, aware, hhmm
-from flows.templating import render
+from flows.talks.nudges import reschedule
 
 TIMES = ["08:00", "12:30", "17:30", "20:00"]
 TZ_EXAMPLE = "(for example Europe/Dublin)"

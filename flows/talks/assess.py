@@ -15,15 +15,16 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.chart import radar_png
-from flows.common import RATING_LABELS, menu_buttons, plural, short, stage_label, statement_for
-from flows.cpd import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
-from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind, Rows, Step
-from flows.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
-from flows.models import Assessment, CpdTarget, User
-from flows.replies import Attachment, Button
-from flows.steps import number
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
+from flows.core.replies import Attachment, Button
+from flows.core.steps import number
+from flows.rules.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
+from flows.rules.scale import RATING_LABELS
+from flows.store.models import Assessment, CpdTarget, User
+from flows.talks.chart import radar_png
+from flows.talks.common import menu_buttons, plural, short, stage_label, statement_for
+from flows.talks.cpd import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
 from frameworks.catalogue import Catalogue
 from frameworks.schema import Programme
 

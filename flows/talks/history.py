@@ -14,14 +14,15 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from sqlalchemy import func, select
 
-from flows.common import RATING_LABELS, menu_buttons, short
-from flows.engine import Engine
-from flows.flow import Action, Ctx, Flow, FlowError, Kind, Rows, Step
-from flows.guard import GuardedState, identifier_step
-from flows.models import Assessment, Reflection
-from flows.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
-from flows.replies import Button
-from flows.steps import confirm, fixed, free_text, number
+from flows.core.engine import Engine
+from flows.core.flow import Action, Ctx, Flow, FlowError, Kind, Rows, Step
+from flows.core.guard import GuardedState, identifier_step
+from flows.core.replies import Button
+from flows.core.steps import confirm, fixed, free_text, number
+from flows.rules.scale import RATING_LABELS
+from flows.store.models import Assessment, Reflection
+from flows.talks.common import menu_buttons, short
+from flows.talks.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
 
 PAGE = 8
 

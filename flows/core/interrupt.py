@@ -3,8 +3,8 @@ The engine's own step: held in the flow's session with what was asked for (``pen
 
 from __future__ import annotations
 
-from flows.flow import INTERRUPT_STEP, Ctx
-from flows.replies import Button
+from flows.core.flow import INTERRUPT_STEP, Ctx
+from flows.core.replies import Button
 
 STEP = INTERRUPT_STEP
 

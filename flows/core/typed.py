@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flows.replies import Button
+from flows.core.replies import Button
 
 _MARKS = re.compile(r"[✅✓☑️⚠️•]")
 _EDGES = " .,!?;:'\"()"
@@ -45,6 +45,12 @@ def match(buttons: list[Button], text: str, *, free: bool = False, numeric: bool
         return None
     words = [low in label.split() or any(w.startswith(low) for w in label.split()) for label in labels]
     return _one(buttons, words)
+
+
+def first_number(text: str) -> int | None:
+    """The first whole number in a typed answer ("20", "about 45 minutes")."""
+    m = re.search(r"\d+", text)
+    return int(m.group(0)) if m else None
 
 
 def _one(buttons: list[Button], hits: list[bool]) -> Button | None:

@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from flows import interrupt
-from flows.crypto import DecryptionError
-from flows.flow import Ctx, Flow, FlowState
-from flows.models import User
-from flows.replies import Identity
-from flows.schedule import aware
-from flows.storage import (
+from flows.core import interrupt
+from flows.core.crypto import DecryptionError
+from flows.core.flow import Ctx, Flow, FlowState
+from flows.core.replies import Identity
+from flows.core.storage import (
     CLAIM,
     INSERT_DONE,
     INSERT_SESSION,
@@ -36,10 +34,12 @@ from flows.storage import (
     stored,
     user_object,
 )
-from flows.texts import STATE_DROPPED
+from flows.core.texts import STATE_DROPPED
+from flows.rules.schedule import aware
+from flows.store.models import User
 
 if TYPE_CHECKING:
-    from flows.engine import Engine
+    from flows.core.engine import Engine
 
 log = logging.getLogger(__name__)
 

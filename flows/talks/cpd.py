@@ -16,14 +16,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.common import menu_buttons, parse_date, plural, short
-from flows.engine import Engine
-from flows.flow import Action, Ctx, Flow, Kind, Rows, Step
-from flows.guard import GuardedState, identifier_step
-from flows.models import CpdActivity, CpdTarget, Reflection, User
-from flows.replies import Button
-from flows.schedule import Round, at_local, round_window
-from flows.steps import Then, fixed, free_text, number
+from flows.core.engine import Engine
+from flows.core.flow import Action, Ctx, Flow, Kind, Rows, Step
+from flows.core.guard import GuardedState, identifier_step
+from flows.core.replies import Button
+from flows.core.steps import Then, fixed, free_text, number
+from flows.rules.schedule import Round, at_local, round_window
+from flows.store.models import CpdActivity, CpdTarget, Reflection, User
+from flows.talks.common import menu_buttons, parse_date, plural, short
 from frameworks.catalogue import Catalogue
 
 UNIT = {"mlf2025": "standard", "lf2011": "domain"}  # what "every standard/domain covered" counts

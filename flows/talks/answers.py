@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from html import escape
 
-from flows.common import menu_buttons, short, stage_label, statement_for, valid_stage
-from flows.engine import Engine
-from flows.flow import Ctx, Flow, FlowState, Kind, Step
-from flows.reflection import suggestion
-from flows.replies import Button
-from flows.templating import render
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Flow, FlowState, Kind, Step
+from flows.core.replies import Button
+from flows.core.templating import render
+from flows.talks.common import menu_buttons, short, stage_label, statement_for, valid_stage
+from flows.talks.reflection import suggestion
 from frameworks.catalogue import Catalogue, Entry
 from frameworks.compare import Comparison, compare
 from frameworks.lookup import LookupIndex, programme_facts, quoted_stage

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from flows.flow import Ctx, FlowState, Step
-from flows.intake import describe, find_identifiers, redact
-from flows.replies import Button
+from flows.core.flow import Ctx, FlowState, Step
+from flows.core.intake import describe, find_identifiers, redact
+from flows.core.replies import Button
 
 
 class GuardedState(FlowState):

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from flows.engine import Engine
-from flows.models import ConversationSession, InboxUpdate, NudgeDelivery
+from flows.core.engine import Engine
+from flows.store.models import ConversationSession, InboxUpdate, NudgeDelivery
 
 INBOX_DAYS = 7
 DELIVERY_DAYS = 400

@@ -1,4 +1,4 @@
-"""The flow engine's transactions and its own statements (``flows/engine.py``).
+"""The flow engine's transactions and its own statements (``flows/core/engine.py``).
 
 Per event the engine claims the inbox row, reads the user and their conversation and writes the
 conversation back. It does that with plain statements built once, not through the ORM: the unit of
@@ -26,7 +26,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.sql import Delete, Insert, Select, Update
 
-from flows.models import ConversationSession, InboxUpdate, User
+from flows.store.models import ConversationSession, InboxUpdate, User
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from flows.replies import Identity, Reply
+from flows.core.replies import Identity, Reply
 
 
 class SendStatus(Enum):

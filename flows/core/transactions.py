@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from flows.replies import Identity
-from flows.storage import InlineDriver, Tx, inline_driver
+from flows.core.replies import Identity
+from flows.core.storage import InlineDriver, Tx, inline_driver
 
 
 class Transactions:

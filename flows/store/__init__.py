@@ -1,0 +1,1 @@
+"""The storage model: SQLAlchemy tables, with the encrypted columns. Migrations are in migrations/."""
