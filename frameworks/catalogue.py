@@ -420,7 +420,7 @@ def build(files: Iterable[FileHeader]) -> Catalogue:
     return cat
 
 
-def _check_references(cat: Catalogue) -> None:
+def _check_references(cat: Catalogue) -> None:  # noqa: C901 - one flat check per kind of reference, read top to bottom
     def need(ref: str, where: str) -> None:
         if ref not in cat.by_id:
             raise FrameworkDataError(f"{where}: unknown reference {ref!r}")

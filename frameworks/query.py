@@ -215,7 +215,7 @@ def _named_frameworks(low: str) -> tuple[str, ...]:
     return tuple(fw for _, fw in sorted(found))
 
 
-def parse(text: str, vocab: Vocabulary | None = None) -> Query:
+def parse(text: str, vocab: Vocabulary | None = None) -> Query:  # noqa: C901 - one pass per kind of hint
     """Pull the framework, stage and code hints out of a question; keep the topic words."""
     low = " " + text.lower().replace("’", "'") + " "
     low = SEVENTY_TWENTY_TEN.sub(" seventy twenty ten ", low)  # a name written in digits

@@ -67,7 +67,7 @@ def _ul_bullets(cell: str) -> list[str]:
     return [b.strip() for b in body.split("•") if b.strip()]
 
 
-def parse_seed(text: str) -> SeedGmts:
+def parse_seed(text: str) -> SeedGmts:  # noqa: C901 - one pass over the extracted seed, a branch per kind of line
     lines = text.splitlines()
     start = lines.index("Section 1. Personal Qualities")
     comps: dict[str, SeedCompetency] = {}

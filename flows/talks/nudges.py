@@ -700,7 +700,7 @@ class Dispatcher:
         finally:
             await flush()
 
-    async def _send(self, item: _Send, pacer: Pacer, result: Pass, marker: _Marker) -> str | None:
+    async def _send(self, item: _Send, pacer: Pacer, result: Pass, marker: _Marker) -> str | None:  # noqa: C901 - every Bot API outcome in one place (moves to bot/ with the runtime work)
         """Send one nudge, marked "sending" first (in its own small transaction); its final status."""
         replies: list[Reply] = []
         key = {"n": item.nudge_id, "o": item.occurrence}
