@@ -216,3 +216,18 @@ async def bot(fake: FakeTelegram, database_url: str, tmp_path: Path) -> AsyncIte
     service = await start_app(settings)
     yield Bot(fake, settings, service)
     await stop_app(service)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the explorer walked (tests/test_explorer.py), said at the end of every run, also under xdist."""
+    lines = [
+        str(value)
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "explorer"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "explorer")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

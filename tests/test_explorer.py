@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,9 @@ async def seed(explorer: Explorer, who: Identity) -> None:
         await explorer.run(who, parse_input(line), [])
 
 
-async def test_every_step_button_and_typed_answer(runtime: Runtime) -> None:
+async def test_every_step_button_and_typed_answer(
+    runtime: Runtime, record_property: Callable[[str, object], None]
+) -> None:
     explorer = Explorer(runtime.coach, database(runtime))
     await explorer.explore(NEW, ["/start"])
     await seed(explorer, KNOWN)
@@ -47,20 +50,23 @@ async def test_every_step_button_and_typed_answer(runtime: Runtime) -> None:
     declared = {(f.name, str(s)) for f in runtime.coach.flows.values() for s in f.steps}
     missed = declared - explorer.tally.steps
     t = explorer.tally
-    print(
-        f"\nexplorer: {len(t.steps)} of {len(declared)} declared steps reached, {t.nodes} screens, "
-        f"{t.buttons} buttons, {t.events} events; not reached: {sorted(missed)}"
+    record_property(
+        "explorer",
+        f"{len(t.steps)} of {len(declared)} declared steps reached, {t.nodes} screens, "
+        f"{t.buttons} buttons pressed and typed, {t.events} events",
     )
     assert not explorer.violations, "\n".join(explorer.violations[:20])
     assert not missed, f"steps no path reached: {sorted(missed)}"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_a_random_walk_of_several_users(runtime: Runtime, seed: int) -> None:
+async def test_a_random_walk_of_several_users(
+    runtime: Runtime, seed: int, record_property: Callable[[str, object], None]
+) -> None:
     explorer = Explorer(runtime.coach, database(runtime))
     users = [Identity("terminal", f"user{i}", f"User{i}") for i in range(4)]
     await explorer.walk(users, 1000, seed)
     t = explorer.tally
-    print(f"\nrandom walk (seed {seed}): {t.events} events, {len(t.steps)} steps reached, {dict(t.kinds)}")
+    record_property("explorer", f"random walk (seed {seed}): {t.events} events over 4 users, {len(t.steps)} steps")
     assert not explorer.violations, "\n".join(explorer.violations[:20])
     assert t.events == 1000
