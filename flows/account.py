@@ -9,12 +9,15 @@ from sqlalchemy import delete, func, select, update
 
 from flows.common import menu_buttons
 from flows.engine import Engine
+from flows.feedback_results import export as feedback_export
 from flows.flow import Ctx, Flow, FlowState, Kind
 from flows.models import (
     Assessment,
     ConversationSession,
     CpdActivity,
     CpdTarget,
+    FeedbackResponse,
+    FeedbackRound,
     InboxUpdate,
     Nudge,
     NudgeDelivery,
@@ -145,6 +148,7 @@ async def export(ctx: Ctx, args: str) -> None:
             for t in targets
         ],
     }
+    doc.update(await feedback_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
         "Here is everything I hold about you.",
@@ -172,7 +176,11 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment):
+    # 360° feedback: the answers they gave others, their own rounds and every answer to them.
+    await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.rater_id == uid))
+    theirs_rounds = select(FeedbackRound.id).where(FeedbackRound.user_id == uid)
+    await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.round_id.in_(theirs_rounds)))
+    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, FeedbackRound):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))
@@ -202,8 +210,8 @@ FLOW = Flow(
     names=Erase,
     steps={
         Erase.CONFIRM: confirm(
-            "This erases your settings, every reflection, your self-assessments and your CPD log and targets, "
-            "for good. Are you sure?",
+            "This erases your settings, every reflection, your self-assessments, your CPD log and targets, your "
+            "360° feedback rounds and any feedback you gave others, for good. Are you sure?",
             yes=("Yes, erase everything", erase),
             no=("No, keep my data", keep),
         )

@@ -96,6 +96,7 @@ class Engine:
         default_timezone: str = "Europe/London",
         single_writer: bool = False,
         appraisal_round: Round | None = None,
+        feedback_min_raters: int = 3,
     ) -> None:
         self.sessionmaker = sessionmaker
         bind = sessionmaker.kw.get("bind")
@@ -108,6 +109,8 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_timezone = default_timezone
         self.appraisal_round = appraisal_round  # the operator's default, for users who set no date
+        self.feedback_min_raters = max(3, feedback_min_raters)  # 360° results need this many answers, never < 3
+        self.bot_username: str | None = None  # from getMe, set by the Telegram runtime (the terminal has none)
         self.flows: dict[str, Flow[Any]] = {}
         self.commands: dict[str, Command] = {}
         self.global_clicks: dict[str, Command] = {}
@@ -631,7 +634,7 @@ class Engine:
         if len(text) > 60:
             return None
         step = None if ctx.step == interrupt.STEP else self._step(ctx)
-        buttons = [self._signed(b, ctx.user.id, version) for b in self.buttons(ctx)]
+        buttons = [self._signed(b, ctx.user.id, version) for b in self.buttons(ctx) if not b.url]
         return typed.match(
             buttons, text, free=step is not None and step.free, numeric=step is not None and step.numeric
         )
@@ -664,6 +667,8 @@ class Engine:
             reply.buttons = [[self._signed(b, user_id, version) for b in row] for row in reply.buttons]
 
     def _signed(self, b: Button, user_id: int, version: int) -> Button:
+        if b.url:
+            return replace(b)  # a link: Telegram opens it, nothing comes back to sign
         if "|" in b.action or "|" in b.arg:
             raise ValueError(f"'|' in a button's action or argument: {b.action!r} {b.arg!r}")
         v = version if b.scoped else 0

@@ -136,6 +136,8 @@ class Explorer:
                 if not row:
                     raise Violation(f"{path}: an empty keyboard row in {reply.text[:60]!r}")
                 for b in row:
+                    if b.url and b.label.strip() and b.url.startswith("https://") and not b.data:
+                        continue  # a link button: Telegram opens it, nothing comes back
                     if not b.label.strip() or not b.data or len(b.data.encode()) > MAX_CALLBACK_BYTES:
                         raise Violation(f"{path}: a bad button {b!r}")
 
@@ -211,7 +213,7 @@ class Explorer:
 
     async def _branches(self, who: Identity, node: Node, trail: list[str]) -> list[tuple[Node, list[str]]]:
         out = []
-        buttons = [b for r in node.shown for row in r.buttons for b in row]
+        buttons = [b for r in node.shown for row in r.buttons for b in row if not b.url]
         self.tally.buttons += len(buttons)
         for b in buttons:
             self.restore(node.snapshot)
@@ -247,8 +249,8 @@ class Explorer:
 
 
 def _random_event(rng: random.Random, history: list[Reply]) -> tuple[Event, str]:
-    buttons = [b for r in history for row in r.buttons for b in row]
-    latest = [b for r in history[-2:] for row in r.buttons for b in row]
+    buttons = [b for r in history for row in r.buttons for b in row if not b.url]
+    latest = [b for r in history[-2:] for row in r.buttons for b in row if not b.url]
     roll = rng.random()
     if buttons and roll < 0.45:
         b = rng.choice(latest) if latest and rng.random() < 0.7 else rng.choice(buttons)  # older messages too
