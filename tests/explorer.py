@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from bot.runtime import parse_input
 from bot.telegram import MAX_MESSAGE, split_text
 from flows.engine import MAX_CALLBACK_BYTES, Engine, Where
-from flows.models import Assessment, CpdActivity, CpdTarget, Reflection, User
+from flows.models import Assessment, CpdActivity, CpdTarget, FeedbackResponse, Reflection, User
 from flows.replies import Button, ClickEvent, Event, Identity, Outcome, Reply, TextEvent
 
 LONG = ("I spent the afternoon with the team working through the rota. " * 90)[:5000]
@@ -50,6 +50,7 @@ COMMANDS = (
     "/develop",
     "/cpd",
     "/appraisal",
+    "/feedback",
     "/settings",
     "/privacy",
     "/export",
@@ -158,9 +159,12 @@ class Explorer:
         raise Violation(f"{path}: the unfinished {', '.join(sorted(lost))} was lost ({before} → {after})")
 
     async def _saved(self, who: Identity) -> int:
-        """How many things the user has saved (reflections, CPD, targets, assessments), in one statement."""
+        """How many things the user has saved (reflections, CPD, targets, assessments, feedback sent to a
+        colleague), in one statement."""
         user = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
         counts = [select(func.count()).select_from(m).where(m.user_id.in_(user)).scalar_subquery() for m in SAVED]
+        sent = FeedbackResponse.rater_id.in_(user) & FeedbackResponse.finished_at.is_not(None)
+        counts.append(select(func.count()).select_from(FeedbackResponse).where(sent).scalar_subquery())
         async with self.engine.transaction() as db:
             return sum(int(n) for n in (await db.execute(select(*counts))).one())
 
