@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from flows.common import menu_buttons, short, stage_label
 from flows.cpd import long_date, units
 from flows.engine import Engine
-from flows.feedback_results import is_open, results_of, show
+from flows.feedback_results import is_open, results_click, results_of, show
 from flows.feedback_rules import CLOSE_DAYS, MAX_OPEN_ROUNDS, TOKEN_PREFIX, new_token, token_hash
 from flows.flow import Action, Ctx, Flow, Kind, Rows, Step
 from flows.guard import GuardedState, identifier_step
@@ -367,3 +367,4 @@ FLOW = Flow(
 def register(engine: Engine) -> None:
     engine.flow(FLOW)
     engine.command("feedback", begin, Kind.SWITCH)
+    engine.click("fr", results_click, Kind.OVERLAY)

@@ -198,4 +198,43 @@ async def export(ctx: Ctx) -> dict[str, Any]:
 
 
 def history_label(ctx: Ctx, rnd: FeedbackRound) -> str:
-    return f"360° feedback · {long_date(rnd.created_at.date())}"
+    return f"360° feedback · started {long_date(rnd.created_at.date())}"
+
+
+async def latest_with_results(ctx: Ctx) -> tuple[FeedbackRound, Results] | None:
+    """The subject's newest round that has results to show."""
+    query = select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id, FeedbackRound.revoked.is_(False))
+    for rnd in (await ctx.db.execute(query.order_by(FeedbackRound.id.desc()).limit(3))).scalars():
+        res = await results_of(ctx, rnd)
+        if res is not None:
+            return rnd, res
+    return None
+
+
+async def develop_note(ctx: Ctx) -> str:
+    """For /develop: the areas colleagues rated lowest in the newest 360° results, if any."""
+    found = await latest_with_results(ctx)
+    if found is None:
+        return ""
+    rnd, res = found
+    low = lowest(res.others, rnd.areas)
+    if not low:
+        return "\n\n<b>From your 360° feedback</b>: colleagues rated every area 4 or more."
+    names = "; ".join(f"{escape(_title(ctx, a))} ({res.others[a]:.1f})" for a in low)
+    return f"\n\n<b>From your 360° feedback</b>, colleagues rate these lowest: {names}. /history has the results."
+
+
+async def history_buttons(ctx: Ctx) -> list[list[Button]]:
+    """For /history: the subject's rounds (newest three), each opening its results."""
+    query = select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id, FeedbackRound.revoked.is_(False))
+    rows = (await ctx.db.execute(query.order_by(FeedbackRound.id.desc()).limit(3))).scalars()
+    return [[Button(history_label(ctx, r), "fr", str(r.id), scoped=False)] for r in rows]
+
+
+async def results_click(ctx: Ctx, arg: str) -> None:
+    """A round's results from /history (only the user's own)."""
+    rnd = await ctx.db.get(FeedbackRound, int(arg)) if arg.isdigit() else None
+    if rnd is None or rnd.user_id != ctx.user.id or rnd.revoked:
+        ctx.say("That feedback round isn't there any more.")
+        return
+    await show(ctx, rnd)

@@ -3,6 +3,7 @@ raters' conversations in process, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -130,6 +131,17 @@ async def test_a_round_and_three_raters(runtime: Runtime) -> None:
     assert [r.attachment.kind for r in alice.last if r.attachment] == ["photo"]
     for rater in raters:  # nothing names them
         assert rater.who.first_name and rater.who.first_name not in alice.text
+    await alice.send("/history")
+    await alice.click("360° feedback · started")
+    assert "3 colleagues answered" in alice.text
+    await alice.send("/develop")
+    assert "From your 360° feedback" in alice.text
+    await alice.send("/export")
+    doc = json.loads(next(r.attachment for r in alice.last if r.attachment).content)
+    assert doc["feedback_rounds"][0]["results"]["raters"] == 3 and doc["feedback_given"] == []
+    await raters[0].send("/export")
+    given = json.loads(next(r.attachment for r in raters[0].last if r.attachment).content)["feedback_given"]
+    assert given[0]["for"] == "Alice" and given[0]["keep_doing"] == "Keeps the team calm on a busy shift."
 
 
 async def test_the_subject_cannot_rate_their_own_round(runtime: Runtime) -> None:
