@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.common import DAYS
 from flows.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
 from flows.engine import Engine
+from flows.feedback_nudges import remind as remind_feedback
 from flows.flow import Ctx, Kind
 from flows.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
 from flows.push import Sender, SendStatus
@@ -523,6 +524,7 @@ class Dispatcher:
                 if following is not None and not following.done():
                     await asyncio.wait([following])
             if following is None:
+                await remind_feedback(self.engine, self.sender, at or self.engine.clock(), self.channel)  # 360°
                 return result
             sends, more = following.result()
 

@@ -15,7 +15,7 @@ from flows.common import RATING_LABELS, menu_buttons, stage_label
 from flows.engine import Engine
 from flows.feedback_results import area_statements, is_open
 from flows.feedback_rules import MAX_RESPONSES, RELATIONSHIPS, TOKEN_PREFIX, token_hash
-from flows.flow import Ctx, Flow, Rows, Step
+from flows.flow import Ctx, Flow, Kind, Rows, Step
 from flows.guard import GuardedState, identifier_step
 from flows.models import FeedbackResponse, FeedbackRound
 from flows.replies import Button
@@ -73,6 +73,20 @@ async def open_invitation(ctx: Ctx, args: str) -> None:
     if found.user_id == ctx.user.id:
         ctx.say("This is your own feedback link: share it with colleagues. You can't rate yourself in your own round.")
         return
+    await _take_part(ctx, found)
+
+
+async def resume_click(ctx: Ctx, arg: str) -> None:
+    """ "Give feedback now" on the one reminder: the round the rater opened, if it is still open."""
+    found = await ctx.db.get(FeedbackRound, int(arg)) if arg.isdigit() else None
+    mine = (FeedbackResponse.round_id == (found.id if found else 0)) & (FeedbackResponse.rater_id == ctx.user.id)
+    if found is None or found.revoked or await ctx.db.scalar(select(FeedbackResponse.id).where(mine)) is None:
+        ctx.say(NOT_VALID)
+        return
+    await _take_part(ctx, found)
+
+
+async def _take_part(ctx: Ctx, found: FeedbackRound) -> None:
     mine = await ctx.db.scalar(
         select(FeedbackResponse).where(FeedbackResponse.round_id == found.id, FeedbackResponse.rater_id == ctx.user.id)
     )
@@ -298,3 +312,4 @@ FLOW = Flow(
 
 def register(engine: Engine) -> None:
     engine.flow(FLOW)
+    engine.click("fb", resume_click, Kind.SWITCH)

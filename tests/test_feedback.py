@@ -7,7 +7,7 @@ import json
 import random
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
 from flows.feedback_rules import OTHERS, Answer, aggregate, blind_spots, groups, hidden_strengths, token_hash
@@ -207,3 +207,45 @@ async def test_a_comment_with_an_identifier_is_caught(runtime: Runtime) -> None:
     await bob.click("Remove it")
     await bob.click("Skip")
     assert "943 476 5919" not in bob.text and "not observed" in bob.text
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+async def test_reminders_once_each_in_waking_hours_blocked_raters_skipped(runtime: Runtime) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flows.models import User
+    from flows.nudges import Dispatcher
+    from flows.push import SendStatus
+    from tests.test_nudges import Outbox
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    runtime.coach.clock = lambda: now
+    alice, bob, cara = (FakeClient(runtime.coach, n) for n in ("alice", "bob", "cara"))
+    token = await start_round(alice)
+    for rater in (bob, cara):  # both open the link, neither finishes
+        await rater.send(f"/start {token}")
+        await rater.click("Start")
+    outbox = Outbox()
+    dispatcher = Dispatcher(runtime.coach, outbox, channel="terminal", rate=1000)
+    await dispatcher.run_once()
+    assert outbox.sent == []  # too early for either
+    async with runtime.coach.transaction() as db:  # cara blocked the bot
+        await db.execute(update(User).where(User.external_id == "cara").values(blocked=True))
+
+    now += timedelta(days=1, hours=10)  # 22:00 in London: quiet hours
+    await dispatcher.run_once()
+    assert outbox.sent == []
+    now += timedelta(hours=11)  # 09:00 next morning
+    await dispatcher.run_once()
+    assert "You started giving <b>Alice</b> feedback" in outbox.text("bob") and outbox.to("cara") == []
+    await bob.press(outbox.to("bob")[0][0].buttons[0][0].data)  # "Give feedback now"
+    assert "Alice" in bob.text and "Start" in bob.labels
+
+    now += timedelta(days=10, hours=3)  # 12:00, under three days before closing, nobody has answered
+    outbox.script = [SendStatus.SENT]
+    await dispatcher.run_once()
+    await dispatcher.run_once()
+    assert len(outbox.to("alice")) == 1 and "fewer than 3" in outbox.text("alice")
+    assert len(outbox.to("bob")) == 1  # one reminder only
