@@ -37,7 +37,7 @@ async def menu(ctx: Ctx, args: str) -> None:
 
 async def help_command(ctx: Ctx, args: str) -> None:
     sources = "; ".join(f"{f.short_title} ({f.source.publisher})" for f in ctx.catalogue.files[:4])
-    ctx.say(render("help", sources=sources), menu_buttons())
+    ctx.say(render("help", sources=sources, need=ctx.engine.feedback_min_raters), menu_buttons())
 
 
 async def cancel(ctx: Ctx, args: str) -> None:
@@ -55,7 +55,14 @@ async def cancel(ctx: Ctx, args: str) -> None:
 async def privacy(ctx: Ctx, args: str) -> None:
     count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
     ctx.say(
-        render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=ctx.ttl_days, inbox_days=INBOX_DAYS)
+        render(
+            "privacy",
+            channel=ctx.user.channel.capitalize(),
+            count=count,
+            ttl=ctx.ttl_days,
+            inbox_days=INBOX_DAYS,
+            need=ctx.engine.feedback_min_raters,
+        )
     )
 
 
