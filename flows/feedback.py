@@ -272,7 +272,7 @@ async def close_now(ctx: Ctx, s: FeedbackState, arg: str) -> None:
     if rnd is None or not is_open(rnd, ctx.now):
         ctx.say("That round has closed already.")
         return
-    rnd.closed_at = ctx.now
+    rnd.closed_at, rnd.announced = ctx.now, True  # the results follow here: no message about it later
     ctx.say("Closed: the link no longer takes answers.")
     await show(ctx, rnd)
 

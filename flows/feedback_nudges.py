@@ -1,5 +1,6 @@
 """360° feedback reminders, sent by the nudge dispatcher's pass (one line in ``Dispatcher._pass``):
 
+- the subject, when their round reaches its closing date: the results are ready (or there were too few);
 - the subject, once, in the last days before their round closes while fewer than the threshold have answered;
 - a rater who opened the link but did not send their answer, once, a day after opening it.
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from flows.cpd import long_date
 from flows.engine import Engine
-from flows.feedback_results import is_open
+from flows.feedback_results import TOO_FEW, is_open, results_of
 from flows.flow import Ctx
 from flows.models import FeedbackResponse, FeedbackRound, User
 from flows.push import Sender, SendStatus
@@ -73,7 +74,23 @@ async def remind(engine: Engine, sender: Sender, now: datetime, channel: str) ->
                 .limit(BATCH)
             )
         ).all()
+    async with engine.transaction() as db:
+        closed = (
+            await db.execute(
+                select(FeedbackRound.id, User.external_id)
+                .join(User, User.id == FeedbackRound.user_id)
+                .where(
+                    User.channel == channel,
+                    FeedbackRound.announced.is_(False),
+                    FeedbackRound.revoked.is_(False),
+                    FeedbackRound.closes_at <= now,
+                )
+                .limit(BATCH)
+            )
+        ).all()
     sent = 0
+    for round_id, external in closed:
+        sent += await _push(engine, sender, Identity(channel, external), _closed(round_id))
     for round_id, external in rounds:
         sent += await _push(engine, sender, Identity(channel, external), _subject(round_id))
     for response_id, external in raters:
@@ -102,6 +119,23 @@ def _subject(round_id: int) -> _Compose:
             "colleagues have answered so far, so there is nothing to show yet. A word to the people you sent the "
             "link to may help; /feedback makes a new link if you need one.",
             [[Button("Open /feedback", "m", "feedback", scoped=False)]],
+        )
+
+    return compose
+
+
+def _closed(round_id: int) -> _Compose:
+    async def compose(ctx: Ctx) -> None:
+        rnd = await ctx.db.get(FeedbackRound, round_id)
+        if rnd is None or rnd.announced or rnd.revoked or _resting(ctx.user, ctx.now):
+            return
+        rnd.announced = True
+        if await results_of(ctx, rnd) is None:
+            ctx.say(TOO_FEW.format(n=ctx.engine.feedback_min_raters))
+            return
+        ctx.say(
+            "<b>Your 360° feedback round has closed</b> and your results are ready.",
+            [[Button("See the results", "fr", str(rnd.id), scoped=False)]],
         )
 
     return compose

@@ -24,6 +24,10 @@ NOT_YET = (
     "Not enough answers yet to show anything: results appear once at least {n} colleagues have answered, "
     "so no one's answers can be picked out."
 )
+TOO_FEW = (
+    "That round closed with fewer than {n} answers, so nothing can be shown: no one's answers could be told apart. "
+    "/feedback starts a new round."
+)
 
 
 def is_open(rnd: FeedbackRound, now: datetime) -> bool:
@@ -71,7 +75,8 @@ async def show(ctx: Ctx, rnd: FeedbackRound) -> None:
     """Say the round's results (with the chart), or that there aren't enough answers yet."""
     res = await results_of(ctx, rnd)
     if res is None:
-        ctx.say(NOT_YET.format(n=ctx.engine.feedback_min_raters))
+        need = ctx.engine.feedback_min_raters
+        ctx.say(NOT_YET.format(n=need) if is_open(rnd, ctx.now) else TOO_FEW.format(n=need))
         return
     me = await own_view(ctx, rnd)
     ctx.say("\n".join(summary_lines(ctx, rnd, res, me)), attachment=_chart(ctx, rnd, res, me))

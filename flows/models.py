@@ -230,6 +230,7 @@ class FeedbackRound(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # closed early, or revoked
     revoked: Mapped[bool] = mapped_column(default=False, server_default=false())
     reminded: Mapped[bool] = mapped_column(default=False, server_default=false())  # the subject's reminder
+    announced: Mapped[bool] = mapped_column(default=False, server_default=false())  # told it closed
 
     __table_args__ = (UniqueConstraint("token_hash", name="uq_feedback_rounds_token_hash"),)
 

@@ -249,3 +249,28 @@ async def test_reminders_once_each_in_waking_hours_blocked_raters_skipped(runtim
     await dispatcher.run_once()
     assert len(outbox.to("alice")) == 1 and "fewer than 3" in outbox.text("alice")
     assert len(outbox.to("bob")) == 1  # one reminder only
+    now += timedelta(days=3)  # closed, with nobody's answer sent
+    await dispatcher.run_once()
+    await dispatcher.run_once()
+    assert len(outbox.to("alice")) == 2 and "closed with fewer than 3 answers" in outbox.text("alice")
+
+
+async def test_the_subject_hears_when_a_round_closes_with_results(runtime: Runtime) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flows.nudges import Dispatcher
+    from tests.test_nudges import Outbox
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    runtime.coach.clock = lambda: now
+    alice = FakeClient(runtime.coach, "alice")
+    token = await start_round(alice)
+    for name in ("bob", "cara", "dev"):
+        await rate(FakeClient(runtime.coach, name), token)
+    outbox = Outbox()
+    dispatcher = Dispatcher(runtime.coach, outbox, channel="terminal", rate=1000)
+    now += timedelta(days=14, hours=1)
+    await dispatcher.run_once()
+    assert "has closed" in outbox.text("alice") and len(outbox.to("alice")) == 1
+    await alice.press(outbox.to("alice")[0][0].buttons[0][0].data)
+    assert "3 colleagues answered" in alice.text and "(closed)" in alice.text

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True)),
         sa.Column("revoked", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("reminded", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.UniqueConstraint("token_hash", name="uq_feedback_rounds_token_hash"),
     )
     op.create_index("ix_feedback_rounds_user_id", "feedback_rounds", ["user_id"])
