@@ -26,6 +26,7 @@ from flows.templating import render
 
 DAYS = [7, 14, 21, 28]
 NAME_CHARS = 40
+MIN_AREAS = 3  # a narrowed round keeps at least three areas: a chart of fewer says nothing
 
 
 class FeedbackState(GuardedState):
@@ -136,8 +137,8 @@ def _areas_prompt(ctx: Ctx, s: FeedbackState) -> str:
     fw = ctx.catalogue.framework(ctx.user.framework).short_title
     return (
         f"Which areas should colleagues rate? All {len(units(ctx.catalogue, ctx.user.framework))} {_kind(ctx)} of "
-        f"{escape(fw)} at {escape(stage_label(ctx.catalogue, ctx.user.framework, ctx.user.stage))}, or tick the "
-        "ones you are working on, then Done."
+        f"{escape(fw)} at {escape(stage_label(ctx.catalogue, ctx.user.framework, ctx.user.stage))}, or tick at least "
+        f"{MIN_AREAS} you are working on, then Done."
     )
 
 
@@ -148,7 +149,7 @@ def _areas_buttons(ctx: Ctx, s: FeedbackState) -> Rows:
         entry = ctx.catalogue.by_id[area]
         label = ("✅ " if on else "") + short(f"{entry.code} {entry.title}", 48)
         rows.append([Button(label, "tick", ("-" if on else "+") + area)])
-    return [*rows, [Button("Done", "ticked")]] if s.areas else rows
+    return [*rows, [Button("Done", "ticked")]] if len(s.areas) >= MIN_AREAS else rows
 
 
 async def all_areas(ctx: Ctx, s: FeedbackState, arg: str) -> None:
@@ -166,7 +167,7 @@ async def tick(ctx: Ctx, s: FeedbackState, arg: str) -> None:
 
 
 async def ticked(ctx: Ctx, s: FeedbackState, arg: str) -> None:
-    await ctx.go(F.NAME if s.areas else F.AREAS)
+    await ctx.go(F.NAME if len(s.areas) >= MIN_AREAS else F.AREAS)
 
 
 def _name_buttons(ctx: Ctx, s: FeedbackState) -> Rows:

@@ -145,6 +145,8 @@ def _chart(ctx: Ctx, rnd: FeedbackRound, res: Results, me: dict[str, float] | No
     others = [res.others.get(a) for a in rnd.areas]
     mine = [me.get(a) for a in rnd.areas] if me is not None else None
     caption = "You (dashed) and others (solid)" if mine is not None else "How others see you"
+    if any(v is None for v in others):
+        caption += "; an area too few observed sits at 0"
     return Attachment(
         f"feedback-{rnd.id}.png",
         b"",

@@ -11,7 +11,7 @@ from html import escape
 from pydantic import Field
 from sqlalchemy import delete, func, select
 
-from flows.common import RATING_LABELS, menu_buttons, stage_label
+from flows.common import RATING_LABELS, stage_label
 from flows.engine import Engine
 from flows.feedback_results import area_statements, is_open
 from flows.feedback_rules import MAX_RESPONSES, RELATIONSHIPS, TOKEN_PREFIX, token_hash
@@ -248,8 +248,7 @@ async def send(ctx: Ctx, s: RateState, arg: str) -> None:
     ctx.say(
         f"Sent — thank you. {escape(s.name)} will see it only combined with others'. To withdraw it before the "
         "round closes, open the link again; /delete erases it.\n\nLeadCoach is a pocket coach for NHS managers: "
-        "/start if you'd like to try it yourself.",
-        menu_buttons()[:1],
+        "/start if you'd like to try it yourself."
     )
 
 

@@ -48,7 +48,7 @@ async def seed(explorer: Explorer, who: Identity) -> list[str]:
     round not yet answered, so every step (history's editing, offers to carry on, withdrawing) can be reached.
     Returns the invitations to the colleagues' rounds."""
     answered = await feedback_round(explorer, Identity("terminal", "colleague1", "Priya"))
-    unanswered = await feedback_round(explorer, Identity("terminal", "colleague2", "Tom"), "1")  # one area
+    unanswered = await feedback_round(explorer, Identity("terminal", "colleague2", "Tom"), "1", "2", "3")  # three areas
     script = [
         "/start", "Use the defaults",
         "/reflect", "Suggested", ANSWER, ANSWER, ANSWER, "4", "15 min", "Done", "Save",

@@ -274,3 +274,19 @@ async def test_the_subject_hears_when_a_round_closes_with_results(runtime: Runti
     assert "has closed" in outbox.text("alice") and len(outbox.to("alice")) == 1
     await alice.press(outbox.to("alice")[0][0].buttons[0][0].data)
     assert "3 colleagues answered" in alice.text and "(closed)" in alice.text
+
+
+async def test_a_narrowed_round_keeps_at_least_three_areas(runtime: Runtime) -> None:
+    alice = FakeClient(runtime.coach, "alice")
+    await onboard(alice)
+    await alice.send("/feedback")
+    await alice.click("Start a round")
+    await alice.click("2 Communicating")
+    await alice.click("5 Improving")
+    assert "Done" not in alice.labels
+    await alice.click("9 Working")
+    await alice.click("Done")
+    await alice.click("Use Alice")
+    await alice.click("7 days")
+    await alice.click("No note")
+    assert "Areas (3)" in alice.text and "Communicating and listening effectively" in alice.text
