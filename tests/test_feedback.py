@@ -7,6 +7,7 @@ import json
 import random
 import re
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
@@ -290,3 +291,24 @@ async def test_a_narrowed_round_keeps_at_least_three_areas(runtime: Runtime) -> 
     await alice.click("7 days")
     await alice.click("No note")
     assert "Areas (3)" in alice.text and "Communicating and listening effectively" in alice.text
+
+
+async def test_a_round_takes_a_limited_number_of_answers_and_unsent_ones_go_at_close(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from flows import rating360
+    from flows.retention import purge
+
+    monkeypatch.setattr(rating360, "MAX_RESPONSES", 2)
+    alice = FakeClient(runtime.coach, "alice")
+    token = await start_round(alice)
+    for name in ("bob", "cara"):
+        await FakeClient(runtime.coach, name).send(f"/start {token}")  # opened, not sent
+    dev = FakeClient(runtime.coach, "dev")
+    await dev.send(f"/start {token}")
+    assert "all the answers it can take" in dev.text
+    assert (await purge(runtime.coach, runtime.coach.clock())).unsent_feedback == 0  # still open
+    done = await purge(runtime.coach, runtime.coach.clock() + timedelta(days=15))
+    assert done.unsent_feedback == 2 and await responses(runtime, finished=False) == 0
