@@ -80,7 +80,12 @@ async def load(ctx: Ctx, s: FeedbackState) -> None:
 def _home_prompt(ctx: Ctx, s: FeedbackState) -> str:
     need = ctx.engine.feedback_min_raters
     if s.open:
-        state = "There are enough answers to show results." if s.enough else f"Fewer than {need} have answered so far."
+        state = (
+            "There are enough answers for results. They are shown once the round closes (then or now, if you "
+            "close it): results that changed while it was open would let a late answer be worked out."
+            if s.enough
+            else f"Fewer than {need} have answered so far."
+        )
         return f"<b>360° feedback</b>: your round is open until {s.closes}. {state}"
     return render("feedback_intro", need=need, last=s.closes if s.round_id else "")
 
@@ -88,11 +93,10 @@ def _home_prompt(ctx: Ctx, s: FeedbackState) -> str:
 def _home_buttons(ctx: Ctx, s: FeedbackState) -> Rows:
     done = [Button("Done", "done")]
     if s.open:
-        results = [[Button("See the results", "results")]] if s.enough else []
+        close = "Close it and see the results" if s.enough else "Close the round now"
         return [
-            *results,
+            [Button(close, "close")],
             [Button("New link (the old one stops working)", "relink")],
-            [Button("Close the round now", "close")],
             [Button("Revoke the round", "revoke")],
             done,
         ]
@@ -267,6 +271,12 @@ async def relink(ctx: Ctx, s: FeedbackState, arg: str) -> None:
     invitation(ctx, token, rnd.subject_name)
 
 
+def _close_prompt(ctx: Ctx, s: FeedbackState) -> str:
+    need = ctx.engine.feedback_min_raters
+    too_few = "" if s.enough else f" Fewer than {need} have answered, so there will be nothing to show."
+    return "Close the round now? No more answers will be taken." + too_few
+
+
 async def close_now(ctx: Ctx, s: FeedbackState, arg: str) -> None:
     rnd = await _mine(ctx, s)
     ctx.finish()
@@ -274,7 +284,7 @@ async def close_now(ctx: Ctx, s: FeedbackState, arg: str) -> None:
         ctx.say("That round has closed already.")
         return
     rnd.closed_at, rnd.announced = ctx.now, True  # the results follow here: no message about it later
-    ctx.say("Closed: the link no longer takes answers.")
+    ctx.say("Closed: the link no longer takes answers, and these results won't change.")
     await show(ctx, rnd)
 
 
@@ -352,7 +362,7 @@ FLOW = Flow(
         F.IDENTIFIERS: identifier_step(take_note),
         F.CONFIRM: confirm(_confirm_prompt, yes=("Start the round", create), no=("Discard", discard)),
         F.CLOSE: confirm(
-            "Close the round now? No more answers will be taken.",
+            _close_prompt,
             yes=("Yes, close it", close_now),
             no=("No, keep it open", back_home),
         ),

@@ -24,6 +24,10 @@ NOT_YET = (
     "Not enough answers yet to show anything: results appear once at least {n} colleagues have answered, "
     "so no one's answers can be picked out."
 )
+STILL_OPEN = (
+    "That round is open until {closes}. Results are shown once it closes, so that no one's answer can be worked out "
+    "by comparing what you saw before and after it; /feedback can close it now."
+)
 TOO_FEW = (
     "That round closed with fewer than {n} answers, so nothing can be shown: no one's answers could be told apart. "
     "/feedback starts a new round."
@@ -73,6 +77,9 @@ def _title(ctx: Ctx, area: str) -> str:
 
 async def show(ctx: Ctx, rnd: FeedbackRound) -> None:
     """Say the round's results (with the chart), or that there aren't enough answers yet."""
+    if is_open(rnd, ctx.now):
+        ctx.say(STILL_OPEN.format(closes=long_date(rnd.closes_at.date())))
+        return
     res = await results_of(ctx, rnd)
     if res is None:
         need = ctx.engine.feedback_min_raters
@@ -86,9 +93,8 @@ async def show(ctx: Ctx, rnd: FeedbackRound) -> None:
 
 
 def summary_lines(ctx: Ctx, rnd: FeedbackRound, res: Results, me: dict[str, float] | None) -> list[str]:
-    when = "open" if is_open(rnd, ctx.now) else "closed"
     lines = [
-        f"<b>Your 360° feedback</b> ({when}) · {escape(stage_label(ctx.catalogue, rnd.framework, rnd.stage))}",
+        f"<b>Your 360° feedback</b> · {escape(stage_label(ctx.catalogue, rnd.framework, rnd.stage))}",
         f"{res.raters} colleagues answered. Others' average (1–5) beside your latest self-assessment:",
     ]
     for area in rnd.areas:
@@ -166,7 +172,7 @@ async def export(ctx: Ctx) -> dict[str, Any]:
     ).scalars()
     mine = []
     for rnd in rounds:
-        res = await results_of(ctx, rnd)
+        res = None if is_open(rnd, ctx.now) else await results_of(ctx, rnd)  # as the subject can see them
         mine.append(
             {
                 "framework": rnd.framework,
@@ -212,7 +218,7 @@ async def latest_with_results(ctx: Ctx) -> tuple[FeedbackRound, Results] | None:
     """The subject's newest round that has results to show."""
     query = select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id, FeedbackRound.revoked.is_(False))
     for rnd in (await ctx.db.execute(query.order_by(FeedbackRound.id.desc()).limit(3))).scalars():
-        res = await results_of(ctx, rnd)
+        res = None if is_open(rnd, ctx.now) else await results_of(ctx, rnd)
         if res is not None:
             return rnd, res
     return None

@@ -84,11 +84,12 @@ async def test_four_users_results_at_three_anonymous(bot: Bot) -> None:
     for rater, relationship in zip(RATERS[:2], ("Peer", "Direct report"), strict=True):
         await answer(bot, rater, start, relationship, 3)
     home = await bot.say(ALICE, "/feedback")
-    assert "Fewer than 3" in home[0].text and not any(b["text"] == "See the results" for b in home[0].buttons)
+    assert "Fewer than 3" in home[0].text and not any(b["text"].startswith("Close it and") for b in home[0].buttons)
 
     await answer(bot, RATERS[2], start, "Line manager", 3)
     await bot.say(ALICE, "/feedback")
-    results = await bot.tap(ALICE, "See the results", replies=3)
+    await bot.tap(ALICE, "Close it and see the results")
+    results = await bot.tap(ALICE, "Yes, close it", replies=4)
     text = "\n".join(s.text for s in results)
     assert "3 colleagues answered" in text and "Blind spots" in text and "Hidden strengths" in text
     assert "Listens before deciding" in text and "Where to develop" in text
