@@ -66,7 +66,9 @@ def is_invitation(args: str) -> bool:
 
 async def open_invitation(ctx: Ctx, args: str) -> None:
     """/start fb_<token>: the round it names, checked, and the rater's answer begun (or offered back)."""
-    found = await ctx.db.scalar(select(FeedbackRound).where(FeedbackRound.token_hash == token_hash(args[3:])))
+    found = await ctx.db.scalar(
+        select(FeedbackRound).where(FeedbackRound.token_hash == token_hash(args[len(TOKEN_PREFIX) :]))
+    )
     if found is None or found.revoked:
         ctx.say(NOT_VALID)
         return
