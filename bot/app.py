@@ -26,6 +26,7 @@ COMMANDS = [
     ("assess", "Self-assessment with a profile chart"),
     ("develop", "Development ideas for your weakest areas"),
     ("cpd", "CPD log, targets and pace"),
+    ("feedback", "360° feedback from colleagues"),
     ("appraisal", "Countdown to your appraisal"),
     ("settings", "Framework, stage, nudges, appraisal date"),
     ("menu", "Main menu"),
@@ -45,7 +46,11 @@ def build_application(
         raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
-        app.bot_data["runtime"] = await open_runtime(settings)
+        runtime = app.bot_data["runtime"] = await open_runtime(settings)
+        try:  # from getMe (initialize): 360° invitation links name the bot
+            runtime.coach.bot_username = app.bot.username
+        except RuntimeError:  # not initialised (a benchmark's fake network): no links, said so
+            runtime.coach.bot_username = None
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]

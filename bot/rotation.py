@@ -8,7 +8,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from flows.core.engine import Engine
-from flows.store.models import ConversationSession, InboxUpdate, Meta, Reflection
+from flows.store.models import ConversationSession, FeedbackResponse, FeedbackRound, InboxUpdate, Meta, Reflection
 
 BATCH = 500
 # (the column, the primary key columns of its table)
@@ -18,6 +18,9 @@ COLUMNS: list[tuple[InstrumentedAttribute[Any], tuple[InstrumentedAttribute[Any]
     (ConversationSession.parked_data_enc, (ConversationSession.user_id,)),
     (InboxUpdate.payload_enc, (InboxUpdate.channel, InboxUpdate.update_id)),
     (Meta.value, (Meta.key,)),
+    (FeedbackRound.note_enc, (FeedbackRound.id,)),
+    (FeedbackResponse.keep_enc, (FeedbackResponse.id,)),
+    (FeedbackResponse.change_enc, (FeedbackResponse.id,)),
 ]
 
 

@@ -59,6 +59,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         default_timezone=settings.default_timezone,
         single_writer=settings.is_sqlite,
         appraisal_round=settings.round,
+        feedback_min_raters=settings.feedback_min_raters,
     )
     register_all(coach)
     try:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     nudge_rate: float = Field(
         default=20.0, gt=0, le=30, description="nudges a second, all instances together (Telegram allows ~30 in all)"
     )
+    feedback_min_raters: int = Field(
+        default=3, ge=3, description="360° feedback: answers needed before any result is shown (never below 3)"
+    )
     nudge_interval: int = Field(
         default=30, ge=0, description="seconds between dispatch passes in `leadcoach run`; 0: only `nudges send-due`"
     )

@@ -26,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 from bot.runtime import Runtime, parse_input
 from flows.core import texts
 from flows.core.push import SendResult, SendStatus
-from flows.core.replies import Attachment, ClickEvent, Event, Identity, Outcome, Reply
+from flows.core.replies import Attachment, Button, ClickEvent, Event, Identity, Outcome, Reply
 
 log = logging.getLogger(__name__)
 # The inbox reads getUpdates' JSON as sent, through Bot.do_api_request on purpose; PTB would warn.
@@ -101,7 +101,17 @@ def _markup(reply: Reply) -> dict[str, Any] | None:
     """The reply's buttons as an inline keyboard, in the Bot API's JSON."""
     if not reply.buttons:
         return None
-    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
+    return keyboard(reply.buttons)
+
+
+def keyboard(rows: list[list[Button]]) -> dict[str, Any]:
+    """Buttons as the Bot API's inline keyboard: a link button opens its URL, any other sends its data."""
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "url": b.url} if b.url else {"text": b.label, "callback_data": b.data} for b in row]
+            for row in rows
+        ]
+    }
 
 
 def _html(bot: Bot, text: str, markup: dict[str, Any] | None, **target: int) -> dict[str, Any]:
@@ -219,9 +229,7 @@ class TelegramSender:
     async def _post(self, chat_id: int, reply: Reply) -> SendResult:
         body: dict[str, object] = {"chat_id": chat_id, "text": reply.text, "parse_mode": "HTML"}
         if reply.buttons:
-            body["reply_markup"] = {
-                "inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]
-            }
+            body["reply_markup"] = keyboard(reply.buttons)
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         for attempt, pause in enumerate((*RETRY_PAUSES, 0.0)):

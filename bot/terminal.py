@@ -48,6 +48,9 @@ class Terminal:
             print(plain(reply.text), file=self.out)
             for row in reply.buttons:
                 for b in row:
+                    if b.url:  # a link (e.g. Telegram's share page): shown, not a choice
+                        print(f"  ({plain(b.label)}: {b.url})", file=self.out)
+                        continue
                     choices.append(b)
                     print(f"  [{len(choices)}] {plain(b.label)}", file=self.out)
             if reply.attachment is not None:

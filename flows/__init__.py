@@ -8,15 +8,27 @@ if TYPE_CHECKING:
     from flows.core.engine import Engine
     from flows.core.flow import Ctx
 
-MENU_COMMANDS = ("reflect", "lookup", "history", "assess", "develop", "cpd", "appraisal", "settings", "help", "privacy")
+MENU_COMMANDS = (
+    "reflect",
+    "lookup",
+    "history",
+    "assess",
+    "develop",
+    "cpd",
+    "appraisal",
+    "settings",
+    "help",
+    "privacy",
+    "feedback",
+)
 
 
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
     from flows.core.flow import Kind
-    from flows.talks import account, answers, assess, cpd, history, nudges, onboarding, reflection
+    from flows.talks import account, answers, assess, cpd, feedback, history, nudges, onboarding, rating360, reflection
 
-    for module in (onboarding, reflection, answers, history, assess, cpd, nudges, account):
+    for module in (onboarding, reflection, answers, history, assess, cpd, nudges, account, feedback, rating360):
         module.register(engine)
 
     async def menu_click(ctx: Ctx, arg: str) -> None:

@@ -29,7 +29,7 @@ from flows.core.engine import Engine
 from flows.core.replies import Button, ClickEvent, Event, Identity, Outcome, Reply, TextEvent
 from flows.core.sessions import Where
 from flows.core.signing import MAX_CALLBACK_BYTES
-from flows.store.models import Assessment, CpdActivity, CpdTarget, Reflection, User
+from flows.store.models import Assessment, CpdActivity, CpdTarget, FeedbackResponse, Reflection, User
 
 LONG = ("I spent the afternoon with the team working through the rota. " * 90)[:5000]
 IDENTIFIER = "The patient, NHS number 943 476 5919, was seen by the team."
@@ -52,6 +52,7 @@ COMMANDS = (
     "/develop",
     "/cpd",
     "/appraisal",
+    "/feedback",
     "/settings",
     "/privacy",
     "/export",
@@ -138,6 +139,8 @@ class Explorer:
                 if not row:
                     raise Violation(f"{path}: an empty keyboard row in {reply.text[:60]!r}")
                 for b in row:
+                    if b.url and b.label.strip() and b.url.startswith("https://") and not b.data:
+                        continue  # a link button: Telegram opens it, nothing comes back
                     if not b.label.strip() or not b.data or len(b.data.encode()) > MAX_CALLBACK_BYTES:
                         raise Violation(f"{path}: a bad button {b!r}")
 
@@ -158,9 +161,12 @@ class Explorer:
         raise Violation(f"{path}: the unfinished {', '.join(sorted(lost))} was lost ({before} → {after})")
 
     async def _saved(self, who: Identity) -> int:
-        """How many things the user has saved (reflections, CPD, targets, assessments), in one statement."""
+        """How many things the user has saved (reflections, CPD, targets, assessments, feedback sent to a
+        colleague), in one statement."""
         user = select(User.id).where(User.channel == who.channel, User.external_id == who.external_id)
         counts = [select(func.count()).select_from(m).where(m.user_id.in_(user)).scalar_subquery() for m in SAVED]
+        sent = FeedbackResponse.rater_id.in_(user) & FeedbackResponse.finished_at.is_not(None)
+        counts.append(select(func.count()).select_from(FeedbackResponse).where(sent).scalar_subquery())
         async with self.engine.transaction() as db:
             return sum(int(n) for n in (await db.execute(select(*counts))).one())
 
@@ -213,7 +219,7 @@ class Explorer:
 
     async def _branches(self, who: Identity, node: Node, trail: list[str]) -> list[tuple[Node, list[str]]]:
         out = []
-        buttons = [b for r in node.shown for row in r.buttons for b in row]
+        buttons = [b for r in node.shown for row in r.buttons for b in row if not b.url]
         self.tally.buttons += len(buttons)
         for b in buttons:
             self.restore(node.snapshot)
@@ -249,8 +255,8 @@ class Explorer:
 
 
 def _random_event(rng: random.Random, history: list[Reply]) -> tuple[Event, str]:
-    buttons = [b for r in history for row in r.buttons for b in row]
-    latest = [b for r in history[-2:] for row in r.buttons for b in row]
+    buttons = [b for r in history for row in r.buttons for b in row if not b.url]
+    latest = [b for r in history[-2:] for row in r.buttons for b in row if not b.url]
     roll = rng.random()
     if buttons and roll < 0.45:
         b = rng.choice(latest) if latest and rng.random() < 0.7 else rng.choice(buttons)  # older messages too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,27 +27,50 @@ def database(runtime: Runtime) -> Path:
     return Path(path)
 
 
-async def seed(explorer: Explorer, who: Identity) -> None:
+def new_round(who: Identity, *areas: str) -> list[str]:
+    """/feedback to a round on all standards, or (``areas``: typed labels) on the ones ticked."""
+    chosen = [*areas, "Done"] if areas else ["All standards"]
+    return ["/feedback", "Start a round", *chosen, f"Use {who.first_name}", "14 days", "No note"]
+
+
+async def feedback_round(explorer: Explorer, who: Identity, *areas: str) -> str:
+    """A 360° round started by ``who``: the invitation (``/start fb_...``) another user types."""
+    for line in ["/start", "Use the defaults", *new_round(who, *areas)]:
+        await explorer.run(who, parse_input(line), [])
+    shown = await explorer.run(who, parse_input("Start the round"), [])
+    found = re.search(r"/start (fb_[A-Za-z0-9_-]+)", " ".join(r.text for r in shown.replies))
+    assert found, shown.replies
+    return f"/start {found.group(1)}"
+
+
+async def seed(explorer: Explorer, who: Identity) -> list[str]:
     """A user with something everywhere: a saved reflection, a draft put aside, a CPD target, a GMTS
-    assessment stopped part way, so every step (history's editing, offers to carry on) can be reached."""
+    assessment stopped part way, an open 360° round, an answer given to a colleague's round and a colleague's
+    round not yet answered, so every step (history's editing, offers to carry on, withdrawing) can be reached.
+    Returns the invitations to the colleagues' rounds."""
+    answered = await feedback_round(explorer, Identity("terminal", "colleague1", "Priya"))
+    unanswered = await feedback_round(explorer, Identity("terminal", "colleague2", "Tom"), "1", "2", "3")  # three areas
     script = [
         "/start", "Use the defaults",
         "/reflect", "Suggested", ANSWER, ANSWER, ANSWER, "4", "15 min", "Done", "Save",
         "/cpd", "Set a target", "Reflections a month", "2",
         "/assess gmts", "Start", *["3"] * 14, "/cancel",  # past the personal qualities, which have no target
+        *new_round(who), "Start the round",
+        answered, "Start", "Peer", *["3"] * 9, "skip", "skip", "Send",
         "/reflect", "Browse", "1", "1", ANSWER, "Later",
     ]  # fmt: skip
     for line in script:
         await explorer.run(who, parse_input(line), [])
+    return [answered, unanswered]
 
 
 async def test_every_step_button_and_typed_answer(
     runtime: Runtime, record_property: Callable[[str, object], None]
 ) -> None:
     explorer = Explorer(runtime.coach, database(runtime))
-    await explorer.explore(NEW, ["/start"])
-    await seed(explorer, KNOWN)
-    await explorer.explore(KNOWN, COMMANDS)
+    await explorer.explore(NEW, ["/start", "/feedback"])
+    invitations = await seed(explorer, KNOWN)
+    await explorer.explore(KNOWN, [*COMMANDS, *invitations])
     declared = {(f.name, str(s)) for f in runtime.coach.flows.values() for s in f.steps}
     missed = declared - explorer.tally.steps
     t = explorer.tally

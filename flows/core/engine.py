@@ -61,6 +61,7 @@ class Engine:
         default_timezone: str = "Europe/London",
         single_writer: bool = False,
         appraisal_round: Round | None = None,
+        feedback_min_raters: int = 3,
     ) -> None:
         self.tx = Transactions(sessionmaker, single_writer=single_writer)
         self.store = SessionStore(self)
@@ -72,6 +73,8 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_timezone = default_timezone
         self.appraisal_round = appraisal_round  # the operator's default, for users who set no date
+        self.feedback_min_raters = max(3, feedback_min_raters)  # 360° results need this many answers, never < 3
+        self.bot_username: str | None = None  # from getMe, set by the Telegram runtime (the terminal has none)
         self.flows: dict[str, Flow[Any]] = {}
         self.commands: dict[str, Command] = {}
         self.global_clicks: dict[str, Command] = {}
@@ -355,7 +358,7 @@ class Engine:
         if len(text) > 60:
             return None
         step = None if ctx.step == interrupt.STEP else self._step(ctx)
-        buttons = [self.signer.signed(b, ctx.user.id, version) for b in self.buttons(ctx)]
+        buttons = [self.signer.signed(b, ctx.user.id, version) for b in self.buttons(ctx) if not b.url]
         return typed.match(
             buttons, text, free=step is not None and step.free, numeric=step is not None and step.numeric
         )

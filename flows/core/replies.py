@@ -14,6 +14,7 @@ class Button:
     arg: str = ""
     scoped: bool = True  # bound to the conversation step it was shown at
     data: str = ""  # filled in by the engine: the signed callback data (<= 64 bytes)
+    url: str = ""  # a link button (e.g. Telegram's share page): opens the URL, sends nothing back, not signed
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler, daily): received
 updates after 7 days, conversation state and parked drafts once they expire, and the record of
-which nudges were sent after 400 days (by then no occurrence they guard can come round again). In
+which nudges were sent after 400 days (by then no occurrence they guard can come round again), 360°
+answers started and never sent once their round has closed. In
 batches, so a large backlog never holds locks for long."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from flows.core.engine import Engine
-from flows.store.models import ConversationSession, InboxUpdate, NudgeDelivery
+from flows.store.models import ConversationSession, FeedbackResponse, FeedbackRound, InboxUpdate, NudgeDelivery
 
 INBOX_DAYS = 7
 DELIVERY_DAYS = 400
@@ -29,6 +30,7 @@ class Purged:
     sessions: int = 0
     drafts: int = 0
     deliveries: int = 0
+    unsent_feedback: int = 0  # 360° answers started and never sent, once their round has closed
 
 
 async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
@@ -41,6 +43,8 @@ async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
         done.drafts += n
     while n := await _batch(engine, now, batch, _old_deliveries):
         done.deliveries += n
+    while n := await _batch(engine, now, batch, _unsent_feedback):
+        done.unsent_feedback += n
     return done
 
 
@@ -68,6 +72,16 @@ async def _delete_older(
         table = key[0].class_
         await db.execute(delete(table).where(tuple_(*key).in_(keys)))
     return len(keys)
+
+
+async def _unsent_feedback(db: AsyncSession, now: datetime, size: int) -> int:
+    """A rater's 360° answer started and never sent, once its round has closed: nothing is kept of them."""
+    closed = select(FeedbackRound.id).where(or_(FeedbackRound.closes_at < now, FeedbackRound.closed_at.is_not(None)))
+    unsent = FeedbackResponse.finished_at.is_(None) & FeedbackResponse.round_id.in_(closed)
+    ids = (await db.execute(select(FeedbackResponse.id).where(unsent).limit(size))).scalars().all()
+    if ids:
+        await db.execute(delete(FeedbackResponse).where(FeedbackResponse.id.in_(ids)))
+    return len(ids)
 
 
 async def _expired_sessions(db: AsyncSession, now: datetime, size: int) -> int:

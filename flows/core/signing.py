@@ -39,6 +39,8 @@ class ButtonSigner:
             reply.buttons = [[self.signed(b, user_id, version) for b in row] for row in reply.buttons]
 
     def signed(self, b: Button, user_id: int, version: int) -> Button:
+        if b.url:
+            return replace(b)  # a link: Telegram opens it, nothing comes back to sign
         if "|" in b.action or "|" in b.arg:
             raise ValueError(f"'|' in a button's action or argument: {b.action!r} {b.arg!r}")
         v = version if b.scoped else 0

@@ -92,18 +92,23 @@ def rating(
     then: Then[S],
     extra: Rows = (),  # type: ignore[assignment]
     actions: Mapping[str, Action[S]] | None = None,
+    skip: str = "Skip",
+    screen: Callable[[S], str] | None = None,
 ) -> Step[S]:
-    """A 1-5 rating with the framework's labels ("4 Strong"), or Skip (None)."""
+    """A 1-5 rating with the framework's labels ("4 Strong"), or ``skip`` (None), e.g. "Not observed"."""
 
     def buttons(ctx: Ctx, s: S) -> Rows:
         rows = [[Button(f"{i} {label}", "rate", str(i))] for i, label in enumerate(RATING_LABELS, 1)]
-        return [*rows, [Button("Skip", "rate", "")], *([Button(b.label, b.action, b.arg) for b in r] for r in extra)]
+        return [*rows, [Button(skip, "rate", "")], *([Button(b.label, b.action, b.arg) for b in r] for r in extra)]
 
     async def rate(ctx: Ctx, s: S, arg: str) -> None:
         setattr(s, into, int(arg) if arg.isdigit() and 1 <= int(arg) <= 5 else None)
         await _go(ctx, s, then)
 
-    return Step(prompt, buttons, {"rate": rate, **(actions or {})}, stores=into, goes_to=_targets(then))
+    step: Step[S] = Step(prompt, buttons, {"rate": rate, **(actions or {})}, stores=into, goes_to=_targets(then))
+    if screen is not None:
+        step.screen = screen
+    return step
 
 
 def confirm(

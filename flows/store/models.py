@@ -209,3 +209,48 @@ class Assessment(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackRound(Base):
+    """A 360° feedback round: the subject's areas at their stage, a closing date, and the invitation
+    link's token, stored only as its SHA-256 (the link itself is shown once; a new one replaces it)."""
+
+    __tablename__ = "feedback_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    framework: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    areas: Mapped[list[str]] = mapped_column(JSON)  # standard (MLF) or domain (LF) ids, in framework order
+    subject_name: Mapped[str] = mapped_column(String(64))  # how raters are told whose feedback it is
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: the subject's note to raters
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # closed early, or revoked
+    revoked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reminded: Mapped[bool] = mapped_column(default=False, server_default=false())  # the subject's reminder
+    announced: Mapped[bool] = mapped_column(default=False, server_default=false())  # told it closed
+
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_feedback_rounds_token_hash"),)
+
+
+class FeedbackResponse(Base):
+    """One rater's answer to one round (one per rater per round). ``ratings``: area id -> 1-5, 0 for not
+    observed. The comments are encrypted. ``finished_at`` is None while the rater is part way through; the
+    times are kept only for that and the one reminder, and are never shown to the subject."""
+
+    __tablename__ = "feedback_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("feedback_rounds.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    relationship: Mapped[str] = mapped_column(String(16), default="")
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    keep_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: what to keep doing
+    change_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: what to do differently
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    __table_args__ = (UniqueConstraint("round_id", "rater_id", name="uq_feedback_response_rater"),)

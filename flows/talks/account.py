@@ -19,6 +19,8 @@ from flows.store.models import (
     ConversationSession,
     CpdActivity,
     CpdTarget,
+    FeedbackResponse,
+    FeedbackRound,
     InboxUpdate,
     Nudge,
     NudgeDelivery,
@@ -26,6 +28,7 @@ from flows.store.models import (
     User,
 )
 from flows.talks.common import menu_buttons
+from flows.talks.feedback_results import export as feedback_export
 
 
 async def menu(ctx: Ctx, args: str) -> None:
@@ -34,7 +37,7 @@ async def menu(ctx: Ctx, args: str) -> None:
 
 async def help_command(ctx: Ctx, args: str) -> None:
     sources = "; ".join(f"{f.short_title} ({f.source.publisher})" for f in ctx.catalogue.files[:4])
-    ctx.say(render("help", sources=sources), menu_buttons())
+    ctx.say(render("help", sources=sources, need=ctx.engine.feedback_min_raters), menu_buttons())
 
 
 async def cancel(ctx: Ctx, args: str) -> None:
@@ -52,7 +55,14 @@ async def cancel(ctx: Ctx, args: str) -> None:
 async def privacy(ctx: Ctx, args: str) -> None:
     count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
     ctx.say(
-        render("privacy", channel=ctx.user.channel.capitalize(), count=count, ttl=ctx.ttl_days, inbox_days=INBOX_DAYS)
+        render(
+            "privacy",
+            channel=ctx.user.channel.capitalize(),
+            count=count,
+            ttl=ctx.ttl_days,
+            inbox_days=INBOX_DAYS,
+            need=ctx.engine.feedback_min_raters,
+        )
     )
 
 
@@ -145,6 +155,7 @@ async def export(ctx: Ctx, args: str) -> None:
             for t in targets
         ],
     }
+    doc.update(await feedback_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
         "Here is everything I hold about you.",
@@ -172,7 +183,11 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment):
+    # 360° feedback: the answers they gave others, their own rounds and every answer to them.
+    await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.rater_id == uid))
+    theirs_rounds = select(FeedbackRound.id).where(FeedbackRound.user_id == uid)
+    await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.round_id.in_(theirs_rounds)))
+    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, FeedbackRound):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))
@@ -202,8 +217,8 @@ FLOW = Flow(
     names=Erase,
     steps={
         Erase.CONFIRM: confirm(
-            "This erases your settings, every reflection, your self-assessments and your CPD log and targets, "
-            "for good. Are you sure?",
+            "This erases your settings, every reflection, your self-assessments, your CPD log and targets, your "
+            "360° feedback rounds and any feedback you gave others, for good. Are you sure?",
             yes=("Yes, erase everything", erase),
             no=("No, keep my data", keep),
         )

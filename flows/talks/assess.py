@@ -580,17 +580,21 @@ def _programme_line(p: Programme) -> str:
 
 
 async def develop_command(ctx: Ctx, args: str) -> None:
-    past = await finished(ctx.db, ctx.user)
+    from flows.talks.feedback_results import develop_note
+
+    past, others = await finished(ctx.db, ctx.user), await develop_note(ctx)
     if not past:
         ctx.say(
             "Development ideas come from your self-assessment, so I know which areas to aim at. "
-            "/assess takes about ten minutes.",
+            "/assess takes about ten minutes." + others,
             [[Button("Start a self-assessment", "m", "assess", scoped=False)]],
         )
         return
     recs = recommend(ctx.catalogue, past[0], ctx.user.stage)
     if not recs:
-        ctx.say("You rated every area 4 or more — no development priorities stand out. /assess again any time.")
+        ctx.say(
+            "You rated every area 4 or more — no development priorities stand out. /assess again any time." + others
+        )
         return
     lines = ["<b>Development ideas</b> for your priorities (70% at work, 20% from others, 10% formal learning)"]
     buttons = []
@@ -603,7 +607,7 @@ async def develop_command(ctx: Ctx, args: str) -> None:
             lines.append("• Formal: " + _programme_line(r.formal))
             code = r.formal.code
             buttons.append([Button(short(f"Make {r.formal.title} a CPD target", 60), "dev", code, scoped=False)])
-    ctx.say("\n".join(lines), [*buttons, *menu_buttons()[:1]])
+    ctx.say("\n".join(lines) + others, [*buttons, *menu_buttons()[:1]])
 
 
 async def target_click(ctx: Ctx, code: str) -> None:

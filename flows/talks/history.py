@@ -71,7 +71,9 @@ async def list_entries(ctx: Ctx, args: str) -> None:
     page = max(int(args), 0) if args.isdigit() else 0
     mine = Reflection.user_id == ctx.user.id
     total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(mine)) or 0
-    assessed = await _assessments(ctx)
+    from flows.talks.feedback_results import history_buttons
+
+    assessed = await _assessments(ctx) + await history_buttons(ctx)
     if not total:
         ctx.say("You haven't saved any reflections yet. Send /reflect to make your first.", assessed or None)
         return

@@ -39,6 +39,7 @@ from flows.rules.schedule import (
 from flows.store.models import CpdTarget, Nudge, NudgeDelivery, Reflection, User
 from flows.talks.common import DAYS
 from flows.talks.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
+from flows.talks.feedback_nudges import remind as remind_feedback
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +524,7 @@ class Dispatcher:
                 if following is not None and not following.done():
                     await asyncio.wait([following])
             if following is None:
+                await remind_feedback(self.engine, self.sender, at or self.engine.clock(), self.channel)  # 360°
                 return result
             sends, more = following.result()
 

@@ -66,6 +66,11 @@ class SetupState(FlowState):
 
 
 async def start(ctx: Ctx, args: str) -> None:
+    from flows.talks import rating360
+
+    if rating360.is_invitation(args):  # a colleague's 360° feedback link: no onboarding
+        await rating360.open_invitation(ctx, args)
+        return
     if ctx.user.onboarded:
         name = f", {ctx.user.first_name}" if ctx.user.first_name else ""
         ctx.say(f"Welcome back{name}. You're set up already; /settings changes anything.", menu_buttons())
