@@ -5,8 +5,6 @@ column is rotated without anyone remembering to list it here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Column, Table, and_, bindparam, select, tuple_, update
 
 from flows.engine import Engine
@@ -23,7 +21,7 @@ async def rotate(engine: Engine) -> dict[str, int]:
     }
 
 
-async def _rotate_column(engine: Engine, table: Table, column: Column[Any]) -> int:
+async def _rotate_column(engine: Engine, table: Table, column: Column[bytes]) -> int:
     keys = list(table.primary_key.columns)
     where = and_(*(k == bindparam(f"k_{k.name}") for k in keys))
     rewrite = update(table).where(where).values({column.name: bindparam("v_new")})

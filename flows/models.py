@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
     false,
     true,
@@ -35,7 +36,7 @@ class Base(DeclarativeBase):
     pass
 
 
-def encrypted_columns() -> list[tuple[Any, Any]]:
+def encrypted_columns() -> list[tuple[Table, Column[bytes]]]:
     """Every (table, column) whose type is ``Encrypted``, in a stable order."""
     return [
         (table, column)

@@ -73,7 +73,7 @@ async def test_rotation_covers_every_encrypted_column_and_export_works_after(run
     runtime.coach.cipher = Cipher(new_key)  # the old key is dropped
     async with runtime.coach.sessionmaker() as db:
         for table, column in encrypted_columns():
-            values = [v for v in (await db.execute(select(column))).scalars() if v]
+            values: list[bytes] = [v for v in (await db.execute(select(column))).scalars() if v]
             assert values, f"no {table.name}.{column.name} to check"
             for value in values:
                 runtime.coach.cipher.decrypt_text(value)  # raises if rotation missed it
