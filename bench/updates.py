@@ -35,7 +35,8 @@ from telegram.request import BaseRequest, RequestData
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.service import Pump, Service
+from bot.inbox import Pump
+from bot.service import Service
 from bot.settings import Settings
 from flows.crypto import Cipher
 from flows.models import Reflection

@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes, ExtBot
 from telegram.warnings import PTBUserWarning
 
+from bot.faults import transient
 from bot.runtime import Runtime, parse_input
 from flows import texts
 from flows.push import SendResult, SendStatus
@@ -37,6 +38,9 @@ RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
 # Set when the engine handled (and so marked done in the inbox) the update being processed.
 consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", default=False)
+# Set by the error handler when handling failed for a reason that passes (the database is down): the
+# inbox keeps the update and tries it again, rather than setting it aside.
+failure: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("failure", default=None)
 # Replies go out as the Bot API's JSON through the bot (and its rate limiter) with ``do_api_request``:
 # building PTB's request objects, and parsing each answer into a Message nobody reads, cost more than
 # the rest of sending. PTB would rather we used its methods.
@@ -292,8 +296,10 @@ async def _deliver(update: Update, context: Context, outcome: Outcome, edit: Mes
     try:
         await send_replies(context.bot, chat.id, outcome.replies, edit)
     except Forbidden:
+        # Not shown either: if they unblock us and write, the step is asked again, not answered.
         log.info("user blocked the bot; they won't be messaged again")
         await coach.mark_blocked(who)
+        await coach.mark_undelivered(who)
     except TelegramError as exc:
         # Committed but not shown: the user's next text re-asks the step rather than answering it.
         log.warning("replies could not be delivered (%s); the step will be asked again", exc.__class__.__name__)
@@ -353,6 +359,9 @@ async def on_other(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
+    if context.error is not None and transient(context.error):
+        failure.set(context.error)  # the inbox waits for the database and tries the update again
+        return
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

@@ -1,0 +1,110 @@
+"""The runtime never stops: polling survives a database outage (real PostgreSQL, behind a proxy that is
+taken down), a table briefly missing, and updates it cannot parse or store (kept aside, encrypted, and
+confirmed); a 403 mid-flow leaves the step unshown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, make_url, select, text
+
+from bot.db import create_engine, sessionmaker
+from flows.crypto import Cipher
+from flows.models import DeadLetter, InboxUpdate
+from tests.conftest import TEST_KEY
+from tests.fakebot import FakeTelegram
+from tests.tcpproxy import Proxy
+from tests.test_e2e import ALICE, Bot, make_settings, onboard, start_app, stop_app
+from tests.test_e2e_faults import ANSWERS, rows
+
+
+async def _count(url: str, model: type) -> int:
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as db:
+            return int(await db.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_polling_rides_out_a_postgres_outage(
+    fake: FakeTelegram, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = make_url(database_url)
+    proxy = Proxy(real.port or 5432)
+    await proxy.up()
+    url = real.set(port=proxy.port).render_as_string(hide_password=False)
+    service = await start_app(make_settings(fake, url, tmp_path))
+    bot = Bot(fake, make_settings(fake, database_url, tmp_path), service)
+    try:
+        await bot.say(ALICE, "/help")
+        await proxy.down()
+        await fake.send_text(ALICE, "/privacy")  # arrives while the database is unreachable
+        await asyncio.sleep(4)
+        assert fake.to(ALICE)[-1:] and "What I store" not in fake.to(ALICE)[-1].text
+        await proxy.up()
+        answer = await fake.wait_for(ALICE, 1, timeout=30)
+        assert "store" in answer[0].text.lower()
+        assert "What I can do" not in answer[0].text  # the update held during the outage, once
+        await bot.say(ALICE, "/help")  # and polling carries on
+        assert any(r.levelno >= logging.WARNING and "failed" in r.getMessage() for r in caplog.records)
+    finally:
+        await stop_app(service)
+        await proxy.down()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_polling_rides_out_a_table_briefly_missing(fake: FakeTelegram, database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(fake, database_url, tmp_path)
+    service = await start_app(settings)
+    bot = Bot(fake, settings, service)
+    admin = create_engine(database_url)
+    try:
+        await bot.say(ALICE, "/help")
+        async with admin.begin() as conn:
+            await conn.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+        await fake.send_text(ALICE, "/privacy")
+        await asyncio.sleep(3)
+        async with admin.begin() as conn:
+            await conn.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+        await fake.wait_for(ALICE, 1, timeout=30)
+        await bot.say(ALICE, "/help")
+    finally:
+        await stop_app(service)
+        await admin.dispose()
+
+
+async def test_updates_that_cannot_be_parsed_or_stored_are_kept_aside(bot: Bot) -> None:
+    fake = bot.fake
+    await fake.push({"poll": {"id": "p1"}})  # a poll without its question or options
+    await fake.push({"message": "a string, not a message"})
+    await bot.say(ALICE, "/help")  # the queue is not blocked behind them
+    await fake.push({"message": fake._message(ALICE, "/privacy")}, update_id=2**63 + 5)  # beyond a BIGINT
+    for _ in range(100):
+        if await _count(bot.settings.effective_database_url, DeadLetter) == 3 and not fake.updates:
+            break
+        await asyncio.sleep(0.1)
+    letters = await rows(bot.settings, DeadLetter)
+    assert len(letters) == 3 and not fake.updates  # kept aside, and confirmed to Telegram
+    assert b"a string" not in letters[1].payload_enc  # encrypted
+    assert "a string" in Cipher(TEST_KEY).decrypt_text(letters[1].payload_enc)
+    assert len(await rows(bot.settings, InboxUpdate)) == 1
+
+
+async def test_a_403_mid_flow_leaves_the_step_unshown(bot: Bot) -> None:
+    await onboard(bot)
+    await bot.say(ALICE, "/reflect")
+    await bot.tap(ALICE, "Suggested", replies=2)
+    assert "2/3" in (await bot.say(ALICE, ANSWERS[0]))[0].text
+    bot.fake.blocked.add(ALICE)  # they block the bot: the prompt for 3/3 is refused (403)
+    await bot.fake.send_text(ALICE, ANSWERS[1])
+    await bot.fake.settle(0.5)
+    bot.fake.blocked.discard(ALICE)  # and unblock it, and write
+    again = await bot.say(ALICE, "Sorry, where were we?", replies=2)
+    assert "3/3" in again[-1].text
+    await bot.say(ALICE, ANSWERS[2])
+    assert "rate yourself" in bot.fake.to(ALICE)[-1].text.lower()
