@@ -108,3 +108,22 @@ async def test_a_403_mid_flow_leaves_the_step_unshown(bot: Bot) -> None:
     assert "3/3" in again[-1].text
     await bot.say(ALICE, ANSWERS[2])
     assert "rate yourself" in bot.fake.to(ALICE)[-1].text.lower()
+
+
+async def test_a_database_error_never_carries_its_parameters(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO users (channel, external_id, first_name) VALUES ('telegram', :id, :name)"),
+                {"id": "77123456", "name": "Zebedee"},  # no created_at: refused
+            )
+    except Exception as exc:
+        logging.getLogger("leadcoach").error("error while handling an update", exc_info=exc)
+    finally:
+        await engine.dispose()
+    logged = caplog.text
+    assert "error while handling" in logged and "IntegrityError" in logged
+    assert "Zebedee" not in logged and "77123456" not in logged
