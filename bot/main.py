@@ -22,7 +22,7 @@ from bot.terminal import Terminal
 if TYPE_CHECKING:
     from telegram import Bot
 
-    from flows.nudges import Pass
+    from bot.dispatcher import Pass
 
 log = logging.getLogger("leadcoach")
 
@@ -96,7 +96,7 @@ def rotate_key(settings: Settings | None = None) -> int:
 
 def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = None) -> int:
     """Print the nudges due at ``at`` (default now), before any is decided or sent."""
-    from flows.nudges import due
+    from bot.dispatcher import due
 
     moment = at or datetime.now(UTC)
 
@@ -133,8 +133,8 @@ async def dispatch_once(
     runtime: Runtime, at: datetime | None = None, rate: float | None = None, bot: Bot | None = None
 ) -> Pass:
     """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``)."""
+    from bot.dispatcher import Dispatcher
     from bot.telegram import TelegramSender
-    from flows.nudges import Dispatcher
 
     settings = runtime.settings
     own = bot is None

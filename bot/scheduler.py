@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.dispatcher import Dispatcher
 from bot.runtime import Runtime
-from flows.nudges import Dispatcher, seed
+from flows.nudges import seed
 from flows.push import Sender
 from flows.retention import purge
 

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.dispatcher import Dispatcher, Pass
 from bot.runtime import Runtime
 from flows.models import Nudge, NudgeDelivery, Reflection, User
-from flows.nudges import Dispatcher, Pass
 from flows.push import SendResult, SendStatus
 from flows.replies import Identity, Reply
 from tests.client import FakeClient

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from bot.dispatcher import Pass
 from bot.main import dispatch_once
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from flows.models import Nudge, NudgeDelivery
-from flows.nudges import Pass
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ALICE, ROOT, Bot, make_settings, onboard, process_env, start_app, stop_app
