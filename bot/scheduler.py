@@ -5,7 +5,6 @@ job store, so any instance can send them and a restart loses nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -81,11 +80,17 @@ class Scheduler:
             log.exception("the retention purge failed; it runs again tomorrow")
 
     async def stop(self, grace: float = 10.0) -> None:
+        """No new passes; the pass in progress takes no more nudges and finishes those it is sending
+        (what it marked but could not send goes back in the queue); after ``grace``, it is cancelled."""
         if self._scheduler.running:  # stopping twice is harmless
             self._scheduler.shutdown(wait=False)
+        self.dispatcher.stop()
         if self._tasks:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), grace)
+            tasks = list(self._tasks)
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         close = getattr(self.sender, "close", None)
         if close is not None:
             await close()

@@ -122,6 +122,7 @@ class FakeTelegram:
     edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
     hang_after: int | None = None  # sendMessage: after this many, take the next one and never answer it
     send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
+    throttled_until: float = 0.0  # time.monotonic() until which every send is answered 429 (retry_after 1)
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -342,6 +343,8 @@ class FakeTelegram:
             return list(self.updates[:limit])
 
     def _check_rate(self) -> None:
+        if time.monotonic() < self.throttled_until:
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
         if self.rate_limit_per_second is None:
             return
         now = time.monotonic()
