@@ -16,9 +16,11 @@ import heapq
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -77,11 +79,14 @@ class Pump:
         # memory. On PostgreSQL several instances share the inbox, so each worker takes the user's
         # earliest unhandled update from the database, whoever stored it.
         self.local = runtime.settings.is_sqlite
-        # Webhook deliveries can arrive side by side (even at two instances): an update is handled once
-        # it has been stored this long, so an earlier one for the same user still in flight goes first.
+        # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
+        # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
+        # for the same user goes first.
         self.settle = settle
         self._queues: dict[str, list[_Held]] = {}
         self._held: set[int] = set()
+        self._recent: set[int] = set()  # update ids received here lately (stored or kept aside)
+        self._order: deque[int] = deque()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
@@ -172,6 +177,9 @@ class Pump:
         """Updates as Telegram sent them: stored first (or kept aside), then handed to the users' workers."""
         now = datetime.now(UTC)
         stored = await self.store(self._sort(raw, now))
+        for data in raw:
+            if isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                self._remember(data["update_id"])
         keys: dict[str, None] = {}
         for update, row in stored:
             key = str(row["user_key"])
@@ -209,6 +217,13 @@ class Pump:
                 await asyncio.sleep(delay)
 
     # --- handling -----------------------------------------------------------------------
+
+    def _remember(self, update_id: int) -> None:
+        """Note an update received here (stored or kept aside), keeping the last few thousand."""
+        self._recent.add(update_id)
+        self._order.append(update_id)
+        if len(self._order) > 10_000:
+            self._recent.discard(self._order.popleft())
 
     def _hold(self, key: str, held: _Held) -> None:
         if held.update_id not in self._held:
@@ -257,6 +272,27 @@ class Pump:
             ).first()
         return _Held(found[0], found[1].timestamp(), self._decode(found[2])) if found is not None else None
 
+    async def _hold_back(self, head: _Held) -> float:
+        """How much longer to hold a webhook update back (0: handle it now). Telegram numbers updates one
+        after another, so once the one before it has arrived nothing earlier is still on its way;
+        until then it waits, at most ``settle`` seconds after it was stored."""
+        left = head.received + self.settle - time.time()
+        if left <= 0 or await self._arrived(head.update_id - 1):
+            return 0.0
+        return min(left, 0.02)
+
+    async def _arrived(self, update_id: int) -> bool:
+        if update_id in self._recent:
+            return True
+        if self.local:
+            return False
+        async with self.runtime.coach.sessionmaker() as db:
+            stored = select(InboxUpdate.update_id).where(
+                InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id
+            )
+            aside = select(DeadLetter.id).where(DeadLetter.channel == CHANNEL, DeadLetter.update_id == str(update_id))
+            return (await db.execute(stored.union_all(aside).limit(1))).first() is not None
+
     async def _work(self, key: str) -> None:
         try:
             while True:
@@ -266,9 +302,9 @@ class Pump:
                     if key in self._again:
                         continue
                     return
-                young = head.received + self.settle - time.time()
-                if young > 0:  # an earlier update for this user may still be on its way: let it in first
-                    await asyncio.sleep(young)
+                hold = await retrying(partial(self._hold_back, head), "reading the inbox")
+                if hold > 0:  # an earlier update for this user may still be on its way: let it in first
+                    await asyncio.sleep(hold)
                     continue
                 if self.local:
                     heapq.heappop(self._queues[key])

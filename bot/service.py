@@ -25,7 +25,7 @@ from bot.startup import StartupError
 from bot.telegram import TELEGRAM_LIMIT, TelegramSender, meter
 
 log = logging.getLogger(__name__)
-SETTLE = 0.15  # webhook: how long a stored update waits for an earlier one of its user still in flight
+SETTLE = 0.5  # webhook: at most how long an update waits for the one before it (still in flight)
 __all__ = ["Pump", "Service", "webhook_app"]
 
 
