@@ -72,13 +72,22 @@ class _Sorted:
 class Pump:
     """Store updates durably, then hand each user's to one worker in update order."""
 
-    def __init__(self, app: Application, runtime: Runtime, *, parallel: int = 64, settle: float = 0.0) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        app: Application,  # type: ignore[type-arg]
+        runtime: Runtime,
+        *,
+        parallel: int = 64,
+        settle: float = 0.0,
+        shared: bool = False,
+    ) -> None:
         self.app = app
         self.runtime = runtime
-        # SQLite is one process's database: updates this process stored are handed to its workers in
-        # memory. On PostgreSQL several instances share the inbox, so each worker takes the user's
-        # earliest unhandled update from the database, whoever stored it.
-        self.local = runtime.settings.is_sqlite
+        # Updates this process stored are handed to its workers in memory, as they were parsed, unless
+        # ``shared``: webhook instances on one PostgreSQL each receive part of a user's updates, so there
+        # each worker takes the user's earliest unhandled update from the database, whoever stored it.
+        # (Polling has one receiver; the others pick up what it left, in update order, when they rescan.)
+        self.local = not shared
         # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
         # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
         # for the same user goes first.
@@ -272,6 +281,15 @@ class Pump:
             ).first()
         return _Held(found[0], found[1].timestamp(), self._decode(found[2])) if found is not None else None
 
+    async def _in_turn(self, key: str, head: _Held) -> bool:
+        """Whether the head may be handled now; if not, after a short wait, the head is read again."""
+        hold = await self._hold_back(head)
+        if hold > 0:  # an earlier update for this user may still be on its way: let it in first
+            await asyncio.sleep(hold)
+            return False
+        again = await self._head(key)  # the one before it may have been stored since the head was read
+        return again is not None and again.update_id == head.update_id
+
     async def _hold_back(self, head: _Held) -> float:
         """How much longer to hold a webhook update back (0: handle it now). Telegram numbers updates one
         after another, so once the one before it has arrived nothing earlier is still on its way;
@@ -302,9 +320,7 @@ class Pump:
                     if key in self._again:
                         continue
                     return
-                hold = await retrying(partial(self._hold_back, head), "reading the inbox")
-                if hold > 0:  # an earlier update for this user may still be on its way: let it in first
-                    await asyncio.sleep(hold)
+                if self.settle > 0 and not await retrying(partial(self._in_turn, key, head), "reading the inbox"):
                     continue
                 if self.local:
                     heapq.heappop(self._queues[key])

@@ -118,7 +118,10 @@ class Service:
         app = self.app
         if app.post_init is not None:
             await app.post_init(app)
-        self.pump = pump = Pump(app, app.bot_data["runtime"], settle=SETTLE if s.webhook_url else 0.0)
+        webhook = bool(s.webhook_url)
+        runtime = app.bot_data["runtime"]
+        shared = webhook and not s.is_sqlite  # several instances may receive
+        self.pump = pump = Pump(app, runtime, settle=SETTLE if webhook else 0.0, shared=shared)
         await pump.recover()
         # Nudges stand back while this process's messages in the last second (replies included) come
         # near Telegram's 30 a second: interactive replies go first.
