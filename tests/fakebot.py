@@ -122,6 +122,8 @@ class FakeTelegram:
     edits: list[int] = field(default_factory=list)  # messages whose keyboard was changed
     hang_after: int | None = None  # sendMessage: after this many, take the next one and never answer it
     send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
+    slow: dict[str, float] = field(default_factory=dict)  # method -> seconds it takes to answer
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # (method, "start" or "end"), in order
     throttled_until: float = 0.0  # time.monotonic() until which every send is answered 429 (retry_after 1)
     port: int = 0
 
@@ -178,7 +180,10 @@ class FakeTelegram:
             self.fail_next[method] -= 1
             self.rejected.append((method, 502, "Bad Gateway"))
             return web.Response(status=502, text="Bad Gateway")
+        self.timeline.append((method, "start"))
         try:
+            if method in self.slow:
+                await asyncio.sleep(self.slow[method])
             result = await handler(params)
         except ApiError as exc:
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
@@ -186,6 +191,8 @@ class FakeTelegram:
                 body["parameters"] = {"retry_after": exc.retry_after}
             self.rejected.append((method, exc.code, exc.description))
             return web.json_response(body, status=exc.code)
+        finally:
+            self.timeline.append((method, "end"))
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod

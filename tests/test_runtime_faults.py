@@ -127,3 +127,15 @@ async def test_a_database_error_never_carries_its_parameters(
     logged = caplog.text
     assert "error while handling" in logged and "IntegrityError" in logged
     assert "Zebedee" not in logged and "77123456" not in logged
+
+
+async def test_a_button_press_is_answered_while_its_reply_goes_out(bot: Bot) -> None:
+    await bot.say(ALICE, "/start")
+    bot.fake.slow["answerCallbackQuery"] = 0.3
+    await bot.tap(ALICE, "Use the defaults")
+    await bot.fake.settle(0.4)
+    timeline = bot.fake.timeline
+    start = max(i for i, step in enumerate(timeline) if step == ("answerCallbackQuery", "start"))
+    end = timeline.index(("answerCallbackQuery", "end"), start)
+    meanwhile = {method for method, at in timeline[start:end] if at == "start"}
+    assert meanwhile & {"sendMessage", "editMessageText", "editMessageReplyMarkup"}, timeline[start:]
