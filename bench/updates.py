@@ -192,9 +192,9 @@ class TimedPump(Pump):
         super().__init__(app, runtime)
         self.finished: dict[int, asyncio.Future[None]] = {}
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update) -> bool:
         try:
-            await super()._process(update)
+            return await super()._process(update)
         finally:
             done = self.finished.pop(update.update_id, None)
             if done is not None:

@@ -33,6 +33,7 @@ from telegram.error import Conflict
 from telegram.ext import Application
 
 from bot.faults import Backoff, describe, retrying, transient
+from bot.metrics import LATENCY, UPDATES
 from bot.runtime import Runtime
 from bot.telegram import consumed, failure
 from flows.models import DeadLetter, InboxUpdate
@@ -326,7 +327,9 @@ class Pump:
                     heapq.heappop(self._queues[key])
                 try:
                     async with self._slots:
-                        await self._process(head.update)
+                        handled = await self._process(head.update)
+                    UPDATES.labels("handled" if handled else "ignored").inc()
+                    LATENCY.observe(max(0.0, time.time() - head.received))
                 finally:
                     self._held.discard(head.update_id)
         except Exception:
@@ -338,11 +341,13 @@ class Pump:
             if not self._workers:
                 self._idle.set()
 
-    async def _process(self, update: Update) -> None:
-        """Handle one update; a database outage while handling it is waited out and it is tried again."""
+    async def _process(self, update: Update) -> bool:
+        """Handle one update (True: the engine handled it); a database outage while handling it is waited
+        out and it is tried again."""
         handled = await retrying(lambda: self._attempt(update), f"handling update {update.update_id}")
         if not handled:
             await retrying(lambda: self._done(update.update_id), f"marking update {update.update_id} done")
+        return handled
 
     async def _attempt(self, update: Update) -> bool:
         """True if the engine handled (and so marked done) the update. A passing fault is raised."""

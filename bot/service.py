@@ -10,15 +10,13 @@ import logging
 from collections.abc import Callable
 
 from aiohttp import web
-from sqlalchemy import text
 from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.request import BaseRequest
 
 from bot.app import build_application
-from bot.db import head_revision
 from bot.faults import describe, transient
 from bot.inbox import ALLOWED_UPDATES, Pump
-from bot.runtime import Runtime
+from bot.metrics import add_routes
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
@@ -54,29 +52,10 @@ def webhook_app(pump: Callable[[], Pump | None], path: str, secret: str) -> web.
             return web.Response(status=503)
         return web.Response(status=200)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def readyz(request: web.Request) -> web.Response:
-        inbox = pump()
-        problem = "starting" if inbox is None else await not_ready(inbox.runtime)
-        return web.Response(status=503 if problem else 200, text=problem or "ready")
-
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post(f"/{path.strip('/')}", receive)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    add_routes(app, lambda: inbox.runtime if (inbox := pump()) is not None else None)
     return app
-
-
-async def not_ready(runtime: Runtime) -> str:
-    """Why this instance can't serve (the database unreachable, or not at the head migration), or ''."""
-    try:
-        async with runtime.db.connect() as conn:
-            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-    except Exception as exc:
-        return f"database unavailable ({describe(exc)})"
-    return "" if version == head_revision() else f"database at migration {version}, not {head_revision()}"
 
 
 class Service:
@@ -114,6 +93,8 @@ class Service:
         s = self.settings
         if s.webhook_url:
             await self._listen()
+        elif s.health_port:
+            await self._health()
         await self._initialize()
         app = self.app
         if app.post_init is not None:
@@ -154,21 +135,27 @@ class Service:
                 f"cannot reach the Telegram Bot API at {self.settings.telegram_api_url} ({exc})"
             ) from None
 
+    async def _health(self) -> None:
+        """Polling mode: a small server for /healthz, /readyz and /metrics."""
+        app = web.Application()
+        add_routes(app, lambda: self.pump.runtime if self.pump is not None else None)
+        await self._serve(app, self.settings.health_listen, self.settings.health_port, "the health server")
+
     async def _listen(self) -> None:
         s = self.settings
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ""
         path = (s.webhook_url or "").rstrip("/").rsplit("/", 1)[-1]
-        self._web = web.AppRunner(webhook_app(lambda: self.pump, path, secret), access_log=None)
+        await self._serve(webhook_app(lambda: self.pump, path, secret), s.webhook_listen, s.webhook_port, "the webhook")
+
+    async def _serve(self, app: web.Application, host: str, port: int, what: str) -> None:
+        self._web = web.AppRunner(app, access_log=None)
         await self._web.setup()
         try:
-            await web.TCPSite(self._web, s.webhook_listen, s.webhook_port).start()
+            await web.TCPSite(self._web, host, port).start()
         except OSError as exc:
             await self._web.cleanup()
             self._web = None
-            reason = exc.strerror or str(exc)
-            raise StartupError(
-                f"cannot listen for the webhook on {s.webhook_listen}:{s.webhook_port} ({reason})"
-            ) from None
+            raise StartupError(f"cannot listen for {what} on {host}:{port} ({exc.strerror or exc})") from None
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop receiving, let updates in hand finish, then close. Unhandled stored updates wait in the inbox."""

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, description="X-Telegram-Bot-Api-Secret-Token")
     webhook_listen: str = Field(default="0.0.0.0", description="an IP address of this machine (or localhost)")
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    health_port: int = Field(
+        default=0, ge=0, le=65535, description="polling mode: serve /healthz, /readyz, /metrics here (0: off)"
+    )
+    health_listen: str = Field(default="127.0.0.1", description="the health server's IP address")
     webhook_max_connections: int = Field(
         default=8, ge=1, le=100, description="deliveries Telegram may make at once (setWebhook max_connections)"
     )
@@ -57,7 +61,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value
 
-    @field_validator("webhook_listen")
+    @field_validator("webhook_listen", "health_listen")
     @classmethod
     def _address(cls, value: str) -> str:
         if value != "localhost":

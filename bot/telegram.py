@@ -24,6 +24,7 @@ from telegram.ext import ContextTypes, ExtBot
 from telegram.warnings import PTBUserWarning
 
 from bot.faults import transient
+from bot.metrics import RETRIES, SENT
 from bot.runtime import Runtime, parse_input
 from flows import texts
 from flows.push import SendResult, SendStatus
@@ -131,11 +132,13 @@ async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
         try:
             await call()
             meter.note()
+            SENT.labels("reply").inc()
             return
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest | Forbidden | RetryAfter) or attempt == len(RETRY_PAUSES) - 1:
                 raise
             log.info("a Bot API call failed (%s); trying again", exc.__class__.__name__)
+            RETRIES.labels("network").inc()
             await asyncio.sleep(pause)
 
 
@@ -236,11 +239,13 @@ class TelegramSender:
                 answer = {}  # a network fault or a page that isn't JSON (a 502 from a proxy): try again
             if answer.get("ok"):
                 meter.note()
+                SENT.labels("nudge").inc()
                 return SendResult(SendStatus.SENT)
             code = answer.get("error_code")
             if code == 403:
                 return SendResult(SendStatus.BLOCKED)
             if code == 429:
+                RETRIES.labels("429").inc()
                 return SendResult(SendStatus.RETRY, float(answer.get("parameters", {}).get("retry_after", 1)))
             if isinstance(code, int) and code < 500:
                 log.warning("a pushed message was refused: %s %s", code, answer.get("description", "")[:80])
