@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text, update
 
+from bot.budget import Budget
 from bot.claim import PUT_BACK, Pass, claim, claim_query, due_query
 from bot.pacing import MARK, SET, Marker, Pacer, Recorder, Send
 from flows.engine import Engine
@@ -41,9 +42,11 @@ class Dispatcher:
         batch: int = 500,
         in_flight: int = 8,
         busy: Callable[[], bool] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.engine = engine
         self.busy = busy
+        self.budget = budget
         self.channel = channel
         self.sender = sender
         self.rate = rate
@@ -79,7 +82,7 @@ class Dispatcher:
     async def _pass(self, at: datetime | None) -> Pass:
         result = Pass()
         await self._recover(result)
-        pacer = Pacer(self.rate, self.busy)
+        pacer = Pacer(self.rate, self.busy, self.budget)
 
         def claim_next() -> asyncio.Task[tuple[list[Send], bool]]:
             now = at or self.engine.clock()
@@ -127,7 +130,7 @@ class Dispatcher:
         sends = [Send(n, o, k, Identity(c, e), uid, seq, zone) for n, o, k, c, e, uid, zone, seq in queued]
         if sends:
             log.info("resuming %d queued nudges", len(sends))
-            await self._send_all(sends, Pacer(self.rate, self.busy), result)
+            await self._send_all(sends, Pacer(self.rate, self.busy, self.budget), result)
 
     async def _claim(self, now: datetime, *, virtual: bool, result: Pass) -> tuple[list[Send], bool]:
         async with self.engine.transaction() as db:
@@ -188,10 +191,16 @@ class Dispatcher:
                         return None
                     replies = self._weekly(item)
                 await pacer.admit()
-                outcome = await self.sender.send(item.who, replies)
+                try:
+                    outcome = await self.sender.send(item.who, replies)
+                finally:
+                    pacer.answered()
             else:
                 await pacer.admit()
-                outcome = await self.engine.push(item.who, compose, self.sender)
+                try:
+                    outcome = await self.engine.push(item.who, compose, self.sender)
+                finally:
+                    pacer.answered()
                 was = "sending"  # a retry sends what this attempt marked
             if outcome.status is not SendStatus.RETRY:
                 return await self._outcome(item, outcome, result, bool(replies), said)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, tuple_, update
 
+from bot.budget import Budget
 from flows.engine import Engine
 from flows.models import NudgeDelivery
 from flows.replies import Identity
@@ -130,7 +131,8 @@ class Pacer:
     everything when Telegram says to wait (429 ``retry_after``), and stands back while ``busy()``
     says the bot's replies need the room."""
 
-    def __init__(self, rate: float, busy: Callable[[], bool] | None = None) -> None:
+    def __init__(self, rate: float, busy: Callable[[], bool] | None = None, budget: Budget | None = None) -> None:
+        self.budget = budget  # the bot's budget, shared with replies and the other instances
         self.interval = 1.0 / rate
         self.next_at = clock.monotonic()
         self.busy = busy
@@ -148,6 +150,8 @@ class Pacer:
 
     def hold(self, seconds: float) -> None:
         self.next_at = max(self.next_at, clock.monotonic() + seconds)
+        if self.budget is not None:
+            self.budget.hold(seconds)  # a 429 holds replies too
 
     async def admit(self) -> None:
         """Just before a send: never more than ``rate`` in any second, even when sends whose turns came
@@ -159,3 +163,10 @@ class Pacer:
                 continue
             await asyncio.sleep(wait)
         self.sent.append(clock.monotonic())
+        if self.budget is not None:
+            await self.budget.take(reply=False)
+
+    def answered(self) -> None:
+        """The send ``admit`` let through has had Telegram's answer."""
+        if self.budget is not None:
+            self.budget.done()

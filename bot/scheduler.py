@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.budget import Budget
 from bot.dispatcher import Dispatcher
 from bot.runtime import Runtime
 from flows.nudges import seed
@@ -22,12 +23,20 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(
-        self, runtime: Runtime, sender: Sender, *, channel: str = "telegram", busy: Callable[[], bool] | None = None
+        self,
+        runtime: Runtime,
+        sender: Sender,
+        *,
+        channel: str = "telegram",
+        busy: Callable[[], bool] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.runtime = runtime
         self.sender = sender
         settings = runtime.settings
-        self.dispatcher = Dispatcher(runtime.coach, sender, channel=channel, rate=settings.nudge_rate, busy=busy)
+        self.dispatcher = Dispatcher(
+            runtime.coach, sender, channel=channel, rate=settings.nudge_rate, busy=busy, budget=budget
+        )
         self.interval = settings.nudge_interval
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -14,13 +14,14 @@ from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.request import BaseRequest
 
 from bot.app import build_application
+from bot.budget import Budget, Heartbeat
 from bot.faults import describe, transient
 from bot.inbox import ALLOWED_UPDATES, Pump
 from bot.metrics import add_routes
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
-from bot.telegram import TELEGRAM_LIMIT, TelegramSender, meter
+from bot.telegram import TelegramSender
 
 log = logging.getLogger(__name__)
 SETTLE = 0.5  # webhook: at most how long an update waits for the one before it (still in flight)
@@ -64,7 +65,9 @@ class Service:
 
     def __init__(self, settings: Settings, *, request: BaseRequest | None = None, rate_limit: bool = True) -> None:
         self.settings = settings
-        self.app = build_application(settings, rate_limit=rate_limit, request=request)
+        self.budget = Budget()
+        self.app = build_application(settings, rate_limit=rate_limit, request=request, budget=self.budget)
+        self.heartbeat: Heartbeat | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
         self.pump: Pump | None = None
@@ -104,12 +107,12 @@ class Service:
         shared = webhook and not s.is_sqlite  # several instances may receive
         self.pump = pump = Pump(app, runtime, settle=SETTLE if webhook else 0.0, shared=shared)
         await pump.recover()
-        # Nudges stand back while this process's messages in the last second (replies included) come
-        # near Telegram's 30 a second: interactive replies go first.
-        room = TELEGRAM_LIMIT - 2
-        self.scheduler = Scheduler(
-            app.bot_data["runtime"], TelegramSender(app.bot), busy=lambda: meter.per_second() >= room
-        )
+        # Replies and nudges of every instance share Telegram's budget (the live instances split it,
+        # known by their heartbeats); nudges leave room for replies.
+        self.heartbeat = Heartbeat(runtime.coach, self.budget)
+        await self.heartbeat.beat()
+        self._tasks.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
+        self.scheduler = Scheduler(runtime, TelegramSender(app.bot), budget=self.budget)
         await self.scheduler.start()
         self._tasks.append(asyncio.create_task(pump.rescan_forever(), name="inbox-rescan"))
         if s.webhook_url:
@@ -170,6 +173,9 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.pump.idle(), grace)
             await self.pump.cancel()
+        if self.heartbeat is not None:
+            with contextlib.suppress(Exception):
+                await self.heartbeat.leave()
         if self.app.post_shutdown is not None:
             await self.app.post_shutdown(self.app)
         await self.app.shutdown()

@@ -8,9 +8,7 @@ import functools
 import json
 import logging
 import re
-import time
 import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -34,7 +32,6 @@ log = logging.getLogger(__name__)
 # The inbox reads getUpdates' JSON as sent, through Bot.do_api_request on purpose; PTB would warn.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 MAX_MESSAGE = 4096
-TELEGRAM_LIMIT = 30  # messages a second per bot
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
 # Set when the engine handled (and so marked done in the inbox) the update being processed.
@@ -131,7 +128,6 @@ async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
     for attempt, pause in enumerate(RETRY_PAUSES):
         try:
             await call()
-            meter.note()
             SENT.labels("reply").inc()
             return
         except (TimedOut, NetworkError) as exc:
@@ -179,30 +175,6 @@ async def _send_file(bot: Bot, chat_id: int, a: Attachment) -> None:
         await bot.send_document(chat_id, content, filename=a.filename, caption=a.caption or None)
 
 
-class SendMeter:
-    """How many messages this process sent to Telegram in the last second (replies and pushes), so the
-    nudge dispatcher can leave room for replies."""
-
-    def __init__(self) -> None:
-        self._times: deque[float] = deque()
-
-    def note(self) -> None:
-        self._times.append(time.monotonic())
-        self._forget()  # kept to the last second even if nobody asks (no dispatcher running)
-
-    def per_second(self) -> int:
-        self._forget()
-        return len(self._times)
-
-    def _forget(self) -> None:
-        edge = time.monotonic() - 1.0
-        while self._times and self._times[0] < edge:
-            self._times.popleft()
-
-
-meter = SendMeter()
-
-
 class TelegramSender:
     """The push seam's Telegram side: bot-initiated messages (nudges) go out through here, as plain
     JSON over aiohttp. Measured on this project's machines at 16 in flight: about 0.25 ms of CPU a
@@ -238,7 +210,6 @@ class TelegramSender:
             except (aiohttp.ClientError, TimeoutError, ValueError):
                 answer = {}  # a network fault or a page that isn't JSON (a 502 from a proxy): try again
             if answer.get("ok"):
-                meter.note()
                 SENT.labels("nudge").inc()
                 return SendResult(SendStatus.SENT)
             code = answer.get("error_code")

@@ -194,6 +194,15 @@ class DeadLetter(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class Instance(Base):
+    """A running LeadCoach process (its heartbeat): live instances split Telegram's rate budget."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CpdActivity(Base):
     """A logged development activity (reflections count on their own, from ``reflections``)."""
 
