@@ -14,6 +14,7 @@ from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.request import BaseRequest
 
 from bot.app import build_application
+from bot.botapi import BotApi
 from bot.budget import Budget, Heartbeat
 from bot.faults import describe, transient
 from bot.inbox import ALLOWED_UPDATES, Pump
@@ -67,6 +68,10 @@ class Service:
         self.settings = settings
         self.budget = Budget()
         self.app = build_application(settings, rate_limit=rate_limit, request=request, budget=self.budget)
+        # The one send path for replies, button answers, edits and nudges (PTB keeps getUpdates and files).
+        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        self.api = BotApi(f"{settings.telegram_api_url}{token}", self.budget if rate_limit else None)
+        self.app.bot_data["api"] = self.api
         self.heartbeat: Heartbeat | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
@@ -112,7 +117,7 @@ class Service:
         self.heartbeat = Heartbeat(runtime.coach, self.budget)
         await self.heartbeat.beat()
         self._tasks.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
-        self.scheduler = Scheduler(runtime, TelegramSender(app.bot), budget=self.budget)
+        self.scheduler = Scheduler(runtime, TelegramSender(app.bot, self.api), budget=self.budget)
         await self.scheduler.start()
         self._tasks.append(asyncio.create_task(pump.rescan_forever(), name="inbox-rescan"))
         if s.webhook_url:
@@ -176,6 +181,7 @@ class Service:
         if self.heartbeat is not None:
             with contextlib.suppress(Exception):
                 await self.heartbeat.leave()
+        await self.api.close()
         if self.app.post_shutdown is not None:
             await self.app.post_shutdown(self.app)
         await self.app.shutdown()
