@@ -189,6 +189,7 @@ async def main(users: int, postgres: bool) -> None:
             "LEADCOACH_DATA_DIR": tmp,
             "LEADCOACH_ENCRYPTION_KEY": Cipher.generate_key(),
             "LEADCOACH_NUDGE_INTERVAL": "0",
+            "LEADCOACH_TELEGRAM_RATE": "100000",  # the fake has no limit: neither has the bare bot
             "LEADCOACH_LOG_LEVEL": "WARNING",
         }
         bare = await measure("bare PTB bot (reference)", bare_argv, base, bare_script, users)

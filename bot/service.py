@@ -66,7 +66,7 @@ class Service:
 
     def __init__(self, settings: Settings, *, request: BaseRequest | None = None, rate_limit: bool = True) -> None:
         self.settings = settings
-        self.budget = Budget()
+        self.budget = Budget(settings.telegram_rate)
         self.app = build_application(settings, rate_limit=rate_limit, request=request, budget=self.budget)
         # The one send path for replies, button answers, edits and nudges (PTB keeps getUpdates and files).
         token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""

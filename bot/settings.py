@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     appraisal_round: str | None = Field(
         default=None, description="default appraisal round MM-DD..MM-DD (e.g. 04-01..06-30) for users who set no date"
     )
+    telegram_rate: float = Field(
+        default=30.0, gt=0, description="messages a second for the bot, all instances together (Telegram: ~30)"
+    )
     nudge_rate: float = Field(
         default=20.0, gt=0, le=30, description="nudges a second, all instances together (Telegram allows ~30 in all)"
     )
