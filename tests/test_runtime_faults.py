@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, make_url, select, text
@@ -139,3 +140,28 @@ async def test_a_button_press_is_answered_while_its_reply_goes_out(bot: Bot) -> 
     end = timeline.index(("answerCallbackQuery", "end"), start)
     meanwhile = {method for method, at in timeline[start:end] if at == "start"}
     assert meanwhile & {"sendMessage", "editMessageText", "editMessageReplyMarkup"}, timeline[start:]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_polling_rides_out_an_outside_sqlite_lock(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: storing fails with
+    "database is locked" (here, three times running); polling waits and stores the batch after."""
+    import sqlite3
+
+    from bot.inbox import Pump
+
+    store, failures = Pump.store, [3]
+
+    async def locked(self: Pump, batch: Any) -> Any:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return await store(self, batch)
+
+    await bot.say(ALICE, "/help")
+    monkeypatch.setattr(Pump, "store", locked)
+    answer = await bot.say(ALICE, "/privacy")
+    assert "store" in answer[0].text.lower() and failures == [0]
+    assert sum(1 for r in caplog.records if r.levelno >= logging.WARNING and "getUpdates" in r.getMessage()) == 3
