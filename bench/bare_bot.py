@@ -34,7 +34,13 @@ def main() -> None:
     )
     app.add_handler(MessageHandler(filters.TEXT, text))
     app.add_handler(CallbackQueryHandler(button))
-    app.run_polling(poll_interval=0, timeout=30)
+    port = os.environ.get("BARE_WEBHOOK_PORT")
+    if port:  # the same webhook as LeadCoach's: POSTs to /hook with the secret header
+        url = f"http://127.0.0.1:{port}/hook"
+        secret = os.environ["LEADCOACH_WEBHOOK_SECRET"]
+        app.run_webhook(listen="127.0.0.1", port=int(port), url_path="hook", secret_token=secret, webhook_url=url)
+    else:
+        app.run_polling(poll_interval=0, timeout=30)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,6 +34,7 @@ from tests.fakebot import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
+SECRET = "bench-webhook-secret-" + "x" * 20
 COACH = [
     ("say", "/start"),
     ("tap", "Use the defaults"),
@@ -103,12 +108,27 @@ def button(fake: FakeTelegram, user: int, label: str) -> tuple[Any, str] | None:
     return None
 
 
-async def manager(fake: FakeTelegram, user: int, script: list[tuple[str, str]]) -> int:
+Deliver = Callable[[dict[str, Any]], Awaitable[object]]
+
+
+def webhook_poster(http: aiohttp.ClientSession, fake: FakeTelegram, port: int) -> Deliver:
+    """Deliver an update as Telegram's webhook does: POSTed, with the secret header."""
+
+    async def post(update: dict[str, Any]) -> None:
+        body = {"update_id": next(fake._ids), **update}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(f"http://127.0.0.1:{port}/hook", json=body, headers=headers) as answer:
+            assert answer.status == 200, answer.status
+
+    return post
+
+
+async def manager(fake: FakeTelegram, user: int, script: list[tuple[str, str]], deliver: Deliver) -> int:
     done = 0
     for kind, arg in script:
         before = len(fake.to(user))
         if kind == "say":
-            await fake.send_text(user, arg)
+            await deliver({"message": fake._message(user, arg)})
         else:
             found = button(fake, user, arg)
             if found is None:
@@ -116,20 +136,34 @@ async def manager(fake: FakeTelegram, user: int, script: list[tuple[str, str]]) 
                     continue
                 last = [(s.text[:50], [b["text"] for b in s.buttons]) for s in fake.shown(user)[-3:]]
                 raise AssertionError(f"{user}: no button {arg!r} in {last}")
-            await fake.click(user, found[1], found[0])
+            await deliver(fake._callback(user, found[1], found[0]))
         await quiet(fake, user, before)
         done += 1
     return done
 
 
-async def measure(name: str, argv: list[str], env: dict[str, str], script: list[tuple[str, str]], users: int) -> Run:
-    """Start once to migrate the database (not measured), then again: time to first getUpdates, then the run."""
+async def measure(
+    name: str, argv: list[str], env: dict[str, str], script: list[tuple[str, str]], users: int, webhook: bool = False
+) -> Run:
+    """Start once to migrate the database (not measured), then again: time to first getUpdates (or to
+    setWebhook), then the run."""
+    port = free_port() if webhook else 0
+    if webhook:
+        env = {
+            **env,
+            "LEADCOACH_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+            "LEADCOACH_WEBHOOK_SECRET": SECRET,
+            "LEADCOACH_WEBHOOK_LISTEN": "127.0.0.1",
+            "LEADCOACH_WEBHOOK_PORT": str(port),
+            "BARE_WEBHOOK_PORT": str(port),
+        }
+    ready = "setWebhook" if webhook else "getUpdates"
     fake = FakeTelegram()
     await fake.start()
     first = await asyncio.create_subprocess_exec(
         *argv, cwd=ROOT, env=_with(env, fake), stderr=asyncio.subprocess.DEVNULL
     )
-    while "getUpdates" not in fake.calls:
+    while ready not in fake.calls:
         await asyncio.sleep(0.005)
     first.terminate()
     await first.wait()
@@ -139,15 +173,19 @@ async def measure(name: str, argv: list[str], env: dict[str, str], script: list[
     env = _with(env, fake)
     began = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL)
+    http = aiohttp.ClientSession()
+    deliver: Deliver = webhook_poster(http, fake, port) if webhook else fake.push
     try:
-        while "getUpdates" not in fake.calls:
+        while ready not in fake.calls:
             await asyncio.sleep(0.005)
         start = time.perf_counter() - began
+        await asyncio.sleep(0.2 if webhook else 0)  # (the server answers once setWebhook has gone)
         cpu, wall = cpu_seconds(proc.pid), time.perf_counter()
-        counts = await asyncio.gather(*(manager(fake, 20_000 + u, script) for u in range(users)))
+        counts = await asyncio.gather(*(manager(fake, 20_000 + u, script, deliver) for u in range(users)))
         seconds, cpu = time.perf_counter() - wall, cpu_seconds(proc.pid) - cpu
         memory = rss_mb(proc.pid)
     finally:
+        await http.close()
         proc.terminate()
         await proc.wait()
         await fake.stop()
@@ -177,7 +215,13 @@ async def scratch_postgres() -> str:
     return make_url(server).set(database="bench_updates").render_as_string(hide_password=False)
 
 
-async def main(users: int, postgres: bool) -> None:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def main(users: int, postgres: bool, webhook: bool) -> None:
     runs: list[Run] = []
     bare_script = [("say", f"hello {i}") for i in range(len(COACH))]
     bare_argv = [sys.executable, str(ROOT / "bench" / "bare_bot.py")]
@@ -192,11 +236,12 @@ async def main(users: int, postgres: bool) -> None:
             "LEADCOACH_TELEGRAM_RATE": "100000",  # the fake has no limit: neither has the bare bot
             "LEADCOACH_LOG_LEVEL": "WARNING",
         }
-        bare = await measure("bare PTB bot (reference)", bare_argv, base, bare_script, users)
-        runs.append(await measure("LeadCoach, SQLite, polling", coach_argv, env, COACH, users))
+        mode = "webhook" if webhook else "polling"
+        bare = await measure(f"bare PTB bot, {mode} (reference)", bare_argv, base, bare_script, users, webhook)
+        runs.append(await measure(f"LeadCoach, SQLite, {mode}", coach_argv, env, COACH, users, webhook))
         if postgres:
             pg = {**env, "LEADCOACH_DATABASE_URL": await scratch_postgres()}
-            runs.append(await measure("LeadCoach, PostgreSQL, polling", coach_argv, pg, COACH, users))
+            runs.append(await measure(f"LeadCoach, PostgreSQL, {mode}", coach_argv, pg, COACH, users, webhook))
     print(f"{users} simulated users at once; real HTTP on 127.0.0.1; CPU = the bot process's own")
     print(f"{'':<34}{'updates/s':>10}{'CPU ms/upd':>12}{'ratio':>8}{'start s':>10}{'RSS MB':>9}")
     print(bare.line(None))
@@ -208,5 +253,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--webhook", action="store_true", help="updates POSTed to the webhook instead of polled")
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.postgres))
+    asyncio.run(main(args.users, args.postgres, args.webhook))
