@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import socket
 import sys
@@ -112,10 +113,12 @@ Deliver = Callable[[dict[str, Any]], Awaitable[object]]
 
 
 def webhook_poster(http: aiohttp.ClientSession, fake: FakeTelegram, port: int) -> Deliver:
-    """Deliver an update as Telegram's webhook does: POSTed, with the secret header."""
+    """Deliver an update as Telegram's webhook does: POSTed, with the secret header, numbered one after
+    another (the fake's own counter also numbers callback queries, which would leave gaps)."""
+    ids = itertools.count(1)
 
     async def post(update: dict[str, Any]) -> None:
-        body = {"update_id": next(fake._ids), **update}
+        body = {"update_id": next(ids), **update}
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         async with http.post(f"http://127.0.0.1:{port}/hook", json=body, headers=headers) as answer:
             assert answer.status == 200, answer.status
