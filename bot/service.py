@@ -70,8 +70,9 @@ class Service:
         self.app = build_application(settings, rate_limit=rate_limit, request=request, budget=self.budget)
         # The one send path for replies, button answers, edits and nudges (PTB keeps getUpdates and files).
         token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        # (A benchmark that fakes the network inside the process passes ``request``: replies stay on it.)
         self.api = BotApi(f"{settings.telegram_api_url}{token}", self.budget if rate_limit else None)
-        self.app.bot_data["api"] = self.api
+        self.app.bot_data["api"] = self.api if request is None else None
         self.heartbeat: Heartbeat | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None

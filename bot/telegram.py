@@ -38,10 +38,15 @@ consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", defa
 # Set by the error handler when handling failed for a reason that passes (the database is down): the
 # inbox keeps the update and tries it again, rather than setting it aside.
 failure: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("failure", default=None)
-# Replies go out as the Bot API's JSON through the bot (and its rate limiter) with ``do_api_request``:
-# building PTB's request objects, and parsing each answer into a Message nobody reads, cost more than
-# the rest of sending. PTB would rather we used its methods.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'", category=PTBUserWarning)
+# Replies go out through the one send path (bot/botapi.py). Without it (a benchmark that fakes the
+# network inside the process) they go as the same JSON through the bot with ``do_api_request``: PTB's
+# request objects, and parsing each answer into a Message nobody reads, cost more than the rest of
+# sending. PTB would rather we used its methods.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.(sendMessage|editMessageText|editMessageReplyMarkup|answerCallbackQuery)'",
+    category=PTBUserWarning,
+)
 
 
 def api_of(context: Context) -> BotApi | None:
