@@ -255,32 +255,52 @@ class Pump:
             )
             rows = (await db.execute(query.where(InboxUpdate.done_at.is_(None)).order_by(InboxUpdate.update_id))).all()
         for key, update_id, payload, received in rows:
-            if self.local and update_id not in self._held:
-                self._hold(key, _Held(update_id, received.timestamp(), self._decode(payload)))
+            readable = self.local and update_id not in self._held
+            if readable and (update := await self._readable(update_id, payload)) is not None:
+                self._hold(key, _Held(update_id, received.timestamp(), update))
         keys = list(dict.fromkeys(key for key, *_ in rows))
         for key in keys:
             self.wake(key)
         return len(keys)
 
-    def _decode(self, payload: bytes) -> Update:
-        data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
-        return Update.de_json(data, self.app.bot)
+    async def _readable(self, update_id: int, payload: bytes) -> Update | None:
+        """The stored update, or None: one that can't be read back (a key changed without rotation, a
+        damaged row) is moved to dead_letters as it is, so it never blocks its user's queue."""
+        try:
+            data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
+            return Update.de_json(data, self.app.bot)
+        except Exception as exc:
+            log.error("stored update %s cannot be read (%s); kept aside in dead_letters", update_id, describe(exc))
+        now = datetime.now(UTC)
+        aside = {"update_id": str(update_id), "reason": "unreadable in the inbox", "payload_enc": payload}
+        async with self.runtime.coach.transaction() as db:
+            await db.execute(insert(DeadLetter), [{"channel": CHANNEL, "received_at": now, **aside}])
+            await db.execute(
+                sql_update(InboxUpdate)
+                .where(InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id)
+                .values(done_at=now)
+            )
+        return None
 
     async def _head(self, key: str) -> _Held | None:
         """The user's earliest waiting update (not taken yet)."""
         if self.local:
             queue = self._queues.get(key)
             return queue[0] if queue else None
-        async with self.runtime.coach.sessionmaker() as db:
-            found = (
-                await db.execute(
-                    select(InboxUpdate.update_id, InboxUpdate.received_at, InboxUpdate.payload_enc)
-                    .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
-                    .order_by(InboxUpdate.update_id)
-                    .limit(1)
-                )
-            ).first()
-        return _Held(found[0], found[1].timestamp(), self._decode(found[2])) if found is not None else None
+        while True:
+            async with self.runtime.coach.sessionmaker() as db:
+                found = (
+                    await db.execute(
+                        select(InboxUpdate.update_id, InboxUpdate.received_at, InboxUpdate.payload_enc)
+                        .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
+                        .order_by(InboxUpdate.update_id)
+                        .limit(1)
+                    )
+                ).first()
+            if found is None:
+                return None
+            if (update := await self._readable(found[0], found[2])) is not None:
+                return _Held(found[0], found[1].timestamp(), update)
 
     async def _in_turn(self, key: str, head: _Held) -> bool:
         """Whether the head may be handled now; if not, after a short wait, the head is read again."""

@@ -165,3 +165,33 @@ async def test_polling_rides_out_an_outside_sqlite_lock(
     answer = await bot.say(ALICE, "/privacy")
     assert "store" in answer[0].text.lower() and failures == [0]
     assert sum(1 for r in caplog.records if r.levelno >= logging.WARNING and "getUpdates" in r.getMessage()) == 3
+
+
+async def test_a_stored_update_that_cannot_be_read_back_is_kept_aside(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """A row in the inbox that no key opens (a key changed without rotation): it goes to dead_letters
+    at start, and the user's later updates are handled."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from bot.runtime import open_runtime
+
+    settings = make_settings(fake, database_url, tmp_path)
+    runtime = await open_runtime(settings)
+    stranger = Cipher(Cipher.generate_key()).encrypt_json({"update_id": 1000})
+    async with runtime.coach.transaction() as db:
+        row = {"channel": "telegram", "update_id": 1000, "user_key": str(ALICE), "payload_enc": stranger}
+        await db.execute(insert(InboxUpdate), [{**row, "received_at": datetime.now(UTC)}])
+    await runtime.close()
+    service = await start_app(settings)
+    bot = Bot(fake, settings, service)
+    try:
+        await bot.say(ALICE, "/help")
+        await bot.say(ALICE, "/privacy")
+    finally:
+        await stop_app(service)
+    letters = await rows(settings, DeadLetter)
+    assert [d.update_id for d in letters] == ["1000"] and letters[0].payload_enc == stranger
+    assert all(i.done_at is not None for i in await rows(settings, InboxUpdate))
