@@ -7,10 +7,10 @@ export LEADCOACH_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:54
 
 .PHONY: run chat test lint bench migration clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/inline.py
 	$(BIN)/python bench/updates.py
+	$(BIN)/python bench/over_http.py
 	$(BIN)/python bench/nudges.py
 	$(BIN)/python bench/chart.py
 

@@ -31,12 +31,12 @@ from sqlalchemy import insert, text
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.dispatcher import Dispatcher, claim_query
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.telegram import TelegramSender
 from flows.core.crypto import Cipher
 from flows.store.models import Nudge, User
-from flows.talks.nudges import Dispatcher, claim_query
 from tests.fakebot import FakeTelegram
 
 POSTGRES = os.environ.get("LEADCOACH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench")
@@ -210,7 +210,7 @@ async def claim(url: str, rows: int, due_share: float = 0.1, batch: int = 500) -
                     await db.rollback()
             dispatcher = Dispatcher(runtime.coach, _Nowhere(), rate=1000, batch=batch)
             whole_ms: list[float] = []
-            from flows.talks.nudges import Pass
+            from bot.dispatcher import Pass
 
             for i in range(5):  # the whole claim: lock, decide each, record 500 deliveries, move each row on
                 start = time.perf_counter()

@@ -35,7 +35,8 @@ from telegram.request import BaseRequest, RequestData
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.service import Pump, Service
+from bot.inbox import Pump
+from bot.service import Service
 from bot.settings import Settings
 from flows.core.crypto import Cipher
 from flows.store.models import Reflection
@@ -191,9 +192,9 @@ class TimedPump(Pump):
         super().__init__(app, runtime)
         self.finished: dict[int, asyncio.Future[None]] = {}
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update) -> bool:
         try:
-            await super()._process(update)
+            return await super()._process(update)
         finally:
             done = self.finished.pop(update.update_id, None)
             if done is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     Defaults,
@@ -16,6 +15,7 @@ from telegram.request import BaseRequest
 
 from bot import inline
 from bot import telegram as tg
+from bot.budget import Budget, SharedLimiter
 from bot.runtime import open_runtime
 from bot.settings import Settings
 
@@ -40,7 +40,7 @@ COMMANDS = [
 
 
 def build_application(
-    settings: Settings, *, rate_limit: bool = True, request: BaseRequest | None = None
+    settings: Settings, *, rate_limit: bool = True, request: BaseRequest | None = None, budget: Budget | None = None
 ) -> Application:  # type: ignore[type-arg]
     if settings.telegram_token is None:
         raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
@@ -69,10 +69,8 @@ def build_application(
     )
     if request is not None:  # benchmarks fake the network in-process
         builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        builder = builder.rate_limiter(
-            AIORateLimiter(overall_max_rate=30, group_max_rate=20, max_retries=3)  # type: ignore[arg-type]
-        )
+    if rate_limit:  # one budget for replies and nudges, shared with the other instances (bot/budget.py)
+        builder = builder.rate_limiter(SharedLimiter(budget or Budget()))
     app = builder.build()
     private = filters.ChatType.PRIVATE
     app.add_handler(CallbackQueryHandler(tg.on_callback))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -27,7 +28,9 @@ def create_engine(url: str) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         database = make_url(url).database or ":memory:"
-        engine = create_async_engine(url, async_creator=lambda: sqlite_inline.Connection(database, timeout=30))
+        engine = create_async_engine(
+            url, async_creator=lambda: sqlite_inline.Connection(database, timeout=30), hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -56,7 +59,29 @@ def create_engine(url: str) -> AsyncEngine:
                 driver.execute_now("BEGIN")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"timeout": 10})
+    # hide_parameters: an error names its statement, never its values (a user's name or Telegram id).
+    # No ping before each checkout (it cost a round trip per transaction): a connection the server
+    # dropped fails its statement once, the pool throws away every connection as old as it, and the
+    # caller's retry (bot/faults.py) gets a fresh one. Connections are renewed every 30 minutes.
+    engine = create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_recycle=1800, connect_args={"timeout": 10}, hide_parameters=True
+    )
+    event.listen(engine.sync_engine, "handle_error", _without_values)
+    return engine
+
+
+_DETAIL = re.compile(r"\nDETAIL:.*", re.S)
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """PostgreSQL's DETAIL repeats the values of a refused row ("Failing row contains (..., Alice, ...)"):
+    drop it from the error and its cause, so a log line never shows what a user typed or who they are."""
+    error: BaseException | None = context.original_exception
+    while error is not None:
+        if getattr(error, "detail", None):
+            error.detail = None  # type: ignore[attr-defined]  # asyncpg's errors build str() from it
+        error.args = tuple(_DETAIL.sub("", a) if isinstance(a, str) else a for a in error.args)
+        error = error.__cause__
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
 from bot.startup import StartupError
@@ -42,6 +43,22 @@ def load_cipher(settings: Settings) -> Cipher:
         return Cipher(text)
     except ValueError:
         raise StartupError(f"the key file {path} is empty or damaged; restore it from your backup") from None
+
+
+async def check_key_exists(settings: Settings, database: AsyncEngine) -> None:
+    """With no key set and no key file, a new key may be made only for a database with nothing encrypted
+    in it yet: otherwise the key was lost (or LEADCOACH_DATA_DIR points elsewhere), and a new one would
+    be wrong. Checked before the key file is written."""
+    path = settings.data_dir / "encryption.key"
+    if settings.encryption_key is not None or path.exists():
+        return
+    async with database.connect() as conn:
+        canary = await conn.scalar(select(Meta.key).where(Meta.key == CANARY_KEY))
+        sample = canary or await conn.scalar(select(Reflection.id).limit(1))
+    if sample is not None:
+        raise StartupError(
+            f"the database holds encrypted data but there is no key: set LEADCOACH_ENCRYPTION_KEY or restore {path}"
+        )
 
 
 def _create_key_file(path: Path) -> None:

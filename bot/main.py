@@ -20,7 +20,9 @@ from bot.startup import check_log_level
 from bot.terminal import Terminal
 
 if TYPE_CHECKING:
-    from flows.talks.nudges import Pass
+    from telegram import Bot
+
+    from bot.dispatcher import Pass
 
 log = logging.getLogger("leadcoach")
 
@@ -94,7 +96,7 @@ def rotate_key(settings: Settings | None = None) -> int:
 
 def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = None) -> int:
     """Print the nudges due at ``at`` (default now), before any is decided or sent."""
-    from flows.talks.nudges import due
+    from bot.dispatcher import due
 
     moment = at or datetime.now(UTC)
 
@@ -109,41 +111,65 @@ def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = N
     return _job(settings, job) if as_json else _job(settings, job, text)
 
 
-async def dispatch_once(runtime: Runtime, at: datetime | None = None, rate: float | None = None) -> Pass:
-    """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``)."""
+async def connect_bot(settings: Settings) -> Bot:
+    """A Bot for the configured token, checked with getMe (one line if Telegram refuses or can't be reached)."""
     from telegram import Bot
-    from telegram.error import InvalidToken
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.startup import StartupError
-    from bot.telegram import TelegramSender
-    from flows.talks.nudges import Dispatcher
 
-    settings = runtime.settings
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
     try:
         await bot.initialize()
     except InvalidToken:
         raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
+    except NetworkError as exc:  # (TimedOut is one)
+        raise StartupError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url} ({exc})") from None
+    return bot
+
+
+async def dispatch_once(
+    runtime: Runtime, at: datetime | None = None, rate: float | None = None, bot: Bot | None = None
+) -> Pass:
+    """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``)."""
+    from bot.dispatcher import Dispatcher
+    from bot.telegram import TelegramSender
+
+    settings = runtime.settings
+    own = bot is None
+    bot = bot or await connect_bot(settings)
     sender = TelegramSender(bot)
     try:
         return await Dispatcher(runtime.coach, sender, rate=rate or settings.nudge_rate).run_once(at)
     finally:
         await sender.close()
-        await bot.shutdown()
+        if own:
+            await bot.shutdown()
 
 
 def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> int:
-    """One dispatch pass over Telegram, then exit (for deployments that run it from cron)."""
+    """One dispatch pass over Telegram, then exit (for deployments that run it from cron). Telegram is
+    reached first, so an unreachable Bot API writes nothing."""
     settings = settings or Settings()
     if settings.telegram_token is None:
         print("leadcoach: LEADCOACH_TELEGRAM_TOKEN is not set; nudges are sent over Telegram", file=sys.stderr)
         return 2
+    _logging(settings)
 
-    async def job(runtime: Runtime) -> object:
-        return asdict(await dispatch_once(runtime, at))
+    async def main() -> None:
+        bot = await connect_bot(settings)
+        try:
+            runtime = await open_runtime(settings)
+            try:
+                print(json.dumps(asdict(await dispatch_once(runtime, at, bot=bot))))
+            finally:
+                await runtime.close()
+        finally:
+            await bot.shutdown()
 
-    return _job(settings, job)
+    asyncio.run(main())
+    return 0
 
 
 def run(terminal: bool | None = False, settings: Settings | None = None) -> int:

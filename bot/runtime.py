@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate, sessionmaker
-from bot.keys import check_canary, load_cipher
+from bot.keys import check_canary, check_key_exists, load_cipher
 from bot.settings import Settings
-from bot.startup import check_database_url, check_timezone, database_error, private_dir, private_file
+from bot.startup import StartupError, check_database_url, check_timezone, database_error, private_dir, private_file
 from flows import register_all
 from flows.core.engine import Engine
 from flows.core.replies import ClickEvent, CommandEvent, Event, TextEvent
@@ -45,9 +45,15 @@ async def open_runtime(settings: Settings) -> Runtime:
     db = create_engine(url)
     try:
         await migrate(db)
+        await check_key_exists(settings, db)  # no key, but data encrypted with one: nothing new is written
     except (OSError, DBAPIError, TimeoutError) as exc:
         await db.dispose()
         raise database_error(url, exc) from None
+    except BaseException as exc:
+        await db.dispose()
+        if exc.__class__.__module__.startswith("alembic"):  # e.g. a revision from a newer LeadCoach
+            raise StartupError(f"cannot migrate the database: {_first_line(exc)}; {NEWER}") from None
+        raise
     cipher = load_cipher(settings)  # only now, with the database reachable, a new key file may be made
     catalogue = default_catalogue()
     coach = Engine(
@@ -69,6 +75,14 @@ async def open_runtime(settings: Settings) -> Runtime:
         await db.dispose()
         raise
     return Runtime(settings, db, coach)
+
+
+NEWER = "was it migrated by a newer version of LeadCoach? Run that version, or restore a backup"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
 
 
 def parse_input(text: str, bot_username: str | None = None) -> Event:

@@ -5,29 +5,38 @@ job store, so any instance can send them and a restart loses nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.budget import Budget
+from bot.dispatcher import Dispatcher
 from bot.runtime import Runtime
 from flows.core.push import Sender
 from flows.core.retention import purge
-from flows.talks.nudges import Dispatcher, seed
+from flows.talks.nudges import seed
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
     def __init__(
-        self, runtime: Runtime, sender: Sender, *, channel: str = "telegram", busy: Callable[[], bool] | None = None
+        self,
+        runtime: Runtime,
+        sender: Sender,
+        *,
+        channel: str = "telegram",
+        busy: Callable[[], bool] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.runtime = runtime
         self.sender = sender
         settings = runtime.settings
-        self.dispatcher = Dispatcher(runtime.coach, sender, channel=channel, rate=settings.nudge_rate, busy=busy)
+        self.dispatcher = Dispatcher(
+            runtime.coach, sender, channel=channel, rate=settings.nudge_rate, busy=busy, budget=budget
+        )
         self.interval = settings.nudge_interval
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,11 +89,17 @@ class Scheduler:
             log.exception("the retention purge failed; it runs again tomorrow")
 
     async def stop(self, grace: float = 10.0) -> None:
+        """No new passes; the pass in progress takes no more nudges and finishes those it is sending
+        (what it marked but could not send goes back in the queue); after ``grace``, it is cancelled."""
         if self._scheduler.running:  # stopping twice is harmless
             self._scheduler.shutdown(wait=False)
+        self.dispatcher.stop()
         if self._tasks:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), grace)
+            tasks = list(self._tasks)
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         close = getattr(self.sender, "close", None)
         if close is not None:
             await close()

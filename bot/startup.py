@@ -21,7 +21,8 @@ def settings_error(exc: ValidationError) -> StartupError:
     if not first["loc"]:  # a check across settings: its message names them
         return StartupError(str(first["msg"]).removeprefix("Value error, "))
     where = "LEADCOACH_" + "_".join(str(p) for p in first["loc"]).upper()
-    return StartupError(f"{where} is not valid: {first['msg']}")
+    said = str(first["msg"]).removeprefix("Value error, ")
+    return StartupError(f"{where} is {said}" if said.startswith("not ") else f"{where} is not valid: {said}")
 
 
 def check_timezone(name: str) -> None:

@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import logging
 import re
-import time
 import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import aiohttp
 from telegram import Bot, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes, ExtBot
 from telegram.warnings import PTBUserWarning
 
+from bot.botapi import BotApi
+from bot.faults import transient
+from bot.metrics import RETRIES
 from bot.runtime import Runtime, parse_input
 from flows.core import texts
 from flows.core.push import SendResult, SendStatus
@@ -32,15 +31,28 @@ log = logging.getLogger(__name__)
 # The inbox reads getUpdates' JSON as sent, through Bot.do_api_request on purpose; PTB would warn.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 MAX_MESSAGE = 4096
-TELEGRAM_LIMIT = 30  # messages a second per bot
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
 # Set when the engine handled (and so marked done in the inbox) the update being processed.
 consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", default=False)
-# Replies go out as the Bot API's JSON through the bot (and its rate limiter) with ``do_api_request``:
-# building PTB's request objects, and parsing each answer into a Message nobody reads, cost more than
-# the rest of sending. PTB would rather we used its methods.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'", category=PTBUserWarning)
+# Set by the error handler when handling failed for a reason that passes (the database is down): the
+# inbox keeps the update and tries it again, rather than setting it aside.
+failure: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("failure", default=None)
+# Replies go out through the one send path (bot/botapi.py). Without it (a benchmark that fakes the
+# network inside the process) they go as the same JSON through the bot with ``do_api_request``: PTB's
+# request objects, and parsing each answer into a Message nobody reads, cost more than the rest of
+# sending. PTB would rather we used its methods.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.(sendMessage|editMessageText|editMessageReplyMarkup|answerCallbackQuery)'",
+    category=PTBUserWarning,
+)
+
+
+def api_of(context: Context) -> BotApi | None:
+    """The one send path, if the service set one up (bot/service.py)."""
+    api: BotApi | None = context.bot_data.get("api")
+    return api
 
 
 def runtime_of(context: Context) -> Runtime:
@@ -121,14 +133,14 @@ def _html(bot: Bot, text: str, markup: dict[str, Any] | None, **target: int) -> 
         data["reply_markup"] = markup
     defaults = bot.defaults if isinstance(bot, ExtBot) else None
     if defaults is not None and defaults.link_preview_options is not None:
-        data["link_preview_options"] = _options_json(defaults.link_preview_options)
+        data["link_preview_options"] = _options(defaults.link_preview_options)
     return data
 
 
 @functools.lru_cache(maxsize=4)
-def _options_json(options: LinkPreviewOptions) -> str:
-    """The options as the Bot API's JSON (what PTB would send for them), made once."""
-    return json.dumps(options.to_dict())
+def _options(options: LinkPreviewOptions) -> dict[str, Any]:
+    """The options as the Bot API's JSON object (what PTB would send for them), made once."""
+    return options.to_dict()
 
 
 async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
@@ -136,36 +148,45 @@ async def _with_retries(call: Callable[[], Awaitable[object]]) -> None:
     for attempt, pause in enumerate(RETRY_PAUSES):
         try:
             await call()
-            meter.note()
             return
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest | Forbidden | RetryAfter) or attempt == len(RETRY_PAUSES) - 1:
                 raise
             log.info("a Bot API call failed (%s); trying again", exc.__class__.__name__)
+            RETRIES.labels("network").inc()
             await asyncio.sleep(pause)
 
 
-async def send_replies(bot: Bot, chat_id: int, replies: list[Reply], edit: Message | None = None) -> None:
+def _caller(bot: Bot, api: BotApi | None, method: str, data: dict[str, Any]) -> Callable[[], Awaitable[object]]:
+    """One Bot API call: through the one send path (``api``), or through the bot if there is none."""
+    if api is not None:
+        return partial(api.call, method, data)
+    return partial(bot.do_api_request, method, api_kwargs=data)
+
+
+async def send_replies(
+    bot: Bot, chat_id: int, replies: list[Reply], edit: Message | None = None, api: BotApi | None = None
+) -> None:
     """Send the replies; with ``edit``, the first one replaces that message (the one whose button was pressed)."""
     for reply in replies:
         chunks = split_text(reply.text) if reply.text else []
         for i, chunk in enumerate(chunks):
             markup = _markup(reply) if i == len(chunks) - 1 else None
             replaced = edit is not None and len(chunks) == 1 and reply.attachment is None
-            if not (replaced and edit is not None and await _edit(bot, edit, chunk, markup)):
+            if not (replaced and edit is not None and await _edit(bot, edit, chunk, markup, api)):
                 data = _html(bot, chunk, markup, chat_id=chat_id)
-                await _with_retries(partial(bot.do_api_request, "sendMessage", api_kwargs=data))
+                await _with_retries(_caller(bot, api, "sendMessage", data))
             edit = None
         if reply.attachment is not None:
             await _with_retries(partial(_send_file, bot, chat_id, reply.attachment))
         edit = None
 
 
-async def _edit(bot: Bot, message: Message, text: str, markup: dict[str, Any] | None) -> bool:
+async def _edit(bot: Bot, message: Message, text: str, markup: dict[str, Any] | None, api: BotApi | None) -> bool:
     """Replace a message in place; False if Telegram won't (then the reply is sent as a new message)."""
     data = _html(bot, text, markup, chat_id=message.chat_id, message_id=message.message_id)
     try:
-        await _with_retries(partial(bot.do_api_request, "editMessageText", api_kwargs=data))
+        await _with_retries(_caller(bot, api, "editMessageText", data))
     except BadRequest as exc:
         if "not modified" in str(exc).lower():
             return True
@@ -182,39 +203,14 @@ async def _send_file(bot: Bot, chat_id: int, a: Attachment) -> None:
         await bot.send_document(chat_id, content, filename=a.filename, caption=a.caption or None)
 
 
-class SendMeter:
-    """How many messages this process sent to Telegram in the last second (replies and pushes), so the
-    nudge dispatcher can leave room for replies."""
-
-    def __init__(self) -> None:
-        self._times: deque[float] = deque()
-
-    def note(self) -> None:
-        self._times.append(time.monotonic())
-        self._forget()  # kept to the last second even if nobody asks (no dispatcher running)
-
-    def per_second(self) -> int:
-        self._forget()
-        return len(self._times)
-
-    def _forget(self) -> None:
-        edge = time.monotonic() - 1.0
-        while self._times and self._times[0] < edge:
-            self._times.popleft()
-
-
-meter = SendMeter()
-
-
 class TelegramSender:
-    """The push seam's Telegram side: bot-initiated messages (nudges) go out through here, as plain
-    JSON over aiohttp. Measured on this project's machines at 16 in flight: about 0.25 ms of CPU a
-    message, against 3.5 ms through PTB's httpx pool, which decides whether a dispatcher can keep up
-    with hundreds of nudges a second. Files and over-long texts (rare in a push) go through PTB."""
+    """The push seam's Telegram side: bot-initiated messages (nudges) leave through the one send path
+    (``BotApi``), paced by the dispatcher. Files and over-long texts (rare in a push) go through PTB."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, api: BotApi | None = None) -> None:
         self.bot = bot
-        self._http: aiohttp.ClientSession | None = None
+        self.own = api is None
+        self.api = api or BotApi(bot.base_url)
 
     async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
         chat_id = int(who.external_id)
@@ -227,31 +223,20 @@ class TelegramSender:
         return SendResult(SendStatus.SENT)
 
     async def _post(self, chat_id: int, reply: Reply) -> SendResult:
-        body: dict[str, object] = {"chat_id": chat_id, "text": reply.text, "parse_mode": "HTML"}
-        if reply.buttons:
-            body["reply_markup"] = keyboard(reply.buttons)
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        for attempt, pause in enumerate((*RETRY_PAUSES, 0.0)):
-            try:
-                async with self._http.post(f"{self.bot.base_url}/sendMessage", json=body) as response:
-                    answer: dict[str, Any] = await response.json(content_type=None)
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                answer = {}  # a network fault or a page that isn't JSON (a 502 from a proxy): try again
-            if answer.get("ok"):
-                meter.note()
-                return SendResult(SendStatus.SENT)
-            code = answer.get("error_code")
-            if code == 403:
-                return SendResult(SendStatus.BLOCKED)
-            if code == 429:
-                return SendResult(SendStatus.RETRY, float(answer.get("parameters", {}).get("retry_after", 1)))
-            if isinstance(code, int) and code < 500:
-                log.warning("a pushed message was refused: %s %s", code, answer.get("description", "")[:80])
-                return SendResult(SendStatus.FAILED)
-            if attempt < len(RETRY_PAUSES):
-                await asyncio.sleep(pause)
-        return SendResult(SendStatus.FAILED)
+        body: dict[str, Any] = {"chat_id": chat_id, "text": reply.text, "parse_mode": "HTML"}
+        if (markup := _markup(reply)) is not None:
+            body["reply_markup"] = markup
+        try:
+            await _with_retries(partial(self.api.call, "sendMessage", body, paced=True, kind="nudge"))
+        except Forbidden:
+            return SendResult(SendStatus.BLOCKED)
+        except RetryAfter as exc:
+            RETRIES.labels("429").inc()
+            return SendResult(SendStatus.RETRY, _seconds(exc.retry_after))
+        except TelegramError as exc:
+            log.warning("a pushed message was refused: %s", str(exc)[:80])
+            return SendResult(SendStatus.FAILED)
+        return SendResult(SendStatus.SENT)
 
     async def _through_ptb(self, chat_id: int, replies: list[Reply]) -> SendResult:
         try:
@@ -266,9 +251,8 @@ class TelegramSender:
         return SendResult(SendStatus.SENT)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        if self.own:
+            await self.api.close()
 
 
 def _seconds(value: object) -> float:
@@ -298,10 +282,12 @@ async def _deliver(update: Update, context: Context, outcome: Outcome, edit: Mes
         return
     coach = runtime_of(context).coach
     try:
-        await send_replies(context.bot, chat.id, outcome.replies, edit)
+        await send_replies(context.bot, chat.id, outcome.replies, edit, api_of(context))
     except Forbidden:
+        # Not shown either: if they unblock us and write, the step is asked again, not answered.
         log.info("user blocked the bot; they won't be messaged again")
         await coach.mark_blocked(who)
+        await coach.mark_undelivered(who)
     except TelegramError as exc:
         # Committed but not shown: the user's next text re-asks the step rather than answering it.
         log.warning("replies could not be delivered (%s); the step will be asked again", exc.__class__.__name__)
@@ -328,11 +314,34 @@ async def on_callback(update: Update, context: Context) -> None:
     if outcome is None or outcome.duplicate:
         await query.answer()
         return
-    await query.answer(outcome.notice or None)
-    pressed = query.message if isinstance(query.message, Message) else None
+    # The button's spinner is stopped while the reply goes out, not before it: one round trip less a tap.
+    answered, _ = await asyncio.gather(
+        _answer(update, context, outcome.notice or None), _show(update, context, outcome), return_exceptions=True
+    )
+    if isinstance(answered, BaseException):
+        if not isinstance(answered, TelegramError):
+            raise answered
+        log.debug("could not answer the button press: %s", answered)
+
+
+async def _answer(update: Update, context: Context, notice: str | None) -> None:
+    """Stop the pressed button's spinner (with a notice, if there is one)."""
+    query = update.callback_query
+    assert query is not None
+    data: dict[str, Any] = {"callback_query_id": query.id}
+    if notice:
+        data["text"] = notice
+    await _caller(context.bot, api_of(context), "answerCallbackQuery", data)()
+
+
+async def _show(update: Update, context: Context, outcome: Outcome) -> None:
+    """After a button press: take the used keyboard away (or replace the message), then the replies."""
+    query = update.callback_query
+    pressed = query.message if query is not None and isinstance(query.message, Message) else None
     if pressed is not None and outcome.pressed == "clear" and pressed.reply_markup:
         try:  # the step is done: take its buttons away, keep its text
-            await pressed.edit_reply_markup(reply_markup=None)
+            target = {"chat_id": pressed.chat_id, "message_id": pressed.message_id}
+            await _caller(context.bot, api_of(context), "editMessageReplyMarkup", target)()
         except BadRequest as exc:
             log.debug("could not remove the keyboard: %s", exc)
     await _deliver(update, context, outcome, pressed if outcome.pressed == "replace" else None)
@@ -361,6 +370,9 @@ async def on_other(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
+    if context.error is not None and transient(context.error):
+        failure.set(context.error)  # the inbox waits for the database and tries the update again
+        return
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

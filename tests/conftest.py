@@ -124,7 +124,7 @@ async def reset_postgres(url: str) -> None:
 # PostgreSQL database), then tests start from a copy or from emptied tables.
 _TEMPLATES: dict[str, Path] = {}
 _MIGRATED: set[str] = set()
-TABLES = "users, sessions, reflections, inbox, meta"
+TABLES = "users, sessions, reflections, inbox, meta, dead_letters, instances"
 
 
 async def _sqlite_copy(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:

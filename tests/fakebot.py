@@ -124,6 +124,9 @@ class FakeTelegram:
     send_times: list[float] = field(default_factory=list)  # when each sendMessage was accepted
     inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # inline query id -> answer
     inline_times: dict[str, float] = field(default_factory=dict)  # query id -> seconds from delivery to answer
+    slow: dict[str, float] = field(default_factory=dict)  # method -> seconds it takes to answer
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # (method, "start" or "end"), in order
+    throttled_until: float = 0.0  # time.monotonic() until which every send is answered 429 (retry_after 1)
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -180,7 +183,10 @@ class FakeTelegram:
             self.fail_next[method] -= 1
             self.rejected.append((method, 502, "Bad Gateway"))
             return web.Response(status=502, text="Bad Gateway")
+        self.timeline.append((method, "start"))
         try:
+            if method in self.slow:
+                await asyncio.sleep(self.slow[method])
             result = await handler(params)
         except ApiError as exc:
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
@@ -188,6 +194,8 @@ class FakeTelegram:
                 body["parameters"] = {"retry_after": exc.retry_after}
             self.rejected.append((method, exc.code, exc.description))
             return web.json_response(body, status=exc.code)
+        finally:
+            self.timeline.append((method, "end"))
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
@@ -374,6 +382,8 @@ class FakeTelegram:
         return batch
 
     def _check_rate(self) -> None:
+        if time.monotonic() < self.throttled_until:
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
         if self.rate_limit_per_second is None:
             return
         now = time.monotonic()

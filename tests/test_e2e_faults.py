@@ -187,14 +187,15 @@ async def spawn_webhook(fake: FakeTelegram, settings: Any, port: int, **extra: s
         sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
     )
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
+        for _ in range(600):
             try:
-                async with http.post(f"http://127.0.0.1:{port}/hook", json={}) as r:
-                    if r.status == 403:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    if r.status == 200:
                         return proc
             except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-    raise AssertionError("the webhook server never started")
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("the webhook server never became ready")
 
 
 class Webhooks:

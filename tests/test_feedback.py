@@ -217,9 +217,9 @@ async def test_a_comment_with_an_identifier_is_caught(runtime: Runtime) -> None:
 async def test_reminders_once_each_in_waking_hours_blocked_raters_skipped(runtime: Runtime) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from bot.dispatcher import Dispatcher
     from flows.core.push import SendStatus
     from flows.store.models import User
-    from flows.talks.nudges import Dispatcher
     from tests.test_nudges import Outbox
 
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -260,7 +260,7 @@ async def test_reminders_once_each_in_waking_hours_blocked_raters_skipped(runtim
 async def test_the_subject_hears_when_a_round_closes_with_results(runtime: Runtime) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from flows.talks.nudges import Dispatcher
+    from bot.dispatcher import Dispatcher
     from tests.test_nudges import Outbox
 
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

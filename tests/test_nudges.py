@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.dispatcher import Dispatcher, Pass
 from bot.runtime import Runtime
 from flows.core.push import SendResult, SendStatus
 from flows.core.replies import Identity, Reply
 from flows.store.models import Nudge, NudgeDelivery, Reflection, User
-from flows.talks.nudges import Dispatcher, Pass
 from tests.client import FakeClient
 from tests.test_flows import onboard, reflect
 

@@ -1,27 +1,39 @@
 """Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler, daily): received
-updates after 7 days, conversation state and parked drafts once they expire, and the record of
-which nudges were sent after 400 days (by then no occurrence they guard can come round again), 360°
-answers started and never sent once their round has closed. In
-batches, so a large backlog never holds locks for long."""
+updates and updates kept aside after 7 days, conversation state and parked drafts once they expire,
+people who started but never finished setting up after 30 days without a word (their name and anything
+else of theirs), and the record of which nudges were sent after 400 days (by then no occurrence they
+guard can come round again), and 360° answers started and never sent once their round has closed.
+
+In short transactions, so a large backlog never holds locks for long; old rows go by ranges of their
+indexed time, each range found by reading forward from where the last one ended, so the cost is linear
+in what is deleted (deleting "the next 1000 old rows" instead rescans what earlier batches left behind
+in the index, and grows with the square of the backlog)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from flows.core.engine import Engine
-from flows.store.models import ConversationSession, FeedbackResponse, FeedbackRound, InboxUpdate, NudgeDelivery
+from flows.store.models import (
+    ConversationSession,
+    DeadLetter,
+    FeedbackResponse,
+    FeedbackRound,
+    InboxUpdate,
+    NudgeDelivery,
+    User,
+)
 
 INBOX_DAYS = 7
 DELIVERY_DAYS = 400
-_Step = Callable[[AsyncSession, datetime, int], Awaitable[int]]
+NEVER_ONBOARDED_DAYS = 30
 
 
 @dataclass
@@ -30,48 +42,53 @@ class Purged:
     sessions: int = 0
     drafts: int = 0
     deliveries: int = 0
+    dead_letters: int = 0
+    users: int = 0  # never finished setting up
     unsent_feedback: int = 0  # 360° answers started and never sent, once their round has closed
 
 
-async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
-    done = Purged()
-    while n := await _batch(engine, now, batch, _old_updates):
-        done.updates += n
-    while n := await _batch(engine, now, batch, _expired_sessions):
+async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged:
+    inbox = now - timedelta(days=INBOX_DAYS)
+    done = Purged(
+        updates=await _delete_before(engine, InboxUpdate.received_at, inbox, batch),
+        dead_letters=await _delete_before(engine, DeadLetter.received_at, inbox, batch),
+        deliveries=await _delete_before(engine, NudgeDelivery.created_at, now - timedelta(days=DELIVERY_DAYS), batch),
+    )
+    while n := await _in_transaction(engine, _expired_sessions, now, batch):
         done.sessions += n
-    while n := await _batch(engine, now, batch, _expired_drafts):
+    while n := await _in_transaction(engine, _expired_drafts, now, batch):
         done.drafts += n
-    while n := await _batch(engine, now, batch, _old_deliveries):
-        done.deliveries += n
-    while n := await _batch(engine, now, batch, _unsent_feedback):
+    while n := await _in_transaction(engine, _never_onboarded, now, batch):
+        done.users += n
+    while n := await _in_transaction(engine, _unsent_feedback, now, batch):
         done.unsent_feedback += n
     return done
 
 
-async def _batch(engine: Engine, now: datetime, size: int, step: _Step) -> int:
+async def _delete_before(engine: Engine, when: InstrumentedAttribute[datetime], cutoff: datetime, size: int) -> int:
+    """Delete the rows whose ``when`` (an indexed time) is before ``cutoff``, range by range: each range
+    is the next ``size`` index entries from where the last one ended."""
+    table = when.class_
+    deleted, low = 0, None
+    after: list[ColumnElement[bool]] = []
+    while True:
+        async with engine.transaction() as db:
+            after = [when >= low] if low is not None else []
+            upper = (
+                await db.execute(select(when).where(*after, when < cutoff).order_by(when).offset(size).limit(1))
+            ).scalar_one_or_none()
+            high = upper if upper is not None else cutoff
+            result = await db.execute(delete(table).where(and_(*after, when < high)))
+            deleted += int(getattr(result, "rowcount", 0) or 0)
+        if upper is None:
+            return deleted
+        low = upper
+
+
+async def _in_transaction(engine: Engine, step: Any, now: datetime, size: int) -> int:
     async with engine.transaction() as db:
-        return await step(db, now, size)
-
-
-async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
-    key = (InboxUpdate.channel, InboxUpdate.update_id)
-    return await _delete_older(db, key, InboxUpdate.received_at < now - timedelta(days=INBOX_DAYS), size)
-
-
-async def _old_deliveries(db: AsyncSession, now: datetime, size: int) -> int:
-    key = (NudgeDelivery.nudge_id, NudgeDelivery.occurrence)
-    return await _delete_older(db, key, NudgeDelivery.created_at < now - timedelta(days=DELIVERY_DAYS), size)
-
-
-async def _delete_older(
-    db: AsyncSession, key: tuple[InstrumentedAttribute[Any], ...], old: ColumnElement[bool], size: int
-) -> int:
-    """Delete up to ``size`` rows matching ``old``, by their (two-column) primary key."""
-    keys = [tuple(row) for row in (await db.execute(select(*key).where(old).limit(size))).all()]
-    if keys:
-        table = key[0].class_
-        await db.execute(delete(table).where(tuple_(*key).in_(keys)))
-    return len(keys)
+        count: int = await step(db, now, size)
+        return count
 
 
 async def _unsent_feedback(db: AsyncSession, now: datetime, size: int) -> int:
@@ -100,4 +117,18 @@ async def _clear(db: AsyncSession, where: ColumnElement[bool], size: int, **valu
     ids = (await db.execute(select(ConversationSession.user_id).where(where).limit(size))).scalars().all()
     if ids:
         await db.execute(update(ConversationSession).where(ConversationSession.user_id.in_(ids)).values(**values))
+    return len(ids)
+
+
+async def _never_onboarded(db: AsyncSession, now: datetime, size: int) -> int:
+    """People who started but never finished setting up, silent for 30 days: everything of theirs goes
+    (their rows in other tables with them, by the foreign keys' ON DELETE CASCADE)."""
+    quiet = now - timedelta(days=NEVER_ONBOARDED_DAYS)
+    ids = (
+        (await db.execute(select(User.id).where(User.onboarded.is_(False), User.last_seen_at < quiet).limit(size)))
+        .scalars()
+        .all()
+    )
+    if ids:
+        await db.execute(delete(User).where(User.id.in_(ids)))
     return len(ids)

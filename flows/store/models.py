@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -14,15 +15,35 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
     false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class Encrypted(TypeDecorator[bytes]):
+    """A column that holds ciphertext (``Cipher.encrypt_json``). Stored as bytes; the type is what key
+    rotation, export checks and the tests look for, so a new encrypted column cannot be forgotten."""
+
+    impl = LargeBinary
+    cache_ok = True
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def encrypted_columns() -> list[tuple[Table, Column[bytes]]]:
+    """Every (table, column) whose type is ``Encrypted``, in a stable order."""
+    return [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Encrypted)
+    ]
 
 
 class User(Base):
@@ -52,7 +73,10 @@ class User(Base):
     quiet_end: Mapped[str] = mapped_column(String(5), server_default="08:00")
     paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_identity"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_users_identity"),
+        Index("ix_users_pending_onboarding", "onboarded", "last_seen_at"),
+    )
 
 
 class ConversationSession(Base):
@@ -63,13 +87,13 @@ class ConversationSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     flow: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
-    data_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted JSON: it may hold draft answers
+    data_enc: Mapped[bytes] = mapped_column(Encrypted)  # encrypted JSON: it may hold draft answers
     version: Mapped[int] = mapped_column(Integer, default=1)  # changes only when the step changes
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     # A draft put aside ("Later", or a command that interrupted it), offered again by its flow.
     parked_flow: Mapped[str] = mapped_column(String(32), default="", server_default="")
-    parked_data_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    parked_data_enc: Mapped[bytes | None] = mapped_column(Encrypted)
     parked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The current step's prompt could not be delivered: the next text re-asks instead of answering.
     undelivered: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -87,7 +111,7 @@ class Reflection(Base):
     stage: Mapped[str] = mapped_column(String(16))
     extra_items: Mapped[list[str]] = mapped_column(JSON, default=list)
     prompt_model: Mapped[str] = mapped_column(String(8))
-    answers_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted JSON list of {prompt, answer}
+    answers_enc: Mapped[bytes] = mapped_column(Encrypted)  # encrypted JSON list of {prompt, answer}
     rating: Mapped[int | None] = mapped_column(Integer)
     minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -103,8 +127,8 @@ class InboxUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(64))
-    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted: a message holds what the user typed
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload_enc: Mapped[bytes] = mapped_column(Encrypted)  # a message holds what the user typed
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     __table_args__ = (Index("ix_inbox_user_pending", "user_key", "done_at", "update_id"),)
@@ -116,7 +140,7 @@ class Meta(Base):
     __tablename__ = "meta"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[bytes] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(Encrypted)  # e.g. the encryption-key canary
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -153,7 +177,30 @@ class NudgeDelivery(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(12), index=True)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DeadLetter(Base):
+    """An update that could not be parsed or stored, kept aside (encrypted) and confirmed to Telegram so
+    it never blocks the updates behind it. Purged with the inbox."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[str] = mapped_column(String(40))  # as sent: it may not even be a number
+    reason: Mapped[str] = mapped_column(String(200))
+    payload_enc: Mapped[bytes] = mapped_column(Encrypted)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Instance(Base):
+    """A running LeadCoach process (its heartbeat): live instances split Telegram's rate budget."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CpdActivity(Base):
@@ -164,7 +211,7 @@ class CpdActivity(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     done_on: Mapped[date] = mapped_column(Date)
-    title_enc: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted: what they did, in their words
+    title_enc: Mapped[bytes] = mapped_column(Encrypted)  # what they did, in their words
     minutes: Mapped[int] = mapped_column(Integer)
     participatory: Mapped[bool] = mapped_column(default=False)
     items: Mapped[list[str]] = mapped_column(JSON, default=list)  # framework item ids it developed
@@ -223,7 +270,7 @@ class FeedbackRound(Base):
     stage: Mapped[str] = mapped_column(String(16))
     areas: Mapped[list[str]] = mapped_column(JSON)  # standard (MLF) or domain (LF) ids, in framework order
     subject_name: Mapped[str] = mapped_column(String(64))  # how raters are told whose feedback it is
-    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: the subject's note to raters
+    note_enc: Mapped[bytes | None] = mapped_column(Encrypted)  # encrypted: the subject's note to raters
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -247,8 +294,8 @@ class FeedbackResponse(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     relationship: Mapped[str] = mapped_column(String(16), default="")
     ratings: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
-    keep_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: what to keep doing
-    change_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: what to do differently
+    keep_enc: Mapped[bytes | None] = mapped_column(Encrypted)  # encrypted: what to keep doing
+    change_enc: Mapped[bytes | None] = mapped_column(Encrypted)  # encrypted: what to do differently
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded: Mapped[bool] = mapped_column(default=False, server_default=false())

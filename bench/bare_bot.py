@@ -1,0 +1,47 @@
+"""The reference for bench/over_http.py: a bare python-telegram-bot bot (long polling, the defaults)
+that answers every text with one message and every button press with an answer and an edit: what any
+PTB bot costs per update over the same HTTP, with no storage and no coaching.
+
+    LEADCOACH_TELEGRAM_TOKEN=... LEADCOACH_TELEGRAM_API_URL=... python bench/bare_bot.py"""
+
+from __future__ import annotations
+
+import os
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+
+async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(f"You said: {update.effective_message.text}")
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_text(f"You pressed {query.data}")
+
+
+def main() -> None:
+    app = (
+        Application.builder()
+        .token(os.environ["LEADCOACH_TELEGRAM_TOKEN"])
+        .base_url(os.environ["LEADCOACH_TELEGRAM_API_URL"])
+        .concurrent_updates(True)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, text))
+    app.add_handler(CallbackQueryHandler(button))
+    port = os.environ.get("BARE_WEBHOOK_PORT")
+    if port:  # the same webhook as LeadCoach's: POSTs to /hook with the secret header
+        url = f"http://127.0.0.1:{port}/hook"
+        secret = os.environ["LEADCOACH_WEBHOOK_SECRET"]
+        app.run_webhook(listen="127.0.0.1", port=int(port), url_path="hook", secret_token=secret, webhook_url=url)
+    else:
+        app.run_polling(poll_interval=0, timeout=30)
+
+
+if __name__ == "__main__":
+    main()

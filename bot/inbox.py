@@ -1,0 +1,424 @@
+"""The inbox: updates are stored before they are acknowledged, then handled one user at a time (users
+in parallel) through the python-telegram-bot Application.
+
+Polling: an update batch is written to the inbox in one transaction before the next getUpdates
+confirms it, so a crash at any moment loses nothing; handling marks each row done in the same
+transaction as its effects, so nothing is handled twice. An update that cannot be parsed or stored is
+kept aside (``dead_letters``, encrypted) and confirmed, so it never blocks the ones behind it; a
+database outage is waited out with bounded back-off, the batch unconfirmed until it is stored.
+Several instances can share one PostgreSQL: any of them handles any stored update, in update order
+per user (the engine locks the user row)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, IntegrityError
+from telegram import Update
+from telegram.error import Conflict
+from telegram.ext import Application
+
+from bot.faults import Backoff, describe, retrying, transient
+from bot.metrics import LATENCY, UPDATES
+from bot.runtime import Runtime
+from bot.telegram import consumed, failure
+from flows.store.models import DeadLetter, InboxUpdate
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+MAX_UPDATE_ID = 2**63 - 1  # a BIGINT
+_Row = dict[str, Any]
+
+
+def user_key(update: Update) -> str:
+    user = update.effective_user
+    if user is not None:
+        return str(user.id)
+    chat = update.effective_chat
+    return f"chat:{chat.id}" if chat is not None else "none"
+
+
+@dataclass(order=True)
+class _Held:
+    """An update waiting for its user's worker, earliest update first."""
+
+    update_id: int
+    received: float = field(compare=False)  # epoch seconds
+    update: Update = field(compare=False)
+
+
+@dataclass
+class _Sorted:
+    """A received batch: rows to store in the inbox, and rows to keep aside."""
+
+    good: list[tuple[Update, _Row]] = field(default_factory=list)
+    bad: list[_Row] = field(default_factory=list)
+
+
+class Pump:
+    """Store updates durably, then hand each user's to one worker in update order."""
+
+    def __init__(
+        self,
+        app: Application,  # type: ignore[type-arg]
+        runtime: Runtime,
+        *,
+        parallel: int = 64,
+        settle: float = 0.0,
+        shared: bool = False,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        # Updates this process stored are handed to its workers in memory, as they were parsed, unless
+        # ``shared``: webhook instances on one PostgreSQL each receive part of a user's updates, so there
+        # each worker takes the user's earliest unhandled update from the database, whoever stored it.
+        # (Polling has one receiver; the others pick up what it left, in update order, when they rescan.)
+        self.local = not shared
+        # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
+        # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
+        # for the same user goes first.
+        self.settle = settle
+        self._queues: dict[str, list[_Held]] = {}
+        self._held: set[int] = set()
+        self._recent: set[int] = set()  # update ids received here lately (stored or kept aside)
+        self._order: deque[int] = deque()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._slots = asyncio.Semaphore(parallel)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- storing ------------------------------------------------------------------------
+
+    def _sort(self, raw: Sequence[object], now: datetime) -> _Sorted:
+        batch = _Sorted()
+        cipher = self.runtime.coach.cipher
+        for data in raw:
+            try:
+                update, row = self._parse(data, now)
+            except Exception as exc:
+                ident = str(data.get("update_id"))[:40] if isinstance(data, dict) else "?"
+                payload = cipher.encrypt_text(json.dumps(data, ensure_ascii=True, default=repr))
+                reason = f"{exc.__class__.__name__}: {str(exc)[:150]}"
+                batch.bad.append(
+                    {
+                        "channel": CHANNEL,
+                        "update_id": ident,
+                        "reason": reason,
+                        "payload_enc": payload,
+                        "received_at": now,
+                    }
+                )
+                log.error("update %s cannot be parsed (%s); kept aside in dead_letters", ident, exc.__class__.__name__)
+                continue
+            batch.good.append((update, row))
+        return batch
+
+    def _parse(self, data: object, now: datetime) -> tuple[Update, _Row]:
+        if not isinstance(data, dict):
+            raise TypeError("an update is not a JSON object")
+        update_id = data.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id <= MAX_UPDATE_ID:
+            raise ValueError("update_id is not a number from 0 to 2**63-1")
+        update = Update.de_json(data, self.app.bot)
+        key = user_key(update)
+        if len(key) > 64:
+            raise ValueError("the sender's id is too long")
+        payload = self.runtime.coach.cipher.encrypt_json(data)
+        return update, {
+            "channel": CHANNEL,
+            "update_id": update_id,
+            "user_key": key,
+            "payload_enc": payload,
+            "received_at": now,
+        }
+
+    async def _write(self, good: list[_Row], bad: list[_Row]) -> None:
+        async with self.runtime.coach.transaction() as db:
+            if good:
+                insert_ = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+                await db.execute(insert_(InboxUpdate).on_conflict_do_nothing(), good)
+            if bad:
+                await db.execute(insert(DeadLetter), bad)
+
+    async def store(self, batch: _Sorted) -> list[tuple[Update, _Row]]:
+        """Write a batch to the inbox (a repeat is ignored) and its bad updates aside, in one transaction.
+        If the database refuses one row's data, each is tried alone and the refused ones are kept aside.
+        Returns what was stored. An outage is raised (nothing is confirmed)."""
+        rows = [row for _, row in batch.good]
+        try:
+            await self._write(rows, batch.bad)
+            return batch.good
+        except (DataError, IntegrityError):
+            log.warning("the database refused an update in a batch; storing them one at a time")
+        stored, bad = [], list(batch.bad)
+        for update, row in batch.good:
+            try:
+                await self._write([row], [])
+                stored.append((update, row))
+            except (DataError, IntegrityError) as exc:
+                log.error(
+                    "update %s cannot be stored (%s); kept aside in dead_letters", row["update_id"], describe(exc)
+                )
+                reason = f"not storable: {describe(exc)}"
+                bad.append({**row, "update_id": str(row["update_id"]), "reason": reason, "user_key": None})
+        if bad:
+            await self._write([], [{k: v for k, v in b.items() if k != "user_key"} for b in bad])
+        return stored
+
+    # --- receiving ----------------------------------------------------------------------
+
+    async def receive(self, raw: Sequence[object]) -> None:
+        """Updates as Telegram sent them: stored first (or kept aside), then handed to the users' workers."""
+        now = datetime.now(UTC)
+        stored = await self.store(self._sort(raw, now))
+        for data in raw:
+            if isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                self._remember(data["update_id"])
+        keys: dict[str, None] = {}
+        for update, row in stored:
+            key = str(row["user_key"])
+            keys[key] = None
+            if self.local:
+                self._hold(key, _Held(update.update_id, now.timestamp(), update))
+        for key in keys:
+            self.wake(key)
+
+    async def poll(self, *, timeout: int = 30) -> None:
+        """Long-poll getUpdates; each batch is stored before the next call confirms it. Any failure (the
+        Bot API, the database, a bug) is logged and waited out with bounded back-off: polling never stops."""
+        bot = self.app.bot
+        await retrying(bot.delete_webhook, "deleteWebhook")
+        offset: int | None = None
+        backoff = Backoff(most=30.0)
+        while True:
+            try:
+                raw = await bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
+                    read_timeout=timeout + 10,
+                )
+                if isinstance(raw, list) and raw:
+                    await self.receive(raw)
+                    offset = _next_offset(raw, offset)
+                backoff.reset()
+            except Conflict:
+                log.error("another process is polling with this token; retrying in 5 s")
+                await asyncio.sleep(5)
+            except Exception as exc:
+                delay = backoff.next()
+                level = max(backoff.level(), logging.ERROR if not transient(exc) else logging.WARNING)
+                log.log(level, "getUpdates or storing its batch failed (%s); again in %.1f s", describe(exc), delay)
+                await asyncio.sleep(delay)
+
+    # --- handling -----------------------------------------------------------------------
+
+    def _remember(self, update_id: int) -> None:
+        """Note an update received here (stored or kept aside), keeping the last few thousand."""
+        self._recent.add(update_id)
+        self._order.append(update_id)
+        if len(self._order) > 10_000:
+            self._recent.discard(self._order.popleft())
+
+    def _hold(self, key: str, held: _Held) -> None:
+        if held.update_id not in self._held:
+            self._held.add(held.update_id)
+            heapq.heappush(self._queues.setdefault(key, []), held)
+
+    def wake(self, key: str) -> None:
+        if key in self._workers:
+            self._again.add(key)
+            return
+        self._idle.clear()
+        self._workers[key] = asyncio.create_task(self._work(key), name=f"inbox:{key}")
+
+    async def recover(self) -> int:
+        """Schedule every user with stored, unhandled updates (after a crash, or another instance's)."""
+        async with self.runtime.coach.sessionmaker() as db:
+            query = select(
+                InboxUpdate.user_key, InboxUpdate.update_id, InboxUpdate.payload_enc, InboxUpdate.received_at
+            )
+            rows = (await db.execute(query.where(InboxUpdate.done_at.is_(None)).order_by(InboxUpdate.update_id))).all()
+        for key, update_id, payload, received in rows:
+            readable = self.local and update_id not in self._held
+            if readable and (update := await self._readable(update_id, payload)) is not None:
+                self._hold(key, _Held(update_id, received.timestamp(), update))
+        keys = list(dict.fromkeys(key for key, *_ in rows))
+        for key in keys:
+            self.wake(key)
+        return len(keys)
+
+    async def _readable(self, update_id: int, payload: bytes) -> Update | None:
+        """The stored update, or None: one that can't be read back (a key changed without rotation, a
+        damaged row) is moved to dead_letters as it is, so it never blocks its user's queue."""
+        try:
+            data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
+            return Update.de_json(data, self.app.bot)
+        except Exception as exc:
+            log.error("stored update %s cannot be read (%s); kept aside in dead_letters", update_id, describe(exc))
+        now = datetime.now(UTC)
+        aside = {"update_id": str(update_id), "reason": "unreadable in the inbox", "payload_enc": payload}
+        async with self.runtime.coach.transaction() as db:
+            await db.execute(insert(DeadLetter), [{"channel": CHANNEL, "received_at": now, **aside}])
+            await db.execute(
+                sql_update(InboxUpdate)
+                .where(InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id)
+                .values(done_at=now)
+            )
+        return None
+
+    async def _head(self, key: str) -> _Held | None:
+        """The user's earliest waiting update (not taken yet)."""
+        if self.local:
+            queue = self._queues.get(key)
+            return queue[0] if queue else None
+        while True:
+            async with self.runtime.coach.sessionmaker() as db:
+                found = (
+                    await db.execute(
+                        select(InboxUpdate.update_id, InboxUpdate.received_at, InboxUpdate.payload_enc)
+                        .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
+                        .order_by(InboxUpdate.update_id)
+                        .limit(1)
+                    )
+                ).first()
+            if found is None:
+                return None
+            if (update := await self._readable(found[0], found[2])) is not None:
+                return _Held(found[0], found[1].timestamp(), update)
+
+    async def _in_turn(self, key: str, head: _Held) -> bool:
+        """Whether the head may be handled now; if not, after a short wait, the head is read again."""
+        hold = await self._hold_back(head)
+        if hold > 0:  # an earlier update for this user may still be on its way: let it in first
+            await asyncio.sleep(hold)
+            return False
+        again = await self._head(key)  # the one before it may have been stored since the head was read
+        return again is not None and again.update_id == head.update_id
+
+    async def _hold_back(self, head: _Held) -> float:
+        """How much longer to hold a webhook update back (0: handle it now). Telegram numbers updates one
+        after another, so once the one before it has arrived nothing earlier is still on its way;
+        until then it waits, at most ``settle`` seconds after it was stored."""
+        left = head.received + self.settle - time.time()
+        if left <= 0 or await self._arrived(head.update_id - 1):
+            return 0.0
+        return min(left, 0.02)
+
+    async def _arrived(self, update_id: int) -> bool:
+        if update_id in self._recent:
+            return True
+        if self.local:
+            return False
+        async with self.runtime.coach.sessionmaker() as db:
+            stored = select(InboxUpdate.update_id).where(
+                InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id
+            )
+            aside = select(DeadLetter.id).where(DeadLetter.channel == CHANNEL, DeadLetter.update_id == str(update_id))
+            return (await db.execute(stored.union_all(aside).limit(1))).first() is not None
+
+    async def _work(self, key: str) -> None:
+        try:
+            while True:
+                self._again.discard(key)
+                head = await retrying(lambda: self._head(key), "reading the inbox")
+                if head is None:
+                    if key in self._again:
+                        continue
+                    return
+                if self.settle > 0 and not await retrying(partial(self._in_turn, key, head), "reading the inbox"):
+                    continue
+                if self.local:
+                    heapq.heappop(self._queues[key])
+                try:
+                    async with self._slots:
+                        handled = await self._process(head.update)
+                    UPDATES.labels("handled" if handled else "ignored").inc()
+                    LATENCY.observe(max(0.0, time.time() - head.received))
+                finally:
+                    self._held.discard(head.update_id)
+        except Exception:
+            log.exception("the inbox worker stopped; unhandled updates are picked up again shortly")
+        finally:
+            if not self._queues.get(key):
+                self._queues.pop(key, None)
+            del self._workers[key]
+            if not self._workers:
+                self._idle.set()
+
+    async def _process(self, update: Update) -> bool:
+        """Handle one update (True: the engine handled it); a database outage while handling it is waited
+        out and it is tried again."""
+        handled = await retrying(lambda: self._attempt(update), f"handling update {update.update_id}")
+        if not handled:
+            await retrying(lambda: self._done(update.update_id), f"marking update {update.update_id} done")
+        return handled
+
+    async def _attempt(self, update: Update) -> bool:
+        """True if the engine handled (and so marked done) the update. A passing fault is raised."""
+        token, fault = consumed.set(False), failure.set(None)
+        try:
+            await self.app.process_update(update)
+        except Exception:
+            log.exception("update %s could not be handled; it is set aside", update.update_id)
+        finally:
+            handled, error = consumed.get(), failure.get()
+            consumed.reset(token)
+            failure.reset(fault)
+        if error is not None and not handled:
+            raise error
+        return handled
+
+    async def _done(self, update_id: int) -> None:
+        async with self.runtime.coach.transaction() as db:
+            await db.execute(
+                sql_update(InboxUpdate)
+                .where(
+                    InboxUpdate.channel == CHANNEL,
+                    InboxUpdate.update_id == update_id,
+                    InboxUpdate.done_at.is_(None),
+                )
+                .values(done_at=datetime.now(UTC))
+            )
+
+    async def idle(self) -> None:
+        """Wait until every woken worker has finished."""
+        await self._idle.wait()
+
+    async def cancel(self) -> None:
+        """Stop the workers still running (their updates stay in the inbox for the next start)."""
+        tasks = list(self._workers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def rescan_forever(self, every: float = 5.0) -> None:
+        """Pick up stored updates nobody is handling (another instance's, or after a failure)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.recover()
+            except Exception as exc:
+                level = logging.WARNING if transient(exc) else logging.ERROR
+                log.log(level, "could not look for waiting updates (%s); again in %.0f s", describe(exc), every)
+
+
+def _next_offset(raw: Sequence[object], offset: int | None) -> int | None:
+    """The offset that confirms a batch: past its highest update_id (that is a number)."""
+    ids = [d["update_id"] for d in raw if isinstance(d, dict) and isinstance(d.get("update_id"), int)]
+    return max(ids) + 1 if ids else offset
