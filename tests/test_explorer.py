@@ -32,6 +32,7 @@ async def seed(explorer: Explorer, who: Identity) -> None:
         "/start", "Use the defaults",
         "/reflect", "Suggested", ANSWER, ANSWER, ANSWER, "4", "15 min", "Done", "Save",
         "/cpd", "Set a target", "Reflections a month", "2",
+        "Log an activity", "Budget workshop", "1h30", "Yesterday", "No — on my own", "Save",
         "/assess gmts", "Start", *["3"] * 14, "/cancel",  # past the personal qualities, which have no target
         "/reflect", "Browse", "1", "1", ANSWER, "Later",
     ]  # fmt: skip
