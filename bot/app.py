@@ -27,6 +27,8 @@ COMMANDS = [
     ("develop", "Development ideas for your weakest areas"),
     ("cpd", "CPD log, targets and pace"),
     ("appraisal", "Countdown to your appraisal"),
+    ("pack", "Your appraisal pack as a PDF"),
+    ("share", "Share your pack with your appraiser"),
     ("settings", "Framework, stage, nudges, appraisal date"),
     ("menu", "Main menu"),
     ("help", "What I can do"),
@@ -45,7 +47,8 @@ def build_application(
         raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
-        app.bot_data["runtime"] = await open_runtime(settings)
+        app.bot_data["runtime"] = runtime = await open_runtime(settings)
+        runtime.coach.bot_username = app.bot.username  # for the appraisal pack's share links
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]

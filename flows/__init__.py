@@ -8,15 +8,28 @@ if TYPE_CHECKING:
     from flows.engine import Engine
     from flows.flow import Ctx
 
-MENU_COMMANDS = ("reflect", "lookup", "history", "assess", "develop", "cpd", "appraisal", "settings", "help", "privacy")
+MENU_COMMANDS = (
+    "reflect",
+    "lookup",
+    "history",
+    "assess",
+    "develop",
+    "cpd",
+    "appraisal",
+    "pack",
+    "share",
+    "settings",
+    "help",
+    "privacy",
+)
 
 
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
-    from flows import account, answers, assess, cpd, history, nudges, onboarding, reflection
+    from flows import account, answers, assess, cpd, history, nudges, onboarding, pack, reflection, share
     from flows.flow import Kind
 
-    for module in (onboarding, reflection, answers, history, assess, cpd, nudges, account):
+    for module in (onboarding, reflection, answers, history, assess, cpd, pack, share, nudges, account):
         module.register(engine)
 
     async def menu_click(ctx: Ctx, arg: str) -> None:

@@ -18,10 +18,12 @@ from flows.models import (
     InboxUpdate,
     Nudge,
     NudgeDelivery,
+    PackChoice,
+    PackShare,
     Reflection,
     User,
 )
-from flows.replies import Attachment
+from flows.replies import Attachment, Button
 from flows.retention import INBOX_DAYS
 from flows.steps import confirm
 from flows.templating import render
@@ -70,7 +72,7 @@ async def export(ctx: Ctx, args: str) -> None:
     assessments = (
         await ctx.db.execute(select(Assessment).where(Assessment.user_id == u.id).order_by(Assessment.id))
     ).scalars()
-    doc = {
+    doc: dict[str, object] = {
         "exported_at": ctx.now.isoformat(),
         "user": {
             "channel": u.channel,
@@ -145,11 +147,42 @@ async def export(ctx: Ctx, args: str) -> None:
             for t in targets
         ],
     }
+    doc.update(await _pack_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
         "Here is everything I hold about you.",
         attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
     )
+    ctx.say(
+        "For your appraisal, /pack makes a PDF of your reflections, self-assessment, CPD and development plan.",
+        [[Button("Make my appraisal pack", "m", "pack", scoped=False)]],
+    )
+
+
+async def _pack_export(ctx: Ctx) -> dict[str, object]:
+    """The appraisal pack's choices and share links (their tokens are not kept, so not exported)."""
+    from flows.pack import load_choices
+
+    choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
+    made = await ctx.db.get(PackChoice, ctx.user.id)
+    shares = (
+        await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
+    ).scalars()
+    return {
+        "appraisal_pack": {
+            **choices.model_dump(mode="json"),
+            "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
+        },
+        "pack_share_links": [
+            {
+                "created_at": sh.created_at.isoformat(),
+                "expires_at": sh.expires_at.isoformat(),
+                "revoked_at": sh.revoked_at.isoformat() if sh.revoked_at else None,
+                "opened_at": sh.openings or [],
+            }
+            for sh in shares
+        ],
+    }
 
 
 class EraseState(FlowState):
@@ -172,7 +205,7 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment):
+    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, PackShare, PackChoice):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))

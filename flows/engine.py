@@ -108,6 +108,7 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_timezone = default_timezone
         self.appraisal_round = appraisal_round  # the operator's default, for users who set no date
+        self.bot_username = ""  # the Telegram adapter sets it (share links are t.me deep links)
         self.flows: dict[str, Flow[Any]] = {}
         self.commands: dict[str, Command] = {}
         self.global_clicks: dict[str, Command] = {}

@@ -66,6 +66,11 @@ class SetupState(FlowState):
 
 
 async def start(ctx: Ctx, args: str) -> None:
+    if args.startswith("pack_"):  # an appraiser opening a share link: the pack, no onboarding
+        from flows.share import open_share
+
+        await open_share(ctx, args.removeprefix("pack_").strip())
+        return
     if ctx.user.onboarded:
         name = f", {ctx.user.first_name}" if ctx.user.first_name else ""
         ctx.say(f"Welcome back{name}. You're set up already; /settings changes anything.", menu_buttons())

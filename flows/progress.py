@@ -296,4 +296,8 @@ async def appraisal_text(ctx: Ctx) -> str:
 
 
 async def appraisal_command(ctx: Ctx, args: str) -> None:
-    ctx.say(await appraisal_text(ctx), [[Button("Reflect now", "m", "reflect", scoped=False)], *menu_buttons()[1:2]])
+    pack = [Button("Appraisal pack (PDF)", "m", "pack", scoped=False)]
+    ctx.say(
+        await appraisal_text(ctx),
+        [[Button("Reflect now", "m", "reflect", scoped=False)], pack, *menu_buttons()[1:2]],
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, select
 
 from bot.runtime import Runtime, parse_input
+from flows.assess import items_for
+from flows.models import Assessment, User
 from flows.replies import Identity
 from tests.explorer import ANSWER, COMMANDS, Explorer
 
@@ -25,8 +27,9 @@ def database(runtime: Runtime) -> Path:
     return Path(path)
 
 
-async def seed(explorer: Explorer, who: Identity) -> None:
-    """A user with something everywhere: a saved reflection, a draft put aside, a CPD target, a GMTS
+async def seed(explorer: Explorer, who: Identity, runtime: Runtime) -> None:
+    """A user with something everywhere: a saved reflection, a draft put aside, a CPD target and activity, a
+    finished MLF self-assessment (so the pack has priorities to edit), a pack made and shared, a GMTS
     assessment stopped part way, so every step (history's editing, offers to carry on) can be reached."""
     script = [
         "/start", "Use the defaults",
@@ -38,12 +41,30 @@ async def seed(explorer: Explorer, who: Identity) -> None:
     ]  # fmt: skip
     for line in script:
         await explorer.run(who, parse_input(line), [])
+    await finished_assessment(runtime, who)
+    for line in ["/pack", "Make the PDF", "/share", "Make a new link", "Done"]:
+        await explorer.run(who, parse_input(line), [])
+
+
+async def finished_assessment(runtime: Runtime, who: Identity) -> None:
+    cat, now = runtime.coach.catalogue, runtime.coach.clock()
+    items = items_for(cat, "mlf2025")
+    async with runtime.coach.transaction() as db:
+        user = await db.scalar(select(User).where(User.external_id == who.external_id))
+        assert user is not None
+        ratings = {i: 2 if n % 3 else 4 for n, i in enumerate(items)}
+        db.add(
+            Assessment(
+                user_id=user.id, framework="mlf2025", stage=user.stage, items=items, ratings=ratings,
+                position=len(items), started_at=now, updated_at=now, finished_at=now,
+            )
+        )  # fmt: skip
 
 
 async def test_every_step_button_and_typed_answer(runtime: Runtime) -> None:
     explorer = Explorer(runtime.coach, database(runtime))
     await explorer.explore(NEW, ["/start"])
-    await seed(explorer, KNOWN)
+    await seed(explorer, KNOWN, runtime)
     await explorer.explore(KNOWN, COMMANDS)
     declared = {(f.name, str(s)) for f in runtime.coach.flows.values() for s in f.steps}
     missed = declared - explorer.tally.steps
