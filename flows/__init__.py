@@ -18,6 +18,7 @@ MENU_COMMANDS = (
     "appraisal",
     "pack",
     "share",
+    "actions",
     "settings",
     "help",
     "privacy",
@@ -26,10 +27,10 @@ MENU_COMMANDS = (
 
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
-    from flows import account, answers, assess, cpd, history, nudges, onboarding, pack, reflection, share
+    from flows import account, actions, answers, assess, cpd, history, nudges, onboarding, pack, reflection, share
     from flows.flow import Kind
 
-    for module in (onboarding, reflection, answers, history, assess, cpd, pack, share, nudges, account):
+    for module in (onboarding, reflection, answers, history, assess, cpd, pack, share, actions, nudges, account):
         module.register(engine)
 
     async def menu_click(ctx: Ctx, arg: str) -> None:

@@ -11,6 +11,7 @@ from flows.common import menu_buttons
 from flows.engine import Engine
 from flows.flow import Ctx, Flow, FlowState, Kind
 from flows.models import (
+    Action,
     Assessment,
     ConversationSession,
     CpdActivity,
@@ -150,21 +151,21 @@ async def export(ctx: Ctx, args: str) -> None:
     doc.update(await _pack_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
-        "Here is everything I hold about you.",
-        attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
-    )
-    ctx.say(
-        "For your appraisal, /pack makes a PDF of your reflections, self-assessment, CPD and development plan.",
+        "Here is everything I hold about you. For your appraisal, /pack makes a PDF of your reflections, "
+        "self-assessment, CPD and development plan instead.",
         [[Button("Make my appraisal pack", "m", "pack", scoped=False)]],
+        attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
     )
 
 
 async def _pack_export(ctx: Ctx) -> dict[str, object]:
-    """The appraisal pack's choices and share links (their tokens are not kept, so not exported)."""
+    """Dated actions and how they went, the appraisal pack's choices and its share links (their tokens are
+    not kept, so not exported)."""
     from flows.pack import load_choices
 
     choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
     made = await ctx.db.get(PackChoice, ctx.user.id)
+    actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()
     shares = (
         await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
     ).scalars()
@@ -173,6 +174,16 @@ async def _pack_export(ctx: Ctx) -> dict[str, object]:
             **choices.model_dump(mode="json"),
             "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
         },
+        "actions": [
+            {
+                "reflection_id": a.reflection_id,
+                "due_on": a.due_on.isoformat(),
+                "outcome": a.outcome or None,
+                "note": ctx.cipher.decrypt_json(a.note_enc) if a.note_enc else None,
+                "answered_at": a.answered_at.isoformat() if a.answered_at else None,
+            }
+            for a in actions
+        ],
         "pack_share_links": [
             {
                 "created_at": sh.created_at.isoformat(),
@@ -205,7 +216,7 @@ async def delete_command(ctx: Ctx, args: str) -> None:
 
 async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     uid = ctx.user.id
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, PackShare, PackChoice):
+    for table in (Action, Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, PackShare, PackChoice):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))

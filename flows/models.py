@@ -236,3 +236,19 @@ class PackShare(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     openings: Mapped[list[str]] = mapped_column(JSON, default=list)  # when it was opened (ISO times, UTC)
+
+
+class Action(Base):
+    """What a reflection's "now what" committed to, with the date the user gave ("by 18 Dec"): on that
+    day the bot asks how it went; the answer goes into the appraisal pack's development plan."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reflection_id: Mapped[int] = mapped_column(ForeignKey("reflections.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    outcome: Mapped[str] = mapped_column(String(12), default="", server_default="")  # done, partly, not_yet, dropped
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: how it went, in their words
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

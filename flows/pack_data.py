@@ -12,16 +12,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flows.actions import OUTCOMES, action_text
 from flows.assess import finished, profile, weakest
 from flows.common import FRAMEWORKS, PROMPTS, stage_label, statement_for
 from flows.crypto import Cipher
 from flows.intake import redact
-from flows.models import CpdActivity, Reflection, User
+from flows.models import Action, CpdActivity, Reflection, User
 from flows.progress import UNIT, UNIT_NAMES, _minutes, local_today, progress, unit_of, units
 from flows.reflection import SKIPPED
 from flows.schedule import Round, at_local
 from flows.smart import Priority
 from frameworks.catalogue import Catalogue
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    due: date
+    outcome: str  # "Done", "Partly", "Not yet", "No longer relevant", or "" (not answered yet)
+    note: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class ReflectionEntry:
     unit: str  # the standard or domain id it counts for
     answers: list[tuple[str, str]]  # (heading, answer), skipped ones left out, identifiers removed
     rating: int | None
+    action: str = ""  # what the "now what" committed to (identifiers removed)
+    follow_up: FollowUp | None = None  # its date and how it went, when it named a date
 
 
 @dataclass(frozen=True)
@@ -131,19 +141,23 @@ async def gather(
     )
     reflections = []
     covered: set[str] = set()
+    follow = await _follow_ups(db, cipher, user)
     for r in rows.scalars():
         entry = cat.resolve(r.item_key, r.item_id)
         unit = unit_of(cat, entry.id if entry else r.item_id) or ""
         for extra in [unit, *(unit_of(cat, e) or "" for e in r.extra_items or [])]:
             covered.add(extra)
         title = f"{entry.code} {entry.title}" if entry and entry.code else (entry.title if entry else r.item_id)
+        stored = cipher.decrypt_json(r.answers_enc)
         reflections.append(
             ReflectionEntry(
                 r.created_at.astimezone(zone).date(),
                 title,
                 unit,
-                _answers(r.prompt_model, cipher.decrypt_json(r.answers_enc)),
+                _answers(r.prompt_model, stored),
                 r.rating,
+                redact(action_text(stored)),
+                follow.get(r.id),
             )
         )
     activities = await _activities(db, cat, cipher, user, first)
@@ -170,6 +184,16 @@ async def gather(
         plan=[PlanItem(p, "") for p in plan],
         sources=_sources(cat, user.framework),
     )
+
+
+async def _follow_ups(db: AsyncSession, cipher: Cipher, user: User) -> dict[int, FollowUp]:
+    rows = await db.execute(select(Action).where(Action.user_id == user.id))
+    return {
+        a.reflection_id: FollowUp(
+            a.due_on, OUTCOMES.get(a.outcome, ""), redact(str(cipher.decrypt_json(a.note_enc))) if a.note_enc else ""
+        )
+        for a in rows.scalars()
+    }
 
 
 def _plain(line: str) -> str:

@@ -144,3 +144,26 @@ def length_months(text: str | None) -> int | None:
         return None
     count = int(m.group(1))
     return {"month": count, "week": max(round(count / 4.35), 1), "year": count * 12}[m.group(2)]
+
+
+_DUE = re.compile(r"\b(?:by|before|on|until|in)\s+(?:the\s+)?", re.IGNORECASE)
+
+
+def find_due(text: str, today: date) -> date | None:
+    """The date an action names, if it names one: "… by 18 Dec", "… by Friday", "… in 2 weeks", "next week".
+    Only a day after today counts (it is when to ask how it went)."""
+    lowered = text.lower()
+    found: list[date] = []
+    if re.search(r"\bnext week\b", lowered):
+        found.append(today + timedelta(days=7))
+    if re.search(r"\bnext month\b", lowered):
+        found.append(today + timedelta(days=30))
+    for m in _DUE.finditer(text):
+        words = re.split(r"[\s]+", re.split(r"[.,;:!?()]", text[m.end() :], maxsplit=1)[0].strip())
+        prefix = "in " if m.group(0).lower().startswith("in") else ""
+        for n in range(min(len(words), 4), 0, -1):
+            day = parse_day(prefix + " ".join(words[:n]), today, future=True)
+            if day is not None and day > today:
+                found.append(day)
+                break
+    return min(found) if found else None

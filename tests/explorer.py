@@ -52,6 +52,7 @@ COMMANDS = (
     "/appraisal",
     "/pack",
     "/share",
+    "/actions",
     "/start pack_notatoken",
     "/settings",
     "/privacy",

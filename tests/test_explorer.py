@@ -33,7 +33,7 @@ async def seed(explorer: Explorer, who: Identity, runtime: Runtime) -> None:
     assessment stopped part way, so every step (history's editing, offers to carry on) can be reached."""
     script = [
         "/start", "Use the defaults",
-        "/reflect", "Suggested", ANSWER, ANSWER, ANSWER, "4", "15 min", "Done", "Save",
+        "/reflect", "Suggested", ANSWER, ANSWER, ANSWER + " I will try it by next week.", "4", "15 min", "Done", "Save",
         "/cpd", "Set a target", "Reflections a month", "2",
         "Log an activity", "Budget workshop", "1h30", "Yesterday", "No — on my own", "Save",
         "/assess gmts", "Start", *["3"] * 14, "/cancel",  # past the personal qualities, which have no target

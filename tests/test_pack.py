@@ -55,6 +55,7 @@ async def user_with_a_year(coach: Engine, catalogue: Catalogue, name: str) -> Fa
     c = FakeClient(coach, name)
     await onboard(c)
     await reflect(c, "conflict", "Two nurses disagreed about the rota and I mediated between them calmly.")
+    assert "I'll ask how your action went on 18 December 2026 (/actions shows it)." in c.text
     await reflect(c, "budget", f"I reviewed the ward budget with finance; patient {NHS_NUMBER} came up.")
     await run_assessment(c, ratings_for(catalogue, "mlf2025", {"mlf2025.6"}))
     await c.send("/cpd")
@@ -71,6 +72,14 @@ async def user_with_a_year(coach: Engine, catalogue: Catalogue, name: str) -> Fa
 
 async def test_the_pack_holds_the_year_grouped_and_redacted(coach: Engine, catalogue: Catalogue) -> None:
     c = await user_with_a_year(coach, catalogue, "packer")
+    await c.send("/actions")
+    assert "18 December 2026: I will hold a listening session" in c.text and "not asked yet" in c.text
+    await c.click("18 December 2026")
+    assert "You said you would by 18 December 2026:" in c.text and "How did it go?" in c.text
+    await c.click("Partly")
+    await c.send("Held one; the night team could not come, so a second is booked.")
+    assert "Noted" in c.text and "— Partly" in c.text
+    await c.click("Done")
     await c.send("/pack")
     assert "<b>Your appraisal pack</b>" in c.text and "Development plan" in c.text
     weak = catalogue.by_id["mlf2025.6"].title
@@ -94,6 +103,7 @@ async def test_the_pack_holds_the_year_grouped_and_redacted(coach: Engine, catal
     assert NHS_NUMBER not in flat and "943" not in flat  # identifiers never printed
     assert "Finance for non-finance managers" in flat and "6.5" in flat
     assert "monthly improvement huddle" in flat  # the edited objective
+    assert "Review date 18 December 2026: Partly — Held one; the night team could not come" in flat
     assert "Self-assessment of" in flat and "Personal development plan" in flat
     assert "page 1 of" in flat and "Sources of the framework text" in flat
     # grouped: each reflection under its standard's heading, the standards in framework order

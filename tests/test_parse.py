@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from flows.parse import Duration, length_months, parse_day, parse_duration
+from flows.parse import Duration, find_due, length_months, parse_day, parse_duration
 
 TODAY = date(2026, 12, 2)  # a Wednesday
 
@@ -108,3 +108,20 @@ def test_days_in_the_future(typed: str, day: date) -> None:
 )
 def test_a_programme_length(typed: str | None, months: int | None) -> None:
     assert length_months(typed) == months
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("I will hold a listening session by 18 Dec and note what changes.", date(2026, 12, 18)),
+        ("Agree ground rules at the start of the meeting on Friday", date(2026, 12, 4)),
+        ("Book a 1:1 with each band 6 in 2 weeks", date(2026, 12, 16)),
+        ("Ask for feedback next week.", date(2026, 12, 9)),
+        ("Finish the budget review by 31/01/2027, then share it", date(2027, 1, 31)),
+        ("Be calmer in meetings.", None),
+        ("I did it by hand on the ward", None),
+        ("by yesterday", None),
+    ],
+)
+def test_the_date_an_action_names(typed: str, day: date | None) -> None:
+    assert find_due(typed, TODAY) == day
