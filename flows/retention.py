@@ -1,7 +1,8 @@
 """Retention: what is erased when. Run by ``leadcoach purge`` (and the scheduler, daily): received
 updates after 7 days, conversation state and parked drafts once they expire, and the record of
-which nudges were sent after 400 days (by then no occurrence they guard can come round again). In
-batches, so a large backlog never holds locks for long."""
+which nudges were sent after 400 days (by then no occurrence they guard can come round again), and an
+appraisal pack's share link with its openings 30 days after it expired or was revoked. In batches, so a
+large backlog never holds locks for long."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from flows.engine import Engine
-from flows.models import ConversationSession, InboxUpdate, NudgeDelivery
+from flows.models import ConversationSession, InboxUpdate, NudgeDelivery, PackShare
 
 INBOX_DAYS = 7
 DELIVERY_DAYS = 400
+SHARE_KEEP_DAYS = 30  # after a share link ends
 _Step = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 
@@ -29,6 +31,7 @@ class Purged:
     sessions: int = 0
     drafts: int = 0
     deliveries: int = 0
+    shares: int = 0
 
 
 async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
@@ -41,6 +44,8 @@ async def purge(engine: Engine, now: datetime, *, batch: int = 1000) -> Purged:
         done.drafts += n
     while n := await _batch(engine, now, batch, _old_deliveries):
         done.deliveries += n
+    while n := await _batch(engine, now, batch, _ended_shares):
+        done.shares += n
     return done
 
 
@@ -57,6 +62,16 @@ async def _old_updates(db: AsyncSession, now: datetime, size: int) -> int:
 async def _old_deliveries(db: AsyncSession, now: datetime, size: int) -> int:
     key = (NudgeDelivery.nudge_id, NudgeDelivery.occurrence)
     return await _delete_older(db, key, NudgeDelivery.created_at < now - timedelta(days=DELIVERY_DAYS), size)
+
+
+async def _ended_shares(db: AsyncSession, now: datetime, size: int) -> int:
+    """Share links (and the times they were opened) 30 days after they expired or were revoked."""
+    cutoff = now - timedelta(days=SHARE_KEEP_DAYS)
+    ended = or_(PackShare.expires_at < cutoff, PackShare.revoked_at < cutoff)
+    ids = (await db.execute(select(PackShare.id).where(ended).limit(size))).scalars().all()
+    if ids:
+        await db.execute(delete(PackShare).where(PackShare.id.in_(ids)))
+    return len(ids)
 
 
 async def _delete_older(

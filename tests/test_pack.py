@@ -151,3 +151,18 @@ async def test_a_share_link_delivers_counts_and_refuses_once_revoked(coach: Engi
     coach.clock = lambda: NOW + timedelta(days=31)
     await appraiser.send(f"/start pack_{token}")
     assert "expired on 31 December 2026" in appraiser.text
+
+
+async def test_a_share_link_is_erased_30_days_after_it_ends(coach: Engine, catalogue: Catalogue) -> None:
+    from flows.retention import purge
+
+    c = FakeClient(coach, "ender")
+    await onboard(c)
+    await c.send("/share")
+    await c.click("Make a new link")
+    await c.click("Make a new link")
+    await c.click("Revoke:")
+    assert (await purge(coach, NOW + timedelta(days=29))).shares == 0
+    assert (await purge(coach, NOW + timedelta(days=31))).shares == 1  # revoked today: 30 days on
+    assert (await purge(coach, NOW + timedelta(days=59))).shares == 0  # expires in 30 days: 30 days on
+    assert (await purge(coach, NOW + timedelta(days=61))).shares == 1
