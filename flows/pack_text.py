@@ -85,16 +85,11 @@ def markdown(pack: PackData) -> str:
     out += ["", "## Personal development plan", ""]
     for n, item in enumerate(pack.plan, 1):
         out += [f"{n}. **{_md(item.priority.title)}**: {_md(item.objective)}"]
-    actions = [r for r in pack.reflections if r.action]
-    if actions:
-        out += ["", "### Actions committed to in reflections", ""]
-    for r in actions:
-        f = r.follow_up
-        review = ""
-        if f is not None:
+    out += ["", "### Actions committed to, and how they went", ""]
+    for r in pack.reflections:
+        if (f := r.follow_up) is not None and r.action:
             how = (f.outcome + (f" — {_md(f.note)}" if f.note else "")) if f.outcome else "not reviewed yet"
-            review = f" (review date {long_day(f.due)}: {how})"
-        out.append(f"- {long_day(r.day)}, {_md(r.item)}: {_md(r.action)}{review}")
+            out.append(f"- {long_day(r.day)}, {_md(r.item)}: {_md(r.action)} (review date {long_day(f.due)}: {how})")
     out += ["", "## Sources", "", *(f"- {_md(s)}" for s in pack.sources), ""]
     return "\n".join(out)
 

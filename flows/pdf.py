@@ -202,18 +202,18 @@ def _plan(pdf: _Pack, pack: PackData) -> None:
         score = f" (now {p.score:.1f})" if p.score is not None else ""
         pdf.para(f"{n}. {p.title}{score}", 12, "B", gap=0.5)
         pdf.para(item.objective, 11, gap=3)
-    actions = [r for r in pack.reflections if r.action]
-    if actions:
-        pdf.heading("Actions committed to in reflections", 13)
-        for r in actions:
-            pdf.para(f"{long_day(r.day)} · {r.item}", 10, "B", gap=0.2)
-            pdf.para(r.action, 11, gap=0.5)
-            if r.follow_up is not None:
-                f = r.follow_up
-                how = f"{f.outcome}" + (f" — {f.note}" if f.note else "") if f.outcome else "not reviewed yet"
-                pdf.para(f"Review date {long_day(f.due)}: {how}", 10, "I", gap=1.5)
-            else:
-                pdf.ln(1)
+    actions = [r for r in pack.reflections if r.action and r.follow_up is not None]
+    pdf.heading("Actions committed to, and how they went", 13)
+    if not actions:
+        pdf.para("No dated actions yet: a reflection's Now what? that says when (e.g. by 18 Dec) is followed up.", 10)
+    for r in actions:
+        assert r.follow_up is not None
+        f = r.follow_up
+        pdf.para(f"{long_day(r.day)} · {r.item}", 10, "B", gap=0.2)
+        pdf.para(r.action, 11, gap=0.5)
+        how = f"{f.outcome}" + (f" — {f.note}" if f.note else "") if f.outcome else "not reviewed yet"
+        pdf.para(f"Review date {long_day(f.due)}: {how}", 10, "I", gap=1.5)
+    pdf.para("Each reflection's own Now what? is with it in the reflections above.", 9, "I")
 
 
 def _sources(pdf: _Pack, pack: PackData) -> None:
