@@ -29,6 +29,7 @@ COMMANDS = [
     ("appraisal", "Countdown to your appraisal"),
     ("pack", "Your appraisal pack as a PDF"),
     ("share", "Share your pack with your appraiser"),
+    ("actions", "Your dated actions and how they went"),
     ("settings", "Framework, stage, nudges, appraisal date"),
     ("menu", "Main menu"),
     ("help", "What I can do"),

@@ -4,6 +4,7 @@ not yet, no longer relevant, with an optional short note) goes into the appraisa
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import StrEnum
 from html import escape
@@ -38,7 +39,24 @@ async def commit(ctx: Ctx, reflection: Reflection, answers: list[dict[str, str]]
         return ""
     ctx.db.add(Action(user_id=ctx.user.id, reflection_id=reflection.id, due_on=due, created_at=ctx.now))
     await ctx.db.flush()
+    await action_changed(ctx)
     return f" I'll ask how your action went on {long_day(due)} (/actions shows it)."
+
+
+ActionHook = Callable[[Ctx], Awaitable[None]]
+_hooks: list[ActionHook] = []
+
+
+def on_action_change(hook: ActionHook) -> None:
+    """Run ``hook`` after an action is added or answered (the nudges plan its follow-up again); they read
+    this module, so this module doesn't import them."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+async def action_changed(ctx: Ctx) -> None:
+    for hook in _hooks:
+        await hook(ctx)
 
 
 class ActionLine(BaseModel):
@@ -141,6 +159,8 @@ async def _save(ctx: Ctx, s: ActionState, note: str | None) -> None:
         found.outcome, found.answered_at = s.outcome, ctx.now
         if note is not None:
             found.note_enc = ctx.cipher.encrypt_json(note)
+        await ctx.db.flush()
+        await action_changed(ctx)
 
 
 async def noted(ctx: Ctx, s: ActionState, text: str) -> None:
