@@ -226,7 +226,8 @@ def nudge_buttons(kind: str, seq: int, now: datetime, zone: ZoneInfo) -> list[li
         "cpd_pace": "Open my CPD",
         "action": "Tell me how it went",
     }[kind]
-    return [[b(start, "go")], snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
+    pack = [[Button("Make my appraisal pack", "m", "pack", scoped=False)]] if kind == "appraisal" else []
+    return [[b(start, "go")], *pack, snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
 
 
 def reflection_text(recent: int) -> str:

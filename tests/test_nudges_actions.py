@@ -83,3 +83,16 @@ async def test_quiet_hours_hold(setup: Setup) -> None:
     nudge = await setup.nudge("cara", "action")
     assert nudge.due_at is not None and nudge.due_at.replace(tzinfo=UTC) == datetime(2026, 3, 28, 8, 0, tzinfo=UTC)
     assert FRIDAY < SLOT
+
+
+async def test_the_appraisal_countdown_offers_the_pack(setup: Setup) -> None:
+    c = await setup.user("dan")
+    await c.send("/settings")
+    await c.click("Appraisal date")
+    await c.send("01/05/2026")  # six weeks from Friday 20 March: the countdown falls due at 17:30
+    await setup.run(datetime(2026, 3, 20, 17, 31, tzinfo=UTC))
+    await setup.run(datetime(2026, 3, 21, 17, 31, tzinfo=UTC))  # one a day: the other waited
+    countdown = next(r for r in setup.outbox.to("dan") if "Your appraisal" in r[0].text)
+    assert buttons(countdown)[:2] == ["Reflect now", "Make my appraisal pack"]
+    await c.press(next(b.data for r in countdown for row in r.buttons for b in row if b.label.startswith("Make my")))
+    assert "<b>Your appraisal pack</b>" in c.text
