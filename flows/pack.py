@@ -117,7 +117,7 @@ def _home_prompt(ctx: Ctx, s: PackState) -> str:
     start = s.start or default_start(ctx.user, local_today(ctx.user, ctx.now))
     lines = [
         "<b>Your appraisal pack</b>",
-        f"Evidence from {long_day(start)} to today" + (" (since your last appraisal)." if s.start is None else "."),
+        f"Evidence from {long_day(start)} to today{_period_words(ctx, s)}.",
         f"Name on the cover: {escape(s.name) if s.name else 'none'}.",
         "",
     ]
@@ -128,6 +128,14 @@ def _home_prompt(ctx: Ctx, s: PackState) -> str:
         lines.append("No development priorities yet: a self-assessment (/assess) suggests them.")
     lines += ["", "The PDF comes with a Markdown copy and your CPD log as CSV."]
     return "\n".join(lines)
+
+
+def _period_words(ctx: Ctx, s: PackState) -> str:
+    if s.start is not None:
+        return ""
+    if ctx.user.appraisal_date is None:
+        return " (the last 12 months: set your appraisal date in /settings to count from your last one)"
+    return " (since your last appraisal)"
 
 
 def _home_buttons(ctx: Ctx, s: PackState) -> Rows:

@@ -166,3 +166,23 @@ async def test_a_share_link_is_erased_30_days_after_it_ends(coach: Engine, catal
     assert (await purge(coach, NOW + timedelta(days=31))).shares == 1  # revoked today: 30 days on
     assert (await purge(coach, NOW + timedelta(days=59))).shares == 0  # expires in 30 days: 30 days on
     assert (await purge(coach, NOW + timedelta(days=61))).shares == 1
+
+
+async def test_the_period_tapped_typed_or_refused(coach: Engine) -> None:
+    c = FakeClient(coach, "period")
+    await onboard(c)
+    await c.send("/pack")
+    assert "Evidence from 1 December 2025 to today (the last 12 months: set your appraisal date" in c.text
+    await c.click("Change the period")
+    for bad in ("soon", "tomorrow"):
+        await c.send(bad)
+        assert c.text == "Please give a day in the past, e.g. <i>1 April 2026</i> or 01/04/2026."
+    await c.send("since 1 June 2026")
+    assert "Evidence from 1 June 2026 to today." in c.text
+    await c.send("/pack")  # kept for next time (and for a share link)
+    assert "Evidence from 1 June 2026 to today." in c.text
+    await c.click("Change the period")
+    await c.click("Since my last appraisal")
+    assert "Evidence from 1 December 2025 to today (the last 12 months" in c.text
+    await c.click("Done")
+    assert "/pack makes your appraisal pack any time" in c.text
