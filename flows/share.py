@@ -98,7 +98,8 @@ async def _prompt(ctx: Ctx, s: ShareState) -> str:
 
 
 def _buttons(ctx: Ctx, s: ShareState) -> Rows:
-    revoke = [[Button(f"Revoke: {x.line.split(':')[0].lower()}", "revoke", str(x.id))] for x in s.shares if x.active]
+    made = {x.id: x.line.split(":")[0].removeprefix("Link made ") for x in s.shares}
+    revoke = [[Button(f"Revoke the link made {made[x.id]}", "revoke", str(x.id))] for x in s.shares if x.active]
     return [[Button("Make a new link", "new")], *revoke, [Button("Done", "done")]]
 
 

@@ -92,7 +92,7 @@ async def test_the_pack_end_to_end_and_the_appraisers_link(bot: Bot, catalogue: 
 
     listing = await bot.say(ALICE, "/share")
     assert "opened 1 time" in listing[0].text
-    revoked = await bot.tap(ALICE, "Revoke:", replies=2)
+    revoked = await bot.tap(ALICE, "Revoke the link", replies=2)
     assert "Revoked" in revoked[0].text
     refused = await bot.say(BOB, f"/start {token}")
     assert "withdrawn" in refused[0].text

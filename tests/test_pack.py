@@ -138,7 +138,7 @@ async def test_a_share_link_delivers_counts_and_refuses_once_revoked(coach: Engi
     assert "Two nurses disagreed" in " ".join((await pdf_text(docs["appraisal-pack-2026-12-01.pdf"])).split())
     await c.send("/share")
     assert "opened 1 time" in c.text
-    await c.click("Revoke: link made 1 december 2026")
+    await c.click("Revoke the link made 1 December 2026")
     assert "Revoked" in c.text
     await appraiser.send(f"/start pack_{token}")
     assert "withdrawn" in appraiser.text and not documents(appraiser)
@@ -161,7 +161,7 @@ async def test_a_share_link_is_erased_30_days_after_it_ends(coach: Engine, catal
     await c.send("/share")
     await c.click("Make a new link")
     await c.click("Make a new link")
-    await c.click("Revoke:")
+    await c.click("Revoke the link")
     assert (await purge(coach, NOW + timedelta(days=29))).shares == 0
     assert (await purge(coach, NOW + timedelta(days=31))).shares == 1  # revoked today: 30 days on
     assert (await purge(coach, NOW + timedelta(days=59))).shares == 0  # expires in 30 days: 30 days on
