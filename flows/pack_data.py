@@ -93,6 +93,7 @@ class PackData:
     participatory: int
     assessment: SelfAssessment | None
     plan: list[PlanItem] = field(default_factory=list)
+    programmes: list[str] = field(default_factory=list)  # programmes chosen (in /develop or /cpd) to finish
     sources: list[str] = field(default_factory=list)
 
 
@@ -161,7 +162,8 @@ async def gather(
             )
         )
     activities = await _activities(db, cat, cipher, user, first)
-    lines = [p.line for p in await progress(db, cat, user, now, round_)]
+    measured = await progress(db, cat, user, now, round_)
+    lines = [p.line for p in measured]
     total, part = await _minutes(db, user, first, today)
     latest, plan = await assessment(db, cat, user)
     unit_kind = UNIT.get(user.framework, "standard")
@@ -178,6 +180,7 @@ async def gather(
         reflections=reflections,
         activities=activities,
         targets=[_plain(line) for line in lines],
+        programmes=[_plain(p.line) for p in measured if p.target.kind == "programme"],
         minutes=total,
         participatory=part,
         assessment=latest,

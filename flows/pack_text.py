@@ -85,6 +85,8 @@ def markdown(pack: PackData) -> str:
     out += ["", "## Personal development plan", ""]
     for n, item in enumerate(pack.plan, 1):
         out += [f"{n}. **{_md(item.priority.title)}**: {_md(item.objective)}"]
+    if pack.programmes:
+        out += ["", "### Programmes I have committed to", "", *(f"- {_md(line)}" for line in pack.programmes)]
     out += ["", "### Actions committed to, and how they went", ""]
     for r in pack.reflections:
         if (f := r.follow_up) is not None and r.action:

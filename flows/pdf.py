@@ -202,6 +202,11 @@ def _plan(pdf: _Pack, pack: PackData) -> None:
         score = f" (now {p.score:.1f})" if p.score is not None else ""
         pdf.para(f"{n}. {p.title}{score}", 12, "B", gap=0.5)
         pdf.para(item.objective, 11, gap=3)
+    if pack.programmes:
+        pdf.heading("Programmes I have committed to", 13)
+        for line in pack.programmes:
+            pdf.para(f"• {line}", 11, gap=0.5)
+        pdf.ln(2)
     actions = [r for r in pack.reflections if r.action and r.follow_up is not None]
     pdf.heading("Actions committed to, and how they went", 13)
     if not actions:

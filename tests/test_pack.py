@@ -66,6 +66,10 @@ async def user_with_a_year(coach: Engine, catalogue: Catalogue, name: str) -> Fa
         await c.click("Yesterday")
         await c.click("Yes — with others")
         await c.click("Save")
+    await c.click("Set a target")
+    await c.click("Finish a programme by a date")
+    await c.click("Mary Seacole programme")
+    await c.click("In 1 year")
     await c.click("Done")
     return c
 
@@ -103,6 +107,7 @@ async def test_the_pack_holds_the_year_grouped_and_redacted(coach: Engine, catal
     assert NHS_NUMBER not in flat and "943" not in flat  # identifiers never printed
     assert "Finance for non-finance managers" in flat and "6.5" in flat
     assert "monthly improvement huddle" in flat  # the edited objective
+    assert "Programmes I have committed to • Mary Seacole programme: finish by 1 December 2027" in flat
     assert "Review date 18 December 2026: Partly — Held one; the night team could not come" in flat
     assert "Self-assessment of" in flat and "Personal development plan" in flat
     assert "page 1 of" in flat and "Sources of the framework text" in flat
