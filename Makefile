@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/over_http.py
 	$(BIN)/python bench/nudges.py
 	$(BIN)/python bench/chart.py
+	$(BIN)/python bench/pack.py
 
 migration: $(STAMP)
 	$(BIN)/alembic -c alembic.ini revision --autogenerate -m "$(m)"

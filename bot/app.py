@@ -28,6 +28,9 @@ COMMANDS = [
     ("cpd", "CPD log, targets and pace"),
     ("feedback", "360° feedback from colleagues"),
     ("appraisal", "Countdown to your appraisal"),
+    ("pack", "Your appraisal pack as a PDF"),
+    ("share", "Share your pack with your appraiser"),
+    ("actions", "Your dated actions and how they went"),
     ("settings", "Framework, stage, nudges, appraisal date"),
     ("menu", "Main menu"),
     ("help", "What I can do"),
@@ -47,7 +50,7 @@ def build_application(
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         runtime = app.bot_data["runtime"] = await open_runtime(settings)
-        try:  # from getMe (initialize): 360° invitation links name the bot
+        try:  # from getMe (initialize): 360° invitation and pack share links name the bot
             runtime.coach.bot_username = app.bot.username
         except RuntimeError:  # not initialised (a benchmark's fake network): no links, said so
             runtime.coach.bot_username = None

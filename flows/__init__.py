@@ -16,6 +16,9 @@ MENU_COMMANDS = (
     "develop",
     "cpd",
     "appraisal",
+    "pack",
+    "share",
+    "actions",
     "settings",
     "help",
     "privacy",
@@ -26,9 +29,37 @@ MENU_COMMANDS = (
 def register_all(engine: Engine) -> None:
     """Wire every flow, command and global button into the engine, in one place."""
     from flows.core.flow import Kind
-    from flows.talks import account, answers, assess, cpd, feedback, history, nudges, onboarding, rating360, reflection
+    from flows.talks import (
+        account,
+        actions,
+        answers,
+        assess,
+        cpd,
+        feedback,
+        history,
+        nudges,
+        onboarding,
+        pack,
+        rating360,
+        reflection,
+        share,
+    )
 
-    for module in (onboarding, reflection, answers, history, assess, cpd, nudges, account, feedback, rating360):
+    for module in (
+        onboarding,
+        reflection,
+        answers,
+        history,
+        assess,
+        cpd,
+        pack,
+        share,
+        actions,
+        nudges,
+        account,
+        feedback,
+        rating360,
+    ):
         module.register(engine)
 
     async def menu_click(ctx: Ctx, arg: str) -> None:

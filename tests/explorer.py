@@ -53,6 +53,10 @@ COMMANDS = (
     "/cpd",
     "/appraisal",
     "/feedback",
+    "/pack",
+    "/share",
+    "/actions",
+    "/start pack_notatoken",
     "/settings",
     "/privacy",
     "/export",
@@ -262,8 +266,10 @@ def _random_event(rng: random.Random, history: list[Reply]) -> tuple[Event, str]
         b = rng.choice(latest) if latest and rng.random() < 0.7 else rng.choice(buttons)  # older messages too
         return ClickEvent(b.data), b.label
     if latest and roll < 0.55:
-        n = rng.randint(1, len(latest))
-        b = latest[n - 1]
+        # a typed number names a button of the latest message with buttons, so the label is that one's
+        last = next(([b for row in r.buttons for b in row] for r in reversed(history) if r.buttons), latest)
+        n = rng.randint(1, len(last))
+        b = last[n - 1]
         return TextEvent(b.label if rng.random() < 0.7 else str(n)), b.label
     if roll < 0.72:
         return parse_input(rng.choice(COMMANDS)), ""

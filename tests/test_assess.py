@@ -13,7 +13,7 @@ from bot.runtime import Runtime
 from flows.core.replies import Attachment
 from flows.store.models import Assessment, CpdTarget
 from flows.talks.assess import current_id, items_for, profile, recommend, weakest
-from flows.talks.cpd import unit_of
+from flows.talks.progress import unit_of
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram

@@ -12,7 +12,9 @@ from sqlalchemy import update
 from bot.runtime import Runtime
 from flows.core.engine import Engine
 from flows.store.models import User
-from flows.talks.cpd import FLOW, C, _to
+from flows.talks.cpd import FLOW
+from flows.talks.cpd_state import C
+from flows.talks.cpd_state import to as _to
 from tests.client import FakeClient
 from tests.test_flows import onboard
 
@@ -48,7 +50,7 @@ async def at_step(coach: Engine, name: str, path: Path) -> FakeClient:
 NUMBER_STEPS = {
     C.MINUTES: (
         LOG,
-        (("tap", "No — on my own"), ("tap", "Save")),
+        (("tap", "Today"), ("tap", "No — on my own"), ("tap", "Save")),
         [
             (("tap", "2 h"), "Budget workshop — 2 h"),
             (("type", "2 h"), "Budget workshop — 2 h"),
@@ -56,8 +58,12 @@ NUMBER_STEPS = {
             (("type", "a day"), "Budget workshop — 7 h"),
             (("type", "90"), "Budget workshop — 1.5 h"),
             (("type", "about 45 minutes"), "Budget workshop — 0.8 h"),
+            (("type", "6.5 hours"), "Budget workshop — 6.5 h"),  # was 6 minutes
+            (("type", "1h30"), "Budget workshop — 1.5 h"),
+            (("type", "90 min"), "Budget workshop — 1.5 h"),
+            (("type", "2 hrs"), "Budget workshop — 2 h"),
         ],
-        "Please give the minutes as a number from 1 to 1440.",
+        "I couldn't read that. Type how long it took, e.g. <i>45 min</i>, <i>1h30</i> or <i>6.5 hours</i>.",
     ),
     C.GOAL: (
         HOURS,
@@ -108,7 +114,7 @@ async def test_typing_at_a_number_step_works_as_the_buttons_do(coach: Engine, st
     c = await at_step(coach, f"{step}junk", path)
     for junk in ("lots", "5000"):
         await c.send(junk)
-        assert c.text == refusal
+        assert c.text == refusal or (step == C.MINUTES and "more than a day" in c.text)
     await c.send("1")
     assert c.text != refusal
     # "back" typed is the Back button: the question before (logging an activity), else the summary.
@@ -125,17 +131,17 @@ def test_every_step_is_named_and_declared() -> None:
 
 
 async def test_yes_or_no_typed_and_the_areas_by_number(coach: Engine) -> None:
-    c = await at_step(coach, "yn", (*LOG, ("tap", "30 min")))
+    c = await at_step(coach, "yn", (*LOG, ("tap", "30 min"), ("tap", "Today")))
     await c.send("no")
     assert "Which areas" in c.text
     await c.send("2")  # the second area ticked
     assert c.labels[1].startswith("✓ ")
     await c.send("save")
-    assert "Logged: Budget workshop — 0.5 h, self-directed." in c.text
-    c = await at_step(coach, "yn2", (*LOG, ("tap", "30 min")))
+    assert "Logged: Budget workshop — 0.5 h, self-directed, today." in c.text
+    c = await at_step(coach, "yn2", (*LOG, ("tap", "30 min"), ("type", "yesterday")))
     await c.send("Yes")
     await c.send("save")
-    assert "participatory." in c.text
+    assert "participatory, yesterday." in c.text
 
 
 async def test_the_end_date_tapped_typed_or_refused(coach: Engine) -> None:
@@ -178,9 +184,11 @@ async def test_a_programme_target_finished_then_removed(coach: Engine) -> None:
 
 
 async def test_back_goes_one_question_back_and_only_discard_drops_the_entry(coach: Engine) -> None:
-    c = await at_step(coach, "back", (*LOG, ("tap", "1 h"), ("tap", "Yes — with others")))
+    c = await at_step(coach, "back", (*LOG, ("tap", "1 h"), ("tap", "Today"), ("tap", "Yes — with others")))
     await c.click("Back")
     assert "participatory" in c.text
+    await c.click("Back")
+    assert "When was it?" in c.text
     await c.click("Back")
     assert "How long did it take?" in c.text
     await c.click("Back")
@@ -206,3 +214,56 @@ async def test_pace_lines_say_one_and_many(coach: Engine) -> None:
     await c.click("Cover every area before my appraisal")
     assert "9 standards still to cover and 1 week to go" in c.text
     assert "(s)" not in c.text
+
+
+async def test_half_a_day_is_asked_about_and_the_day_can_be_typed(coach: Engine) -> None:
+    c = await at_step(coach, "half", LOG)
+    await c.send("half a day")
+    assert c.text == "How many hours is half a day for you? Type them, e.g. <i>3.5 hours</i>."
+    await c.send("3.5 hours")
+    assert "When was it?" in c.text
+    for bad, said in (("soon", "I couldn't read that day"), ("tomorrow", "already happened")):
+        await c.send(bad)
+        assert said in c.text
+    await c.send("18 Mar")
+    await c.click("No — on my own")
+    await c.click("Save")
+    assert "Logged: Budget workshop — 3.5 h, self-directed, 18 March 2026." in c.text
+
+
+async def test_logged_activities_listed_corrected_and_deleted(coach: Engine) -> None:
+    c = await at_step(coach, "log", (*LOG, ("type", "6 min"), ("tap", "Today"), ("tap", "No — on my own")))
+    await c.click("Save")
+    await c.click("My activities")
+    assert "<b>Your logged activities</b> (1, newest first)" in c.text
+    assert "today: Budget workshop — 0.1 h, self-directed" in c.text
+    await c.click("today: Budget workshop")
+    await c.click("How long")
+    await c.send("6.5 hours")
+    assert "Changed." in c.text and "today: Budget workshop — 6.5 h" in c.text
+    await c.click("When")
+    await c.click("Yesterday")
+    assert "yesterday: Budget workshop — 6.5 h" in c.text
+    await c.click("What it was")
+    await c.click("Back")  # nothing changed
+    assert "yesterday: Budget workshop" in c.text and "What would you like to change?" in c.text
+    await c.click("What it was")
+    await c.send("Finance workshop")
+    assert "yesterday: Finance workshop — 6.5 h" in c.text
+    await c.click("Delete it")
+    await c.click("Keep it")
+    assert "What would you like to change?" in c.text
+    await c.click("Delete it")
+    await c.click("Delete it")
+    assert "Deleted." in c.text and "Nothing logged yet." in c.text
+    await c.click("Back")
+    assert "<b>Your CPD</b>" in c.text and "0 hours logged" in c.text
+
+
+async def test_a_programme_target_from_the_catalogue_length(coach: Engine) -> None:
+    c = await at_step(coach, "length", (("tap", "Set a target"), ("tap", "Finish a programme by a date")))
+    programme = next(p for p in coach.catalogue.programmes.entries if p.duration == "Six months")
+    await c.click(programme.title[:30])
+    assert "It runs for about 6 months." in c.text
+    await c.click("By 20 September 2026 (its length)")
+    assert "finish by 20 September 2026" in c.text

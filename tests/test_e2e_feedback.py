@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.db import create_engine, sessionmaker
 from flows.store.models import Assessment, FeedbackResponse, User
 from flows.talks.assess import current_id, items_for
-from flows.talks.cpd import unit_of
+from flows.talks.progress import unit_of
 from frameworks.catalogue import default_catalogue
 from tests.test_e2e import ALICE, Bot, onboard
 

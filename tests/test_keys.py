@@ -11,6 +11,7 @@ from bot.rotation import rotate
 from bot.runtime import Runtime
 from flows.core.crypto import Cipher, DecryptionError
 from flows.store.models import (
+    Action,
     Base,
     ConversationSession,
     CpdActivity,
@@ -19,6 +20,7 @@ from flows.store.models import (
     FeedbackResponse,
     FeedbackRound,
     InboxUpdate,
+    PackChoice,
     encrypted_columns,
 )
 from tests.client import FakeClient
@@ -88,6 +90,19 @@ async def _fill_every_encrypted_column(runtime: Runtime) -> None:
                 .returning(FeedbackRound.id)
             )
         ).scalar_one()
+        await db.execute(
+            insert(PackChoice).values(user_id=user_id, choices_enc=cipher.encrypt_json({"name": "Sam"}), updated_at=now)
+        )
+        await db.execute(
+            insert(Action).values(
+                user_id=user_id,
+                reflection_id=1,
+                due_on=date(2026, 12, 18),
+                outcome="done",
+                note_enc=cipher.encrypt_json("It went well"),
+                created_at=now,
+            )
+        )
         await db.execute(
             insert(FeedbackResponse).values(
                 round_id=round_id,

@@ -262,6 +262,7 @@ async def test_cpd_pace_nudge_only_when_behind(setup: Setup) -> None:
     await client.click("Log an activity")
     await client.send("Finance for non-finance managers workshop")
     await client.click("2 h")
+    await client.click("Today")
     await client.click("Yes — with others")
     await client.click("Save")
     assert "2 of 35 hours" in client.text and "2 of 20 participatory" in client.text
@@ -295,6 +296,7 @@ async def test_export_and_delete_include_cpd(setup: Setup) -> None:
     await client.click("Log an activity")
     await client.send("Read The King's Fund piece on compassionate leadership")
     await client.click("30 min")
+    await client.click("Today")
     await client.click("No — on my own")
     await client.click("Save")
     await client.send("/export")

@@ -2,7 +2,8 @@
 updates and updates kept aside after 7 days, conversation state and parked drafts once they expire,
 people who started but never finished setting up after 30 days without a word (their name and anything
 else of theirs), and the record of which nudges were sent after 400 days (by then no occurrence they
-guard can come round again), and 360° answers started and never sent once their round has closed.
+guard can come round again), 360° answers started and never sent once their round has closed, and
+an appraisal pack's share link with its openings 30 days after it expired or was revoked.
 
 In short transactions, so a large backlog never holds locks for long; old rows go by ranges of their
 indexed time, each range found by reading forward from where the last one ended, so the cost is linear
@@ -28,12 +29,14 @@ from flows.store.models import (
     FeedbackRound,
     InboxUpdate,
     NudgeDelivery,
+    PackShare,
     User,
 )
 
 INBOX_DAYS = 7
 DELIVERY_DAYS = 400
 NEVER_ONBOARDED_DAYS = 30
+SHARE_KEEP_DAYS = 30  # after a share link ends
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Purged:
     dead_letters: int = 0
     users: int = 0  # never finished setting up
     unsent_feedback: int = 0  # 360° answers started and never sent, once their round has closed
+    shares: int = 0  # appraisal pack share links, 30 days after they ended
 
 
 async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged:
@@ -62,6 +66,8 @@ async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged
         done.users += n
     while n := await _in_transaction(engine, _unsent_feedback, now, batch):
         done.unsent_feedback += n
+    while n := await _in_transaction(engine, _ended_shares, now, batch):
+        done.shares += n
     return done
 
 
@@ -98,6 +104,16 @@ async def _unsent_feedback(db: AsyncSession, now: datetime, size: int) -> int:
     ids = (await db.execute(select(FeedbackResponse.id).where(unsent).limit(size))).scalars().all()
     if ids:
         await db.execute(delete(FeedbackResponse).where(FeedbackResponse.id.in_(ids)))
+    return len(ids)
+
+
+async def _ended_shares(db: AsyncSession, now: datetime, size: int) -> int:
+    """Share links (and the times they were opened) 30 days after they expired or were revoked."""
+    cutoff = now - timedelta(days=SHARE_KEEP_DAYS)
+    ended = or_(PackShare.expires_at < cutoff, PackShare.revoked_at < cutoff)
+    ids = (await db.execute(select(PackShare.id).where(ended).limit(size))).scalars().all()
+    if ids:
+        await db.execute(delete(PackShare).where(PackShare.id.in_(ids)))
     return len(ids)
 
 

@@ -57,8 +57,10 @@ def number(
     scale: int = 1,
     extra: Rows = (),  # type: ignore[assignment]
     actions: Mapping[str, Action[S]] | None = None,
+    parse: Callable[[str], int | str | None] | None = None,
 ) -> Step[S]:
-    """A number from ``low`` to ``high`` (typed, or a preset tapped), stored times ``scale`` in ``into``."""
+    """A number from ``low`` to ``high`` (typed, or a preset tapped), stored times ``scale`` in ``into``.
+    ``parse`` reads typed text its own way (e.g. "1h30" as 90 minutes): a number, or what to say instead."""
 
     def buttons(ctx: Ctx, s: S) -> Rows:
         tapped = [Button(label, "num", str(value)) for label, value in presets]
@@ -67,7 +69,10 @@ def number(
 
     async def take(ctx: Ctx, s: S, arg: str) -> None:
         top = high(s) if callable(high) else high
-        value = first_number(arg)
+        value = parse(arg) if parse is not None else first_number(arg)
+        if isinstance(value, str):
+            ctx.say(value)
+            return
         if value is None or not low <= value <= top:
             ctx.say(f"Please give {what} as a number from {low} to {top}.")
             return

@@ -301,3 +301,46 @@ class FeedbackResponse(Base):
     reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("round_id", "rater_id", name="uq_feedback_response_rater"),)
+
+
+class PackChoice(Base):
+    """What the user chose for their appraisal pack (the period, a name on the cover, their edited SMART
+    objectives), so a share link makes the same pack. The PDF itself is never stored."""
+
+    __tablename__ = "pack_choices"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    choices_enc: Mapped[bytes] = mapped_column(Encrypted)  # encrypted JSON: it holds the name and objectives
+    made_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the pack was last made
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PackShare(Base):
+    """A link that lets whoever opens it receive the owner's current pack: the token is only ever stored as
+    its SHA-256, so the table can't be used to open anyone's pack."""
+
+    __tablename__ = "pack_shares"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    openings: Mapped[list[str]] = mapped_column(JSON, default=list)  # when it was opened (ISO times, UTC)
+
+
+class Action(Base):
+    """What a reflection's "now what" committed to, with the date the user gave ("by 18 Dec"): on that
+    day the bot asks how it went; the answer goes into the appraisal pack's development plan."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reflection_id: Mapped[int] = mapped_column(ForeignKey("reflections.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    outcome: Mapped[str] = mapped_column(String(12), default="", server_default="")  # done, partly, not_yet, dropped
+    note_enc: Mapped[bytes | None] = mapped_column(Encrypted)  # encrypted: how it went, in their words
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -9,12 +9,13 @@ from sqlalchemy import delete, func, select, update
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind
-from flows.core.replies import Attachment
+from flows.core.replies import Attachment, Button
 from flows.core.retention import INBOX_DAYS
 from flows.core.steps import confirm
 from flows.core.templating import render
 from flows.core.texts import CANCELLED, NOTHING_TO_CANCEL
 from flows.store.models import (
+    Action,
     Assessment,
     ConversationSession,
     CpdActivity,
@@ -24,6 +25,8 @@ from flows.store.models import (
     InboxUpdate,
     Nudge,
     NudgeDelivery,
+    PackChoice,
+    PackShare,
     Reflection,
     User,
 )
@@ -80,7 +83,7 @@ async def export(ctx: Ctx, args: str) -> None:
     assessments = (
         await ctx.db.execute(select(Assessment).where(Assessment.user_id == u.id).order_by(Assessment.id))
     ).scalars()
-    doc = {
+    doc: dict[str, object] = {
         "exported_at": ctx.now.isoformat(),
         "user": {
             "channel": u.channel,
@@ -156,11 +159,52 @@ async def export(ctx: Ctx, args: str) -> None:
         ],
     }
     doc.update(await feedback_export(ctx))
+    doc.update(await _pack_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
-        "Here is everything I hold about you.",
+        "Here is everything I hold about you. For your appraisal, /pack makes a PDF of your reflections, "
+        "self-assessment, CPD and development plan instead.",
+        [[Button("Make my appraisal pack", "m", "pack", scoped=False)]],
         attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
     )
+
+
+async def _pack_export(ctx: Ctx) -> dict[str, object]:
+    """Dated actions and how they went, the appraisal pack's choices and its share links (their tokens are
+    not kept, so not exported)."""
+    from flows.talks.pack import load_choices
+
+    choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
+    made = await ctx.db.get(PackChoice, ctx.user.id)
+    actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()
+    shares = (
+        await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
+    ).scalars()
+    return {
+        "appraisal_pack": {
+            **choices.model_dump(mode="json"),
+            "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
+        },
+        "actions": [
+            {
+                "reflection_id": a.reflection_id,
+                "due_on": a.due_on.isoformat(),
+                "outcome": a.outcome or None,
+                "note": ctx.cipher.decrypt_json(a.note_enc) if a.note_enc else None,
+                "answered_at": a.answered_at.isoformat() if a.answered_at else None,
+            }
+            for a in actions
+        ],
+        "pack_share_links": [
+            {
+                "created_at": sh.created_at.isoformat(),
+                "expires_at": sh.expires_at.isoformat(),
+                "revoked_at": sh.revoked_at.isoformat() if sh.revoked_at else None,
+                "opened_at": sh.openings or [],
+            }
+            for sh in shares
+        ],
+    }
 
 
 class EraseState(FlowState):
@@ -187,7 +231,18 @@ async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
     await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.rater_id == uid))
     theirs_rounds = select(FeedbackRound.id).where(FeedbackRound.user_id == uid)
     await ctx.db.execute(delete(FeedbackResponse).where(FeedbackResponse.round_id.in_(theirs_rounds)))
-    for table in (Reflection, CpdActivity, CpdTarget, NudgeDelivery, Nudge, Assessment, FeedbackRound):
+    for table in (
+        Action,
+        Reflection,
+        CpdActivity,
+        CpdTarget,
+        NudgeDelivery,
+        Nudge,
+        Assessment,
+        FeedbackRound,
+        PackShare,
+        PackChoice,
+    ):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
     await ctx.db.execute(delete(User).where(User.id == uid))

@@ -24,7 +24,7 @@ from flows.rules.scale import RATING_LABELS
 from flows.store.models import Assessment, CpdTarget, User
 from flows.talks.chart import radar_png
 from flows.talks.common import menu_buttons, plural, short, stage_label, statement_for
-from flows.talks.cpd import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
+from flows.talks.progress import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
 from frameworks.catalogue import Catalogue
 from frameworks.schema import Programme
 

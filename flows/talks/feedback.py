@@ -21,8 +21,8 @@ from flows.core.templating import render
 from flows.rules.feedback_rules import CLOSE_DAYS, MAX_OPEN_ROUNDS, TOKEN_PREFIX, new_token, token_hash
 from flows.store.models import FeedbackResponse, FeedbackRound
 from flows.talks.common import menu_buttons, short, stage_label
-from flows.talks.cpd import long_date, units
 from flows.talks.feedback_results import is_open, results_click, results_of, show
+from flows.talks.progress import long_date, units
 
 DAYS = [7, 14, 21, 28]
 NAME_CHARS = 40

@@ -24,8 +24,8 @@ from flows.core.push import Sender, SendStatus
 from flows.core.replies import Button, Identity
 from flows.rules.schedule import Quiet, aware, hhmm
 from flows.store.models import FeedbackResponse, FeedbackRound, User
-from flows.talks.cpd import long_date
 from flows.talks.feedback_results import TOO_FEW, is_open, results_of
+from flows.talks.progress import long_date
 
 _Compose = Callable[[Ctx], Awaitable[None]]
 SUBJECT_LEAD = timedelta(days=3)  # how long before closing the subject hears that too few have answered

@@ -18,7 +18,7 @@ from flows.store.models import FeedbackResponse, FeedbackRound
 from flows.talks.assess import FORMAL, FROM_OTHERS, _fits, _programme_line, finished, profile
 from flows.talks.chart import self_vs_others_png
 from flows.talks.common import short, stage_label, statement_for
-from flows.talks.cpd import long_date
+from flows.talks.progress import long_date
 
 NOT_YET = (
     "Not enough answers yet to show anything: results appear once at least {n} colleagues have answered, "

@@ -1,4 +1,5 @@
-"""Nudges: the weekly reflection reminder, the appraisal countdown and the CPD pace check.
+"""Nudges: the weekly reflection reminder, the appraisal countdown, the CPD pace check and the follow-up
+of a dated action (a reflection's "now what", on the day it named).
 
 Each user has one row per kind in ``nudges`` with the next due instant in UTC, recomputed from their
 rule in local time (``flows/schedule.py``) whenever it is sent, skipped or their settings change. The
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -24,25 +26,39 @@ from flows.core.replies import Button
 from flows.rules.schedule import (
     Quiet,
     appraisal_checkpoints,
+    at_local,
     aware,
     hhmm,
     next_weekly,
     same_time_next_day,
     this_evening,
 )
-from flows.store.models import CpdTarget, Nudge, User
-from flows.talks.common import DAYS
-from flows.talks.cpd import appraisal_text, behind, long_date, next_appraisal, on_target_change
+from flows.store.models import Action, CpdTarget, Nudge, Reflection, User
+from flows.talks.actions import action_text as followed_action
+from flows.talks.actions import on_action_change
+from flows.talks.common import DAYS, short
+from flows.talks.progress import appraisal_text, behind, long_date, next_appraisal, on_target_change
 
 log = logging.getLogger(__name__)
 
-KINDS = ("reflection", "appraisal", "cpd_pace")
-LETTER = {"reflection": "r", "appraisal": "a", "cpd_pace": "c"}
+KINDS = ("reflection", "appraisal", "cpd_pace", "action")
+LETTER = {"reflection": "r", "appraisal": "a", "cpd_pace": "c", "action": "f"}
 BY_LETTER = {v: k for k, v in LETTER.items()}
-START = {"reflection": "reflect", "appraisal": "appraisal", "cpd_pace": "cpd"}
-ENABLED = {"reflection": "nudge_reflection", "appraisal": "nudge_appraisal", "cpd_pace": "nudge_cpd"}
+START = {"reflection": "reflect", "appraisal": "appraisal", "cpd_pace": "cpd", "action": "actions"}
+# An action's follow-up comes with the reflection nudges: the user asked for it by giving the date.
+ENABLED = {
+    "reflection": "nudge_reflection",
+    "appraisal": "nudge_appraisal",
+    "cpd_pace": "nudge_cpd",
+    "action": "nudge_reflection",
+}
 # How late a nudge may still go out after downtime; later than this it is skipped, not sent.
-GRACE = {"reflection": timedelta(hours=3), "appraisal": timedelta(hours=24), "cpd_pace": timedelta(days=3)}
+GRACE = {
+    "reflection": timedelta(hours=3),
+    "appraisal": timedelta(hours=24),
+    "cpd_pace": timedelta(days=3),
+    "action": timedelta(days=3),
+}
 LEASE_KEY = 0x4C43_4E55  # "LCNU": the PostgreSQL advisory lock held by the one instance sending nudges
 
 
@@ -84,10 +100,11 @@ class Person(Protocol):
     def nudge_cpd(self) -> bool: ...
 
 
-def next_due(
-    user: Person, kind: str, after: datetime, engine: Engine, has_targets: bool
+def next_due(  # noqa: C901 - one branch per kind of nudge
+    user: Person, kind: str, after: datetime, engine: Engine, has_targets: bool, actions: Sequence[date] = ()
 ) -> tuple[datetime, str] | None:
-    """(due instant, occurrence key) of the next nudge of ``kind`` after ``after``, or None."""
+    """(due instant, occurrence key) of the next nudge of ``kind`` after ``after``, or None. ``actions``: the
+    days unanswered actions are due (the follow-up is at the user's reflection time on the first still ahead)."""
     if not user.onboarded or not getattr(user, ENABLED[kind]):
         return None
     zone, quiet = _zone(user), _quiet(user)
@@ -97,6 +114,12 @@ def next_due(
         slot = next_weekly(start, user.reflect_day, slot_time, zone)
         year, week, _ = slot.astimezone(zone).isocalendar()
         return quiet.defer(slot, zone), f"w{year}-{week:02d}"
+    if kind == "action":
+        for day in sorted(actions):
+            instant = at_local(day, slot_time, zone)
+            if instant > start:
+                return quiet.defer(instant, zone), f"f{day.isoformat()}"
+        return None
     if kind == "appraisal":
         appraisal = next_appraisal(user.appraisal_date, start.astimezone(zone).date(), engine.appraisal_round)
         if appraisal is None:
@@ -121,6 +144,13 @@ async def _has_targets(db: AsyncSession, user_id: int) -> bool:
     return found is not None
 
 
+async def _action_days(db: AsyncSession, user_id: int) -> list[date]:
+    rows = await db.execute(
+        select(Action.due_on).where(Action.user_id == user_id, Action.outcome == "").distinct().order_by(Action.due_on)
+    )
+    return list(rows.scalars())
+
+
 async def reschedule(ctx: Ctx, kinds: Sequence[str] = KINDS) -> None:
     """Recompute the user's nudges after a change (settings, a pause, a target): it takes effect at once."""
     await plan(ctx.db, ctx.engine, ctx.user, ctx.now, kinds)
@@ -129,9 +159,10 @@ async def reschedule(ctx: Ctx, kinds: Sequence[str] = KINDS) -> None:
 async def plan(db: AsyncSession, engine: Engine, user: User, now: datetime, kinds: Sequence[str] = KINDS) -> None:
     rows = {n.kind: n for n in (await db.execute(select(Nudge).where(Nudge.user_id == user.id))).scalars()}
     targets = await _has_targets(db, user.id) if "cpd_pace" in kinds else False
+    actions = await _action_days(db, user.id) if "action" in kinds else []
     for kind in kinds:
         row = rows.get(kind)
-        nxt = next_due(user, kind, now, engine, targets)
+        nxt = next_due(user, kind, now, engine, targets, actions)
         if row is None:  # one row per kind, even with nothing due (the kind off): seed() then skips the user
             row = _row(user.id, kind, now)
             db.add(row)
@@ -183,8 +214,14 @@ def nudge_buttons(kind: str, seq: int, now: datetime, zone: ZoneInfo) -> list[li
     if this_evening(now, zone) is not None:
         snooze.append(b("This evening", "sev"))
     snooze.append(b("Tomorrow", "stm"))
-    start = {"reflection": "Start now", "appraisal": "Reflect now", "cpd_pace": "Open my CPD"}[kind]
-    return [[b(start, "go")], snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
+    start = {
+        "reflection": "Start now",
+        "appraisal": "Reflect now",
+        "cpd_pace": "Open my CPD",
+        "action": "Tell me how it went",
+    }[kind]
+    pack = [[Button("Make my appraisal pack", "m", "pack", scoped=False)]] if kind == "appraisal" else []
+    return [[b(start, "go")], *pack, snooze, [b("Pause nudges", "pau"), b("Change schedule", "sch")]]
 
 
 def reflection_text(recent: int) -> str:
@@ -200,6 +237,8 @@ def reflection_text(recent: int) -> str:
 async def nudge_text(ctx: Ctx, kind: str) -> str | None:
     """The appraisal countdown or the CPD pace check (None: on pace after all, so nothing to say)."""
     u = ctx.user
+    if kind == "action":
+        return await action_text(ctx)
     if kind == "appraisal":
         return await appraisal_text(ctx)
     late = await behind(ctx.db, ctx.catalogue, u, ctx.now, ctx.engine.appraisal_round)
@@ -278,6 +317,32 @@ async def snooze(ctx: Ctx, kind: str, seq: int, op: str) -> None:
     ctx.say(f"OK, I'll remind you {day} at {local_when:%H:%M}.")
 
 
+async def action_text(ctx: Ctx) -> str | None:
+    """The follow-up of the actions due by today and not answered (None: all answered since). The next one
+    is planned here: the dispatcher moved this nudge on without knowing the user's actions."""
+    today = ctx.now.astimezone(_zone(ctx.user)).date()
+    due = await ctx.db.execute(
+        select(Action.due_on, Reflection.answers_enc)
+        .join(Reflection, Reflection.id == Action.reflection_id)
+        .where(Action.user_id == ctx.user.id, Action.outcome == "", Action.due_on <= today)
+        .order_by(Action.due_on.desc())
+        .limit(3)
+    )
+    found = due.all()
+    await reschedule(ctx, kinds=("action",))
+    if not found:
+        return None
+    day, answers = found[0]
+    said = escape(short(followed_action(ctx.cipher.decrypt_json(answers)), 300))
+    more = f"\n(And {len(found) - 1} more: /actions lists them.)" if len(found) > 1 else ""
+    return f"<b>How did it go?</b>\nYou said you would, by {long_date(day)}:\n<i>{said}</i>{more}"
+
+
+async def replan_actions(ctx: Ctx) -> None:
+    """An action was added or answered: its follow-up is planned again."""
+    await reschedule(ctx, kinds=("action",))
+
+
 async def replan_pace(ctx: Ctx) -> None:
     """A CPD target changed: the pace nudge is planned again."""
     await reschedule(ctx, kinds=("cpd_pace",))
@@ -286,3 +351,4 @@ async def replan_pace(ctx: Ctx) -> None:
 def register(engine: Engine) -> None:
     engine.click("n", click, Kind.ALWAYS)
     on_target_change(replan_pace)
+    on_action_change(replan_actions)

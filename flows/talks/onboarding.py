@@ -14,6 +14,7 @@ from flows.core.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Promp
 from flows.core.replies import Button
 from flows.core.templating import render
 from flows.rules.schedule import Quiet, aware, hhmm
+from flows.talks import rating360
 from flows.talks.common import (
     DAYS,
     FRAMEWORKS,
@@ -27,6 +28,7 @@ from flows.talks.common import (
     valid_timezone,
 )
 from flows.talks.nudges import reschedule
+from flows.talks.share import open_share
 
 TIMES = ["08:00", "12:30", "17:30", "20:00"]
 TZ_EXAMPLE = "(for example Europe/Dublin)"
@@ -66,10 +68,11 @@ class SetupState(FlowState):
 
 
 async def start(ctx: Ctx, args: str) -> None:
-    from flows.talks import rating360
-
     if rating360.is_invitation(args):  # a colleague's 360° feedback link: no onboarding
         await rating360.open_invitation(ctx, args)
+        return
+    if args.startswith("pack_"):  # an appraiser opening a share link: the pack, no onboarding
+        await open_share(ctx, args.removeprefix("pack_").strip())
         return
     if ctx.user.onboarded:
         name = f", {ctx.user.first_name}" if ctx.user.first_name else ""

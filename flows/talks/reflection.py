@@ -17,6 +17,7 @@ from flows.core.steps import free_text, number, rating
 from flows.core.templating import render
 from flows.rules.scale import RATING_LABELS
 from flows.store.models import Reflection
+from flows.talks import actions
 from flows.talks.assess import latest_weak_units
 from flows.talks.common import (
     FOLLOW_UP,
@@ -28,7 +29,7 @@ from flows.talks.common import (
     stage_label,
     statement_for,
 )
-from flows.talks.cpd import unit_of
+from flows.talks.progress import unit_of
 
 LATER_BUTTON = Button("Later", "later")
 MINUTES = ["5", "10", "15", "30"]
@@ -400,30 +401,31 @@ async def save(ctx: Ctx, s: ReflectState, arg: str) -> None:
         await ctx.go(R.CONFIRM)
         return
     item = ctx.catalogue.get(s.item)
-    ctx.db.add(
-        Reflection(
-            user_id=ctx.user.id,
-            framework=item.framework,
-            item_id=item.id,
-            item_key=item.key,
-            stage=s.stage,
-            extra_items=list(s.extras),
-            prompt_model=s.model,
-            answers_enc=ctx.cipher.encrypt_json([a.model_dump() for a in s.answers]),
-            rating=s.rating,
-            minutes=s.minutes,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-        )
+    answers = [a.model_dump() for a in s.answers]
+    row = Reflection(
+        user_id=ctx.user.id,
+        framework=item.framework,
+        item_id=item.id,
+        item_key=item.key,
+        stage=s.stage,
+        extra_items=list(s.extras),
+        prompt_model=s.model,
+        answers_enc=ctx.cipher.encrypt_json(answers),
+        rating=s.rating,
+        minutes=s.minutes,
+        created_at=ctx.now,
+        updated_at=ctx.now,
     )
+    ctx.db.add(row)
     await ctx.db.flush()
+    followed = await actions.commit(ctx, row, answers)
     mine = select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id)
     total = await ctx.db.scalar(mine)
     recent = await ctx.db.scalar(mine.where(Reflection.created_at >= ctx.now - timedelta(days=7)))
     ctx.finish()
     ctx.say(
         f"Saved. That's {plural(total or 0, 'reflection')} in all, {recent} in the last 7 days. "
-        "Well done for making the time.",
+        "Well done for making the time." + followed,
         menu_buttons(),
     )
 

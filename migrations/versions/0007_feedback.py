@@ -1,7 +1,7 @@
 """360° feedback: rounds (the invitation token stored hashed) and raters' responses (comments encrypted).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
