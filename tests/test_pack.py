@@ -16,6 +16,7 @@ from flows.core.replies import Attachment
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.test_assess import ratings_for, run_assessment
+from tests.test_feedback import rate, start_round
 from tests.test_flows import onboard
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -191,3 +192,30 @@ async def test_the_period_tapped_typed_or_refused(coach: Engine) -> None:
     assert "Evidence from 1 December 2025 to today (the last 12 months" in c.text
     await c.click("Done")
     assert "/pack makes your appraisal pack any time" in c.text
+
+
+async def test_the_pack_carries_the_newest_360_results_and_no_rater(coach: Engine, catalogue: Catalogue) -> None:
+    """Issue 16's 360° summary, now that 360° feedback exists: averages beside the self-assessment, gaps."""
+    coach.feedback_min_raters = 3
+    alice = FakeClient(coach, "alice")
+    await run_assessment(alice, ratings_for(catalogue, "mlf2025", {"mlf2025.6"}))
+    token = await start_round(alice)
+    for i, score in enumerate((4, 4, 5)):
+        await rate(FakeClient(coach, f"rater{i}"), token, score=score)
+    await alice.send("/pack")
+    await alice.click("Make the PDF")
+    flat = " ".join((await pdf_text(documents(alice)["appraisal-pack-2026-12-01.pdf"])).split())
+    assert "360° feedback" not in flat  # the round is still open: nothing shown yet
+    await alice.send("/feedback")
+    await alice.click("Close it and see the results")
+    await alice.click("Yes, close it")
+    await alice.send("/pack")
+    await alice.click("Make the PDF")
+    docs = documents(alice)
+    flat = " ".join((await pdf_text(docs["appraisal-pack-2026-12-01.pdf"])).split())
+    assert "360° feedback" in flat and "3 colleagues answered" in flat
+    assert f"{catalogue.by_id['mlf2025.6'].title}: others 4.3" in flat
+    assert "Hidden strengths" in flat
+    for i in range(3):
+        assert f"Rater{i}" not in flat
+    assert "3 colleagues answered" in (await docs["appraisal-pack-2026-12-01.md"].data()).decode()

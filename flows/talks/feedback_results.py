@@ -9,16 +9,19 @@ from html import escape
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from flows.core.crypto import Cipher
 from flows.core.flow import Ctx
 from flows.core.replies import Attachment, Button
 from flows.rules.feedback_rules import Answer, Results, aggregate, blind_spots, hidden_strengths, lowest
 from flows.rules.schedule import aware
-from flows.store.models import FeedbackResponse, FeedbackRound
+from flows.store.models import FeedbackResponse, FeedbackRound, User
 from flows.talks.assess import FORMAL, FROM_OTHERS, _fits, _programme_line, finished, profile
 from flows.talks.chart import self_vs_others_png
 from flows.talks.common import short, stage_label, statement_for
 from flows.talks.progress import long_date
+from frameworks.catalogue import Catalogue
 
 NOT_YET = (
     "Not enough answers yet to show anything: results appear once at least {n} colleagues have answered, "
@@ -39,14 +42,51 @@ def is_open(rnd: FeedbackRound, now: datetime) -> bool:
 
 
 async def answers(ctx: Ctx, rnd: FeedbackRound) -> list[Answer]:
+    return await _answers(ctx.db, ctx.cipher, rnd)
+
+
+async def _answers(db: AsyncSession, cipher: Cipher, rnd: FeedbackRound) -> list[Answer]:
     """The finished answers of a round, comments decrypted; nothing about the raters."""
     done = (FeedbackResponse.round_id == rnd.id) & FeedbackResponse.finished_at.is_not(None)
-    rows = (await ctx.db.execute(select(FeedbackResponse).where(done))).scalars()
-    return [Answer(r.relationship, dict(r.ratings), _text(ctx, r.keep_enc), _text(ctx, r.change_enc)) for r in rows]
+    rows = (await db.execute(select(FeedbackResponse).where(done))).scalars()
+    return [
+        Answer(r.relationship, dict(r.ratings), _text(cipher, r.keep_enc), _text(cipher, r.change_enc)) for r in rows
+    ]
 
 
-def _text(ctx: Ctx, blob: bytes | None) -> str:
-    return str(ctx.cipher.decrypt_json(blob)) if blob else ""
+def _text(cipher: Cipher, blob: bytes | None) -> str:
+    return str(cipher.decrypt_json(blob)) if blob else ""
+
+
+async def pack_summary(
+    db: AsyncSession, cat: Catalogue, cipher: Cipher, user: User, now: datetime, minimum: int
+) -> list[str]:
+    """The newest 360° results for the appraisal pack, as plain lines: how many answered, others' average by
+    area beside the user's latest self-assessment, blind spots and hidden strengths. Comments stay in the chat
+    (they are the user's to share); nothing about who answered or when. [] when no round has results."""
+    mine = (FeedbackRound.user_id == user.id) & FeedbackRound.revoked.is_(False)
+    for rnd in (
+        await db.execute(select(FeedbackRound).where(mine).order_by(FeedbackRound.id.desc()).limit(3))
+    ).scalars():
+        res = None if is_open(rnd, now) else aggregate(await _answers(db, cipher, rnd), rnd.areas, minimum)
+        if res is None:
+            continue
+        past = await finished(db, user, rnd.framework)
+        me = profile(cat, past[0]).scores if past else {}
+        lines = [f"{res.raters} colleagues answered a round started {long_date(rnd.created_at.date())}; "
+                 "others' average (1–5) beside my latest self-assessment:"]  # fmt: skip
+        for area in rnd.areas:
+            others, own = res.others.get(area), me.get(area)
+            seen = f"others {others:.1f}" if others is not None else "too few observed it"
+            lines.append(f"• {cat.get(area).title}: {seen}" + (f" · me {own:.1f}" if own else ""))
+        if blind := blind_spots(me, res.others):
+            lines.append(
+                "Blind spots (I rate myself higher than others do): " + "; ".join(cat.get(a).title for a in blind)
+            )
+        if hidden := hidden_strengths(me, res.others):
+            lines.append("Hidden strengths (others rate me higher): " + "; ".join(cat.get(a).title for a in hidden))
+        return lines
+    return []
 
 
 async def results_of(ctx: Ctx, rnd: FeedbackRound) -> Results | None:
@@ -201,8 +241,8 @@ async def export(ctx: Ctx) -> dict[str, Any]:
                 "for": name,
                 "relationship": r.relationship,
                 "ratings": r.ratings,
-                "keep_doing": _text(ctx, r.keep_enc),
-                "do_differently": _text(ctx, r.change_enc),
+                "keep_doing": _text(ctx.cipher, r.keep_enc),
+                "do_differently": _text(ctx.cipher, r.change_enc),
                 "finished": r.finished_at is not None,
             }
             for r, name in given

@@ -151,7 +151,16 @@ def _home_buttons(ctx: Ctx, s: PackState) -> Rows:
 
 
 async def make(ctx: Ctx, s: PackState, arg: str) -> None:
-    data = await gather(ctx.db, ctx.catalogue, ctx.cipher, ctx.user, ctx.now, ctx.engine.appraisal_round, s.start)
+    data = await gather(
+        ctx.db,
+        ctx.catalogue,
+        ctx.cipher,
+        ctx.user,
+        ctx.now,
+        ctx.engine.appraisal_round,
+        s.start,
+        ctx.engine.feedback_min_raters,
+    )
     apply_choices(
         data, s.name, {p.unit: p.objective for p in s.plan}, review_date(ctx.user, ctx.now, ctx.engine.appraisal_round)
     )

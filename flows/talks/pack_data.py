@@ -20,6 +20,7 @@ from flows.store.models import Action, CpdActivity, Reflection, User
 from flows.talks.actions import OUTCOMES, action_text
 from flows.talks.assess import finished, profile, weakest
 from flows.talks.common import FRAMEWORKS, PROMPTS, stage_label, statement_for
+from flows.talks.feedback_results import pack_summary
 from flows.talks.progress import UNIT, UNIT_NAMES, _minutes, local_today, progress, unit_of, units
 from flows.talks.reflection import SKIPPED
 from frameworks.catalogue import Catalogue
@@ -95,6 +96,7 @@ class PackData:
     plan: list[PlanItem] = field(default_factory=list)
     programmes: list[str] = field(default_factory=list)  # programmes chosen (in /develop or /cpd) to finish
     sources: list[str] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)  # the newest 360° results, plain lines ([] if none)
 
 
 def default_start(user: User, today: date) -> date:
@@ -129,6 +131,7 @@ async def gather(
     now: datetime,
     round_: Round | None,
     start: date | None = None,
+    feedback_min: int = 3,
 ) -> PackData:
     """Everything the pack shows, for the period from ``start`` (default: since the last appraisal) to today."""
     today = local_today(user, now)
@@ -186,6 +189,7 @@ async def gather(
         assessment=latest,
         plan=[PlanItem(p, "") for p in plan],
         sources=_sources(cat, user.framework),
+        feedback=await pack_summary(db, cat, cipher, user, now, feedback_min),
     )
 
 

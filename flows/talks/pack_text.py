@@ -68,6 +68,8 @@ def markdown(pack: PackData) -> str:  # noqa: C901 - one branch per section of t
             change = f" ({area.change:+.1f})" if area.change is not None and abs(area.change) >= 0.05 else ""
             out.append(f"- {_md(area.title)}: {score}{change}")
         out.append("")
+    if pack.feedback:
+        out += ["### 360° feedback", "", *(_md(line) + "  " for line in pack.feedback), ""]
     out += [f"## Reflections by {pack.unit_name[:-1]}", ""]
     for unit, title in [*pack.units, ("", "Other")]:
         entries = [r for r in pack.reflections if r.unit == unit]

@@ -100,6 +100,7 @@ def render_pdf(pack: PackData, chart: Callable[[], bytes] | None = None) -> byte
     pdf.set_author(pack.name or "LeadCoach user")
     _cover(pdf, pack)
     _summary(pdf, pack, chart)
+    _feedback(pdf, pack)
     _reflections(pdf, pack)
     _cpd(pdf, pack)
     _plan(pdf, pack)
@@ -144,6 +145,15 @@ def _summary(pdf: _Pack, pack: PackData, chart: Callable[[], bytes] | None) -> N
         score = f"{area.score:.1f}" if area.score is not None else "not rated"
         change = f" ({area.change:+.1f})" if area.change is not None and abs(area.change) >= 0.05 else ""
         pdf.para(f"• {area.title}: {score}{change}", 10, gap=0.5)
+
+
+def _feedback(pdf: _Pack, pack: PackData) -> None:
+    if not pack.feedback:
+        return
+    pdf.ln(2)
+    pdf.heading("360° feedback", 13)
+    for line in pack.feedback:
+        pdf.para(line, 10, gap=0.5)
 
 
 def _reflections(pdf: _Pack, pack: PackData) -> None:

@@ -167,7 +167,16 @@ async def open_share(ctx: Ctx, token: str) -> None:
         ctx.say("The pack behind this link isn't ready yet. Please try the link again later.")
         return
     choices = await load_choices(ctx.db, ctx.cipher, owner)
-    data = await gather(ctx.db, ctx.catalogue, ctx.cipher, owner, ctx.now, ctx.engine.appraisal_round, choices.start)
+    data = await gather(
+        ctx.db,
+        ctx.catalogue,
+        ctx.cipher,
+        owner,
+        ctx.now,
+        ctx.engine.appraisal_round,
+        choices.start,
+        ctx.engine.feedback_min_raters,
+    )
     apply_choices(data, choices.name, choices.objectives, review_date(owner, ctx.now, ctx.engine.appraisal_round))
     share.openings = [*(share.openings or []), ctx.now.astimezone(UTC).isoformat()]
     ctx.say("Here is the appraisal pack that was shared with you through LeadCoach.")
