@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from flows.core.replies import Attachment
+from flows.rules.areas import unit_of
+from flows.rules.scoring import current_id, profile, weakest
 from flows.store.models import Assessment, CpdTarget
-from flows.talks.assess import current_id, items_for, profile, recommend, weakest
-from flows.talks.progress import unit_of
+from flows.talks.assess import items_for
+from flows.talks.develop import recommend
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.fakebot import FakeTelegram

@@ -13,9 +13,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.db import create_engine, sessionmaker
+from flows.rules.areas import unit_of
+from flows.rules.scoring import current_id
 from flows.store.models import Assessment, FeedbackResponse, User
-from flows.talks.assess import current_id, items_for
-from flows.talks.progress import unit_of
+from flows.talks.assess import items_for
 from frameworks.catalogue import default_catalogue
 from tests.test_e2e import ALICE, Bot, onboard
 

@@ -16,8 +16,9 @@ from flows.rules.gmts import (
     status,
     summarise,
 )
+from flows.rules.scoring import gmts_statuses
 from flows.store.models import Assessment
-from flows.talks.assess import gmts_statuses, items_for
+from flows.talks.assess import items_for
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
 from tests.test_flows import onboard

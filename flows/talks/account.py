@@ -32,6 +32,7 @@ from flows.store.models import (
 )
 from flows.talks.common import menu_buttons
 from flows.talks.feedback_results import export as feedback_export
+from flows.talks.pack import load_choices
 
 
 async def menu(ctx: Ctx, args: str) -> None:
@@ -172,8 +173,6 @@ async def export(ctx: Ctx, args: str) -> None:
 async def _pack_export(ctx: Ctx) -> dict[str, object]:
     """Dated actions and how they went, the appraisal pack's choices and its share links (their tokens are
     not kept, so not exported)."""
-    from flows.talks.pack import load_choices
-
     choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
     made = await ctx.db.get(PackChoice, ctx.user.id)
     actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()

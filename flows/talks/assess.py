@@ -1,12 +1,10 @@
 """/assess: rate yourself 1-5 on each item of your framework at your stage, one message each, across
 days if you like; the profile by standard or domain with a radar chart (the last one overlaid), your
-strengths, priorities and the change since last time. /develop: what to do about the weakest areas.
+strengths, priorities and the change since last time (the scoring is in ``flows/rules/scoring.py``).
 """
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from html import escape
@@ -19,14 +17,23 @@ from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.core.replies import Attachment, Button
 from flows.core.steps import number
-from flows.rules.gmts import END_OF_SCHEME, YEAR_ONE, personal, status, summarise
+from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
+from flows.rules.gmts import END_OF_SCHEME, YEAR_ONE, personal, summarise
 from flows.rules.scale import RATING_LABELS
-from flows.store.models import Assessment, CpdTarget, User
+from flows.rules.scoring import (
+    achieved_by_domain,
+    current_id,
+    gmts_statuses,
+    profile,
+    strongest,
+    target_level,
+    weakest,
+)
+from flows.store.models import Assessment, User
 from flows.talks.chart import radar_png
-from flows.talks.common import menu_buttons, plural, short, stage_label, statement_for
-from flows.talks.progress import UNIT, UNIT_NAMES, local_today, long_date, target_changed, unit_of, units, years_on
+from flows.talks.common import menu_buttons, plural, stage_label, statement_for
+from flows.talks.progress import long_date
 from frameworks.catalogue import Catalogue
-from frameworks.schema import Programme
 
 ITEM_KIND = {"mlf2025": "competency", "lf2011": "element", "gmts-gm": "competency"}
 GMTS = "gmts-gm"
@@ -37,8 +44,6 @@ MEANINGS = [
     "I can do all of it independently",
     "I do it effectively and can support others",
 ]
-FORMAL = ("programme", "course", "elearning")
-FROM_OTHERS = ("coaching", "network")
 LEVELS = range(1, 6)  # GMTS levels above 0 (no work yet)
 
 
@@ -75,12 +80,6 @@ class A(StrEnum):
 def items_for(cat: Catalogue, framework: str) -> list[str]:
     """What an assessment asks about, as stored: each item's stable key (MLF), else its id (LF)."""
     return [cat.ref(e) for e in cat.of_kind(framework, ITEM_KIND.get(framework, "competency"))]
-
-
-def current_id(cat: Catalogue, ref: str) -> str:
-    """The item's id in today's catalogue (a stored key survives renumbering)."""
-    entry = cat.resolve(ref)
-    return entry.id if entry is not None else ref
 
 
 async def _open(db: AsyncSession, user: User, framework: str) -> Assessment | None:
@@ -274,7 +273,7 @@ async def load_item(ctx: Ctx, s: AssessState) -> None:
     s.framework = GMTS if row.framework == GMTS else ""
     s.position, s.total, s.stage, s.ref = row.position, len(row.items), row.stage, row.items[row.position]
     s.previous = row.ratings.get(s.ref)
-    s.target = _target(cat, row, current_id(cat, s.ref), s.ref) if row.framework == GMTS else None
+    s.target = target_level(cat, row, current_id(cat, s.ref), s.ref) if row.framework == GMTS else None
 
 
 def _item_prompt(ctx: Ctx, s: AssessState) -> str:
@@ -374,63 +373,6 @@ def _target_prompt(ctx: Ctx, s: AssessState) -> str:
 # --- results ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Profile:
-    units: list[str]  # standard or domain ids, in framework order
-    scores: dict[str, float]  # average rating per unit (units with nothing rated are missing)
-    items: dict[str, int]  # rating per item id (skipped items left out)
-
-
-def profile(cat: Catalogue, row: Assessment) -> Profile:
-    by_unit: dict[str, list[int]] = {}
-    ratings = {current_id(cat, ref): rating for ref, rating in row.ratings.items()}
-    for item, rating in ratings.items():
-        unit = unit_of(cat, item)
-        if rating and unit is not None:
-            by_unit.setdefault(unit, []).append(rating)
-    order = units(cat, row.framework)
-    return Profile(
-        order,
-        {u: statistics.fmean(by_unit[u]) for u in order if u in by_unit},
-        {i: r for i, r in ratings.items() if r},
-    )
-
-
-def weakest(p: Profile, count: int = 3) -> list[str]:
-    """The lowest-scored areas (below 4), lowest first; ties in framework order."""
-    ranked = sorted((score, p.units.index(u), u) for u, score in p.scores.items() if score < 4)
-    return [u for _, _, u in ranked[:count]]
-
-
-def strongest(p: Profile, count: int = 2) -> list[str]:
-    ranked = sorted((-score, p.units.index(u), u) for u, score in p.scores.items() if score >= 3)
-    return [u for _, _, u in ranked[:count]]
-
-
-def gmts_statuses(cat: Catalogue, row: Assessment) -> tuple[list[str], dict[str, int], dict[str, int]]:
-    """(competency ids asked, level per rated competency, known target per competency)."""
-    ids = [current_id(cat, ref) for ref in row.items]
-    levels = {current_id(cat, ref): level for ref, level in row.ratings.items()}
-    targets = {}
-    for ref, item in zip(row.items, ids, strict=True):
-        target = _target(cat, row, item, ref)
-        if target:
-            targets[item] = target
-    return ids, levels, targets
-
-
-def _achieved_by_domain(cat: Catalogue, row: Assessment) -> dict[str, tuple[int, int]]:
-    """(achieved, competencies) per LF domain."""
-    ids, levels, targets = gmts_statuses(cat, row)
-    out: dict[str, tuple[int, int]] = {}
-    for item in ids:
-        domain = unit_of(cat, item) or ""
-        found = status(levels[item], targets.get(item), personal(item)) if item in levels else None
-        done, total = out.get(domain, (0, 0))
-        out[domain] = (done + (found in ("achieved", "achieved +")), total + 1)
-    return out
-
-
 async def _gmts_results(ctx: Ctx, row: Assessment) -> None:
     cat = ctx.catalogue
     ids, levels, targets = gmts_statuses(cat, row)
@@ -452,12 +394,12 @@ async def _gmts_results(ctx: Ctx, row: Assessment) -> None:
         "By domain (achieved of all):",
     ]
     domains = units(cat, "lf2011")
-    now = _achieved_by_domain(cat, row)
+    now = achieved_by_domain(cat, row)
     for d in domains:
         done, total = now.get(d, (0, 0))
         lines.append(f"• {escape(cat.by_id[d].title)}: {done} of {total}")
     earlier = [a for a in await finished(ctx.db, ctx.user, GMTS) if a.id < row.id]
-    before = _achieved_by_domain(cat, earlier[0]) if earlier else None
+    before = achieved_by_domain(cat, earlier[0]) if earlier else None
     labels = [cat.by_id[d].title for d in domains]
 
     def scaled(data: dict[str, tuple[int, int]]) -> list[float | None]:
@@ -518,134 +460,10 @@ async def show_results(ctx: Ctx, row: Assessment) -> None:
     ctx.say("/develop suggests what would help most with your priorities.", buttons)
 
 
-# --- /develop --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    unit: str
-    reason: str
-    on_the_job: str
-    from_others: Programme | None
-    formal: Programme | None
-
-
-def _fits(p: Programme, unit: str, stage: str) -> bool:
-    return unit in p.develops and stage in p.stages
-
-
-def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> list[Recommendation]:
-    """For each of the weakest areas: one thing to do at work, one way to learn from others and one
-    formal course, each tagged for that area and suitable for the stage. Deterministic."""
-    p = profile(cat, row)
-    asked = [current_id(cat, ref) for ref in row.items]
-    programmes = cat.programmes.entries
-    out = []
-    for unit in weakest(p, count):
-        entry = cat.by_id[unit]
-        kind = UNIT.get(row.framework, "standard")
-        reason = (
-            f"your lowest {kind}s include {entry.title} ({p.scores[unit]:.1f} of 5) at "
-            f"{stage_label(cat, row.framework, stage)}"
-        )
-        # The lowest-rated item in that area: practise what its statement at your stage describes.
-        rated = sorted((r, asked.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
-        item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
-        statement = statement_for(cat, item, stage)
-        practise = statement.text if statement is not None else cat.by_id[item].text
-        others = [x for x in programmes if x.kind in FROM_OTHERS and _fits(x, unit, stage)]
-        formal = [x for x in programmes if x.kind in FORMAL and _fits(x, unit, stage)]
-        formal.sort(key=lambda x: x.positive_action)  # open to all first; positive action says who it is for
-        coaching = next((x for x in programmes if x.code == "coaching-register"), None)
-        out.append(
-            Recommendation(
-                unit,
-                reason,
-                f"{cat.by_id[item].title}: {practise}",
-                others[0] if others else coaching,
-                formal[0] if formal else None,
-            )
-        )
-    return out
-
-
-def _programme_line(p: Programme) -> str:
-    facts = [x for x in (p.duration, p.cost) if x]
-    line = f"<b>{escape(p.title)}</b> ({escape(p.provider)})" + (f" — {escape('; '.join(facts))}" if facts else "")
-    if p.positive_action:  # positive action: always said who it is for
-        line += f"\n  Who it is for: {escape(p.eligibility or 'see the programme page')} (positive action)"
-    if p.url:
-        line += f"\n  {escape(p.url)}"
-    return line
-
-
-async def develop_command(ctx: Ctx, args: str) -> None:
-    from flows.talks.feedback_results import develop_note
-
-    past, others = await finished(ctx.db, ctx.user), await develop_note(ctx)
-    if not past:
-        ctx.say(
-            "Development ideas come from your self-assessment, so I know which areas to aim at. "
-            "/assess takes about ten minutes." + others,
-            [[Button("Start a self-assessment", "m", "assess", scoped=False)]],
-        )
-        return
-    recs = recommend(ctx.catalogue, past[0], ctx.user.stage)
-    if not recs:
-        ctx.say(
-            "You rated every area 4 or more — no development priorities stand out. /assess again any time." + others
-        )
-        return
-    lines = ["<b>Development ideas</b> for your priorities (70% at work, 20% from others, 10% formal learning)"]
-    buttons = []
-    for r in recs:
-        lines += ["", f"<b>{escape(ctx.catalogue.by_id[r.unit].title)}</b> — because {escape(r.reason)}."]
-        lines.append(f"• At work: {escape(r.on_the_job)}")
-        if r.from_others is not None:
-            lines.append("• From others: " + _programme_line(r.from_others))
-        if r.formal is not None:
-            lines.append("• Formal: " + _programme_line(r.formal))
-            code = r.formal.code
-            buttons.append([Button(short(f"Make {r.formal.title} a CPD target", 60), "dev", code, scoped=False)])
-    ctx.say("\n".join(lines) + others, [*buttons, *menu_buttons()[:1]])
-
-
-async def target_click(ctx: Ctx, code: str) -> None:
-    """ "Make it a CPD target": finish the programme within a year."""
-    entry = ctx.catalogue.by_id.get(f"programmes.{code}")
-    if entry is None:
-        return
-    today = local_today(ctx.user, ctx.now)
-    ctx.db.add(
-        CpdTarget(
-            user_id=ctx.user.id,
-            kind="programme",
-            programme=entry.id,
-            starts_on=today,
-            ends_on=years_on(today, 1),
-            created_at=ctx.now,
-        )
-    )
-    await ctx.db.flush()
-    await target_changed(ctx)
-    ctx.say(
-        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. Change it there any time."
-    )
-
-
 async def latest_weak_units(db: AsyncSession, cat: Catalogue, user: User) -> list[str]:
     """The weakest areas of the user's latest self-assessment (the reflection suggestion aims there)."""
     past = await finished(db, user)
     return weakest(profile(cat, past[0])) if past else []
-
-
-def _target(cat: Catalogue, row: Assessment, item_id: str, ref: str) -> int | None:
-    """The competency's target level: the framework's where our copy has it, else the one the user gave."""
-    comp = cat.gmts_competency(item_id)
-    if comp is not None and comp.target_level:
-        return int(comp.target_level)
-    given = row.targets.get(ref)
-    return given if given else None
 
 
 FLOW = Flow(
@@ -680,6 +498,4 @@ FLOW = Flow(
 def register(engine: Engine) -> None:
     engine.flow(FLOW)
     engine.command("assess", assess_command, Kind.SWITCH)
-    engine.command("develop", develop_command, Kind.OVERLAY)
-    engine.click("dev", target_click, Kind.OVERLAY)
     engine.click("ar", results_click, Kind.OVERLAY)

@@ -13,6 +13,7 @@ from flows.core.flow import Ctx, Flow, Kind, Rows, Step
 from flows.core.guard import identifier_step
 from flows.core.replies import Button
 from flows.core.steps import fixed, free_text, number
+from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.parse import length_months
 from flows.store.models import CpdActivity, CpdTarget
 from flows.talks import cpd_log
@@ -20,8 +21,6 @@ from flows.talks.common import menu_buttons, parse_date, plural, short
 from flows.talks.cpd_state import C, CpdState, TargetLine, back_button, cpd_progress, to
 from flows.talks.progress import (
     TARGET_KINDS,
-    UNIT,
-    UNIT_NAMES,
     Appraisal,
     Progress,
     _minutes,
@@ -37,8 +36,6 @@ from flows.talks.progress import (
     on_target_change,
     progress,
     target_changed,
-    unit_of,
-    units,
     years_on,
 )
 

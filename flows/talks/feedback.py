@@ -18,11 +18,12 @@ from flows.core.guard import GuardedState, identifier_step
 from flows.core.replies import Button
 from flows.core.steps import confirm, free_text, number
 from flows.core.templating import render
+from flows.rules.areas import units
 from flows.rules.feedback_rules import CLOSE_DAYS, MAX_OPEN_ROUNDS, TOKEN_PREFIX, new_token, token_hash
 from flows.store.models import FeedbackResponse, FeedbackRound
 from flows.talks.common import menu_buttons, short, stage_label
 from flows.talks.feedback_results import is_open, results_click, results_of, show
-from flows.talks.progress import long_date, units
+from flows.talks.progress import long_date
 
 DAYS = [7, 14, 21, 28]
 NAME_CHARS = 40

@@ -15,9 +15,11 @@ from flows.core.crypto import Cipher
 from flows.core.flow import Ctx
 from flows.core.replies import Attachment, Button
 from flows.rules.feedback_rules import Answer, Results, aggregate, blind_spots, hidden_strengths, lowest
+from flows.rules.recommend import FORMAL, FROM_OTHERS, fits, programme_line
 from flows.rules.schedule import aware
+from flows.rules.scoring import profile
 from flows.store.models import FeedbackResponse, FeedbackRound, User
-from flows.talks.assess import FORMAL, FROM_OTHERS, _fits, _programme_line, finished, profile
+from flows.talks.assess import finished
 from flows.talks.chart import self_vs_others_png
 from flows.talks.common import short, stage_label, statement_for
 from flows.talks.progress import long_date
@@ -180,9 +182,9 @@ def develop_lines(ctx: Ctx, rnd: FeedbackRound, res: Results) -> list[str]:
         for title, text in area_statements(ctx, area, rnd.stage)[:1]:
             lines.append(f"• At work: {escape(title)}: {escape(text)}")
         for kinds, what in ((FROM_OTHERS, "From others"), (FORMAL, "Formal")):
-            found = next((p for p in cat.programmes.entries if p.kind in kinds and _fits(p, area, rnd.stage)), None)
+            found = next((p for p in cat.programmes.entries if p.kind in kinds and fits(p, area, rnd.stage)), None)
             if found is not None:
-                lines.append(f"• {what}: " + _programme_line(found))
+                lines.append(f"• {what}: " + programme_line(found))
     return lines
 
 

@@ -22,6 +22,7 @@ from flows.core.steps import confirm, fixed, free_text, number
 from flows.rules.scale import RATING_LABELS
 from flows.store.models import Assessment, Reflection
 from flows.talks.common import menu_buttons, short
+from flows.talks.feedback_results import history_buttons
 from flows.talks.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
 
 PAGE = 8
@@ -71,8 +72,6 @@ async def list_entries(ctx: Ctx, args: str) -> None:
     page = max(int(args), 0) if args.isdigit() else 0
     mine = Reflection.user_id == ctx.user.id
     total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(mine)) or 0
-    from flows.talks.feedback_results import history_buttons
-
     assessed = await _assessments(ctx) + await history_buttons(ctx)
     if not total:
         ctx.say("You haven't saved any reflections yet. Send /reflect to make your first.", assessed or None)

@@ -179,7 +179,7 @@ def apply_choices(data: PackData, name: str, objectives: dict[str, str], review:
 
 def send_pack(ctx: Ctx, data: PackData) -> None:
     """The PDF (drawn off the event loop when sent), the Markdown and the CSV, as documents."""
-    from flows.talks.pdf import render_pdf
+    from flows.talks.pdf import render_pdf  # fpdf2 is imported only when a pack is made, not at start-up
 
     chart = None
     if data.assessment is not None:

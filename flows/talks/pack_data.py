@@ -14,14 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.crypto import Cipher
 from flows.core.intake import redact
+from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.schedule import Round, at_local
+from flows.rules.scoring import profile, weakest
 from flows.rules.smart import Priority
 from flows.store.models import Action, CpdActivity, Reflection, User
 from flows.talks.actions import OUTCOMES, action_text
-from flows.talks.assess import finished, profile, weakest
+from flows.talks.assess import finished
 from flows.talks.common import FRAMEWORKS, PROMPTS, stage_label, statement_for
 from flows.talks.feedback_results import pack_summary
-from flows.talks.progress import UNIT, UNIT_NAMES, _minutes, local_today, progress, unit_of, units
+from flows.talks.progress import _minutes, local_today, progress
 from flows.talks.reflection import SKIPPED
 from frameworks.catalogue import Catalogue
 

@@ -15,13 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.flow import Ctx
 from flows.core.replies import Button
+from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.schedule import Round, at_local, round_window
 from flows.store.models import CpdActivity, CpdTarget, Reflection, User
 from flows.talks.common import menu_buttons, plural
 from frameworks.catalogue import Catalogue
 
-UNIT = {"mlf2025": "standard", "lf2011": "domain"}  # what "every standard/domain covered" counts
-UNIT_NAMES = {"standard": "standards", "domain": "domains"}
 TARGET_KINDS = {
     "hours": "Hours over a period",
     "reflections": "Reflections a month",
@@ -42,14 +41,6 @@ def long_date(day: date) -> str:
 # --- what is covered ------------------------------------------------------------------------------
 
 
-def unit_of(cat: Catalogue, item_id: str) -> str | None:
-    """The standard (MLF) or domain (LF) an item belongs to."""
-    entry = cat.by_id.get(item_id)
-    while entry is not None and entry.kind not in UNIT.values():
-        entry = cat.by_id.get(entry.parent) if entry.parent else None
-    return entry.id if entry is not None else None
-
-
 async def covered(db: AsyncSession, cat: Catalogue, user: User, since: datetime) -> set[str]:
     """The standards or domains of the user's framework reflected on since ``since``."""
     rows = await db.execute(
@@ -64,10 +55,6 @@ async def covered(db: AsyncSession, cat: Catalogue, user: User, since: datetime)
             if (unit := unit_of(cat, one)) is not None:
                 units.add(unit)
     return units
-
-
-def units(cat: Catalogue, framework: str) -> list[str]:
-    return [e.id for e in cat.of_kind(framework, UNIT.get(framework, "standard"))]
 
 
 @dataclass(frozen=True)

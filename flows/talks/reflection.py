@@ -15,6 +15,7 @@ from flows.core.guard import GuardedState, identifier_step, intake
 from flows.core.replies import Button
 from flows.core.steps import free_text, number, rating
 from flows.core.templating import render
+from flows.rules.areas import unit_of
 from flows.rules.scale import RATING_LABELS
 from flows.store.models import Reflection
 from flows.talks import actions
@@ -29,7 +30,6 @@ from flows.talks.common import (
     stage_label,
     statement_for,
 )
-from flows.talks.progress import unit_of
 
 LATER_BUTTON = Button("Later", "later")
 MINUTES = ["5", "10", "15", "30"]

@@ -1,0 +1,123 @@
+"""/develop: for each of the weakest areas of the latest self-assessment, one thing to practise at work,
+one way to learn from others and one formal course, each with its reason, and the areas colleagues rate
+lowest in the newest 360° results; one tap saves a course as a CPD target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from flows.core.engine import Engine
+from flows.core.flow import Ctx, Kind
+from flows.core.replies import Button
+from flows.rules.areas import UNIT, unit_of
+from flows.rules.recommend import FORMAL, FROM_OTHERS, fits, programme_line
+from flows.rules.scoring import current_id, profile, weakest
+from flows.store.models import Assessment, CpdTarget
+from flows.talks.assess import finished
+from flows.talks.common import menu_buttons, short, stage_label, statement_for
+from flows.talks.feedback_results import develop_note
+from flows.talks.progress import local_today, long_date, target_changed, years_on
+from frameworks.catalogue import Catalogue
+from frameworks.schema import Programme
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    unit: str
+    reason: str
+    on_the_job: str
+    from_others: Programme | None
+    formal: Programme | None
+
+
+def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> list[Recommendation]:
+    """For each of the weakest areas: one thing to do at work, one way to learn from others and one
+    formal course, each tagged for that area and suitable for the stage. Deterministic."""
+    p = profile(cat, row)
+    asked = [current_id(cat, ref) for ref in row.items]
+    programmes = cat.programmes.entries
+    out = []
+    for unit in weakest(p, count):
+        entry = cat.by_id[unit]
+        kind = UNIT.get(row.framework, "standard")
+        reason = (
+            f"your lowest {kind}s include {entry.title} ({p.scores[unit]:.1f} of 5) at "
+            f"{stage_label(cat, row.framework, stage)}"
+        )
+        # The lowest-rated item in that area: practise what its statement at your stage describes.
+        rated = sorted((r, asked.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
+        item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
+        statement = statement_for(cat, item, stage)
+        practise = statement.text if statement is not None else cat.by_id[item].text
+        others = [x for x in programmes if x.kind in FROM_OTHERS and fits(x, unit, stage)]
+        formal = [x for x in programmes if x.kind in FORMAL and fits(x, unit, stage)]
+        formal.sort(key=lambda x: x.positive_action)  # open to all first; positive action says who it is for
+        coaching = next((x for x in programmes if x.code == "coaching-register"), None)
+        out.append(
+            Recommendation(
+                unit,
+                reason,
+                f"{cat.by_id[item].title}: {practise}",
+                others[0] if others else coaching,
+                formal[0] if formal else None,
+            )
+        )
+    return out
+
+
+async def develop_command(ctx: Ctx, args: str) -> None:
+    past, others = await finished(ctx.db, ctx.user), await develop_note(ctx)
+    if not past:
+        ctx.say(
+            "Development ideas come from your self-assessment, so I know which areas to aim at. "
+            "/assess takes about ten minutes." + others,
+            [[Button("Start a self-assessment", "m", "assess", scoped=False)]],
+        )
+        return
+    recs = recommend(ctx.catalogue, past[0], ctx.user.stage)
+    if not recs:
+        ctx.say(
+            "You rated every area 4 or more — no development priorities stand out. /assess again any time." + others
+        )
+        return
+    lines = ["<b>Development ideas</b> for your priorities (70% at work, 20% from others, 10% formal learning)"]
+    buttons = []
+    for r in recs:
+        lines += ["", f"<b>{escape(ctx.catalogue.by_id[r.unit].title)}</b> — because {escape(r.reason)}."]
+        lines.append(f"• At work: {escape(r.on_the_job)}")
+        if r.from_others is not None:
+            lines.append("• From others: " + programme_line(r.from_others))
+        if r.formal is not None:
+            lines.append("• Formal: " + programme_line(r.formal))
+            code = r.formal.code
+            buttons.append([Button(short(f"Make {r.formal.title} a CPD target", 60), "dev", code, scoped=False)])
+    ctx.say("\n".join(lines) + others, [*buttons, *menu_buttons()[:1]])
+
+
+async def target_click(ctx: Ctx, code: str) -> None:
+    """ "Make it a CPD target": finish the programme within a year."""
+    entry = ctx.catalogue.by_id.get(f"programmes.{code}")
+    if entry is None:
+        return
+    today = local_today(ctx.user, ctx.now)
+    ctx.db.add(
+        CpdTarget(
+            user_id=ctx.user.id,
+            kind="programme",
+            programme=entry.id,
+            starts_on=today,
+            ends_on=years_on(today, 1),
+            created_at=ctx.now,
+        )
+    )
+    await ctx.db.flush()
+    await target_changed(ctx)
+    ctx.say(
+        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. Change it there any time."
+    )
+
+
+def register(engine: Engine) -> None:
+    engine.command("develop", develop_command, Kind.OVERLAY)
+    engine.click("dev", target_click, Kind.OVERLAY)
