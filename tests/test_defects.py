@@ -120,3 +120,41 @@ async def test_defect8_a_long_answer_in_two_parts_is_one_answer(client: FakeClie
     summary = client.text
     assert "And then the bed manager agreed the plan." in summary
     assert summary.count("We ran the winter escalation meeting") >= 2
+
+
+@pytest.mark.parametrize("typed", ["continue", "Continue it", "1"])
+async def test_defect3_typing_a_label_its_start_or_number_presses_it(client: FakeClient, typed: str) -> None:
+    await onboard(client)
+    await client.send("/reflect")
+    await client.click("Suggested")
+    await client.send("I chaired a tense rota meeting where two leads disagreed about weekend cover.")
+    await client.click("Later")
+    await client.send("/reflect")
+    assert "Carry on with it?" in client.text
+    await client.send(typed)
+    assert "Please tap one of the buttons" not in client.text
+    assert "2/3" in client.text
+
+
+async def test_defect4_start_again_asks_first_and_can_keep_the_draft(client: FakeClient) -> None:
+    await onboard(client)
+    await client.send("/reflect")
+    await client.click("Suggested")
+    await client.send("I chaired a tense rota meeting where two leads disagreed about weekend cover.")
+    await client.send("/reflect")
+    await client.click("Start again")
+    assert "will be deleted" in client.text and "Keep it for later" in client.labels
+    await client.click("Keep it for later")
+    await client.send("/reflect")
+    assert "unfinished reflection" in client.text and "1 of 3 answered" in client.text
+
+
+def test_defect11_each_test_run_has_databases_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.conftest as conftest
+
+    url = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    mine = conftest.worker_database(url)
+    monkeypatch.setattr(conftest, "_RUN", "anotherrun")
+    theirs = conftest.worker_database(url)
+    assert mine != theirs and mine.endswith("_gw0") and "/test_" in mine
