@@ -20,7 +20,7 @@ chat: $(STAMP)
 	$(BIN)/leadcoach chat
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n 4  # four workers on two cores: many tests wait on PostgreSQL, processes and timers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
