@@ -145,6 +145,7 @@ def test_recommendations_fit_the_weak_areas_and_the_stage(
     )
     recs = recommend(catalogue, row, stage)
     assert {r.unit for r in recs} == low
+    earlier: set[str] = set()  # offered for a weaker area already, so not offered again
     for r in recs:
         assert catalogue.by_id[r.unit].title in r.reason and "2.0 of 5" in r.reason
         practised = next(i for i in items if r.on_the_job.startswith(catalogue.get(current_id(catalogue, i)).title))
@@ -159,9 +160,13 @@ def test_recommendations_fit_the_weak_areas_and_the_stage(
                 and r.unit in x.develops
                 and stage in x.stages
                 and not x.positive_action
+                and x.code not in earlier
                 for x in catalogue.programmes.entries
             )
+        earlier.update(p.code for p in (r.from_others, r.formal) if p is not None)
     assert recommend(catalogue, row, stage) == recs  # deterministic
+    offered = [p.code for r in recs for p in (r.from_others, r.formal) if p is not None]
+    assert len(offered) == len(set(offered))  # no programme offered for two priorities
 
 
 async def test_develop_shows_eligibility_and_saves_a_cpd_target(runtime: Runtime, catalogue: Catalogue) -> None:
@@ -176,8 +181,11 @@ async def test_develop_shows_eligibility_and_saves_a_cpd_target(runtime: Runtime
     assert catalogue.by_id["mlf2025.5"].title in text and "because your lowest" in text
     assert "At work:" in text and "From others:" in text and "Formal:" in text
     label = next(b.label for r in client.last for row in r.buttons for b in row if b.label.startswith("Make "))
-    await client.click(label)
-    assert "Added to /cpd" in client.text
+    button = client.button(label)
+    await client.press(button)
+    assert "Added to /cpd" in client.text and "marks it finished or removes it" in client.text
+    await client.press(button)  # a double tap: one target, and said so
+    assert "Already in /cpd" in client.text
     async with runtime.coach.sessionmaker() as db:
         target = (await db.execute(select(CpdTarget))).scalar_one()
     assert target.kind == "programme" and target.ends_on is not None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from sqlalchemy import select
+
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Kind
 from flows.core.replies import Button
@@ -37,7 +39,8 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
     p = profile(cat, row)
     asked = [current_id(cat, ref) for ref in row.items]
     programmes = cat.programmes.entries
-    out = []
+    out: list[Recommendation] = []
+    used: set[str] = set()  # a programme offered for one priority is not offered again for the next
     for unit in weakest(p, count):
         entry = cat.by_id[unit]
         kind = UNIT.get(row.framework, "standard")
@@ -50,19 +53,19 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
         item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
         statement = statement_for(cat, item, stage)
         practise = statement.text if statement is not None else cat.by_id[item].text
-        others = [x for x in programmes if x.kind in FROM_OTHERS and fits(x, unit, stage)]
-        formal = [x for x in programmes if x.kind in FORMAL and fits(x, unit, stage)]
-        formal.sort(key=lambda x: x.positive_action)  # open to all first; positive action says who it is for
-        coaching = next((x for x in programmes if x.code == "coaching-register"), None)
-        out.append(
-            Recommendation(
-                unit,
-                reason,
-                f"{cat.by_id[item].title}: {practise}",
-                others[0] if others else coaching,
-                formal[0] if formal else None,
-            )
+        fresh = [x for x in programmes if x.code not in used and fits(x, unit, stage)]
+        others = [x for x in fresh if x.kind in FROM_OTHERS]
+        formal = sorted((x for x in fresh if x.kind in FORMAL), key=lambda x: x.positive_action)  # open to all first
+        coaching = next((x for x in programmes if x.code == "coaching-register" and x.code not in used), None)
+        pick = Recommendation(
+            unit,
+            reason,
+            f"{cat.by_id[item].title}: {practise}",
+            others[0] if others else coaching,
+            formal[0] if formal else None,
         )
+        used.update(x.code for x in (pick.from_others, pick.formal) if x is not None)
+        out.append(pick)
     return out
 
 
@@ -101,6 +104,11 @@ async def target_click(ctx: Ctx, code: str) -> None:
     if entry is None:
         return
     today = local_today(ctx.user, ctx.now)
+    mine = (CpdTarget.user_id == ctx.user.id) & (CpdTarget.programme == entry.id) & CpdTarget.done_on.is_(None)
+    if (held := await ctx.db.scalar(select(CpdTarget).where(mine).limit(1))) is not None:  # a double tap, or again
+        when = f" by {long_date(held.ends_on)}" if held.ends_on else ""
+        ctx.say(f"Already in /cpd: finish {escape(entry.title)}{when}.")
+        return
     ctx.db.add(
         CpdTarget(
             user_id=ctx.user.id,
@@ -114,7 +122,8 @@ async def target_click(ctx: Ctx, code: str) -> None:
     await ctx.db.flush()
     await target_changed(ctx)
     ctx.say(
-        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. Change it there any time."
+        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. "
+        "/cpd marks it finished or removes it."
     )
 
 
