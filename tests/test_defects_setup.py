@@ -10,9 +10,8 @@ from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
 from flows.core.replies import ClickEvent, CommandEvent, Identity
-from flows.rules.schedule import Quiet, hhmm
+from flows.rules.schedule import Quiet, hhmm, make_room
 from flows.store.models import ConversationSession, InboxUpdate, User
-from flows.talks.onboarding import make_room
 from tests.client import FakeClient
 from tests.test_flows import onboard
 

@@ -123,3 +123,20 @@ def round_window(today: date, round_: Round) -> tuple[date, date]:
         if last >= today:
             return first, last
     raise AssertionError("unreachable: a round recurs every year")
+
+
+def _of_day(text: str) -> int:
+    return hhmm(text).hour * 60 + hhmm(text).minute
+
+
+def make_room(start: str, end: str, time: str) -> tuple[str, str]:
+    """Quiet hours that leave ``time`` out, keeping the larger part: they end at it, or start the quarter
+    hour after it."""
+    before = (_of_day(time) - _of_day(start)) % 1440
+    after = (_of_day(end) - _of_day(time)) % 1440
+    if before >= after:
+        return start, time
+    later = (_of_day(time) // 15 * 15 + 15) % 1440
+    if (later - _of_day(time)) % 1440 >= after:  # nothing left of them after it
+        return end, end
+    return f"{later // 60:02d}:{later % 60:02d}", end

@@ -17,7 +17,7 @@ from flows.core.flow import Ctx, Flow, FlowState, Kind, Step
 from flows.core.replies import Button
 from flows.core.templating import render
 from flows.talks.common import menu_buttons, short, stage_label, statement_for, valid_stage
-from flows.talks.reflection import suggestion
+from flows.talks.reflection_focus import suggestion
 from frameworks.catalogue import Catalogue, Entry
 from frameworks.compare import Comparison, compare
 from frameworks.lookup import LookupIndex, programme_facts, quoted_stage

@@ -23,7 +23,8 @@ from flows.rules.scale import RATING_LABELS
 from flows.store.models import Assessment, Reflection
 from flows.talks.common import menu_buttons, short
 from flows.talks.feedback_results import history_buttons
-from flows.talks.reflection import MINUTES, Answer, ReflectState, summary_text, tag_buttons, toggle
+from flows.talks.reflection import summary_text, tag_buttons, toggle
+from flows.talks.reflection_state import MINUTES, Answer, ReflectState
 
 PAGE = 8
 

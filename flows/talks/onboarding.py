@@ -5,15 +5,13 @@ a setter for what is tapped or typed; a reminder time inside the quiet hours is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flows.core.engine import Engine
-from flows.core.flow import Action, Ctx, Flow, FlowError, FlowState, Kind, Prompt, Rows, Step
+from flows.core.flow import Action, Ctx, Flow, Kind, Prompt, Rows, Step
 from flows.core.replies import Button
 from flows.core.templating import render
-from flows.rules.schedule import Quiet, aware, hhmm
+from flows.rules.schedule import aware, make_room
 from flows.talks import rating360
 from flows.talks.common import (
     DAYS,
@@ -21,50 +19,12 @@ from flows.talks.common import (
     PROMPT_NAMES,
     chunks,
     menu_buttons,
-    parse_date,
-    parse_time,
     stage_label,
-    valid_stage,
-    valid_timezone,
 )
 from flows.talks.nudges import reschedule
+from flows.talks.onboarding_state import NUDGE_KINDS, ONBOARDING, TIMES, TZ_EXAMPLE, Setup, SetupState
+from flows.talks.onboarding_values import SETTERS
 from flows.talks.share import open_share
-
-TIMES = ["08:00", "12:30", "17:30", "20:00"]
-TZ_EXAMPLE = "(for example Europe/Dublin)"
-NUDGE_KINDS = {
-    "nudge_reflection": "Weekly reflection reminder",
-    "nudge_appraisal": "Appraisal countdown",
-    "nudge_cpd": "CPD pace check",
-}
-
-
-class Setup(StrEnum):
-    """The steps of /start and /settings."""
-
-    WELCOME = "welcome"
-    PICK = "pick"
-    FRAMEWORK = "framework"
-    STAGE = "stage"
-    DAY = "day"
-    TIME = "time"
-    TZ = "tz"
-    APPRAISAL = "appraisal"
-    MODEL = "model"
-    QUIET = "quiet"
-    NUDGES = "nudges"
-    CLASH = "clash"  # the reminder time falls in the quiet hours: which gives way?
-
-
-ONBOARDING = [Setup.FRAMEWORK, Setup.STAGE, Setup.DAY, Setup.TIME, Setup.TZ, Setup.APPRAISAL]
-
-
-class SetupState(FlowState):
-    schema_version = 2  # 2: the clash fields; day buttons count from 1; actions renamed
-    mode: Literal["onboard", "settings"] = "onboard"
-    clash: str = ""  # the step whose answer clashed: "time" or "quiet"
-    time: str = ""  # the reminder time and quiet hours ("21:00-08:00") that clash, not yet stored
-    quiet: str = ""
 
 
 async def start(ctx: Ctx, args: str) -> None:
@@ -164,95 +124,6 @@ async def _saved(ctx: Ctx, s: SetupState) -> None:
     await advance(ctx, s)
 
 
-# --- the settings: a setter each, raising what's wrong with a value ---------------------------------
-
-CHOOSE = "Please choose one of the buttons."
-
-
-def _framework(ctx: Ctx, s: SetupState, value: str) -> None:
-    if value not in FRAMEWORKS:
-        raise FlowError(CHOOSE)
-    ctx.user.framework, ctx.user.stage = value, valid_stage(value, ctx.user.stage)
-
-
-def _stage(ctx: Ctx, s: SetupState, value: str) -> None:
-    stage = value.strip().lower()
-    if ctx.catalogue.stage_entry(ctx.user.framework, stage) is None:
-        raise FlowError("Please choose one of the stage buttons.")
-    ctx.user.stage = stage
-
-
-def _day(ctx: Ctx, s: SetupState, value: str) -> None:
-    low = value.strip().lower()
-    days = [d.lower() for d in DAYS]
-    if low.isdigit():  # 1 is Monday, as the buttons are numbered
-        day = int(low) - 1 if 1 <= int(low) <= 7 else None
-    else:
-        day = next((i for i, d in enumerate(days) if low and d.startswith(low[:3])), None)
-    if day is None:
-        raise FlowError("Please tap a day, or type one like Friday.")
-    ctx.user.reflect_day = day
-
-
-def _time(ctx: Ctx, s: SetupState, value: str) -> None:
-    parsed = parse_time(value)
-    if parsed is None:
-        raise FlowError("I couldn't read that time. Try 18:15 or 6pm.")
-    _weigh(ctx, s, Setup.TIME, parsed, (ctx.user.quiet_start, ctx.user.quiet_end))
-
-
-def _quiet(ctx: Ctx, s: SetupState, value: str) -> None:
-    if value.strip().lower() in ("off", "none", "no"):
-        ctx.user.quiet_start = ctx.user.quiet_end = "00:00"
-        return
-    parts = [parse_time(p) for p in value.replace("–", "-").replace(" to ", "-").split("-")]
-    if len(parts) != 2 or parts[0] is None or parts[1] is None:
-        raise FlowError("I couldn't read those hours. Try 22:00-07:00, or tap one.")
-    _weigh(ctx, s, Setup.QUIET, ctx.user.reflect_time, (parts[0], parts[1]))
-
-
-def _weigh(ctx: Ctx, s: SetupState, step: Setup, time: str, quiet: tuple[str, str]) -> None:
-    """Store the reminder time and quiet hours, unless the time falls in them: then the user chooses."""
-    if Quiet(hhmm(quiet[0]), hhmm(quiet[1])).contains(hhmm(time)):
-        s.clash, s.time, s.quiet = step, time, "-".join(quiet)
-        return
-    ctx.user.reflect_time, (ctx.user.quiet_start, ctx.user.quiet_end) = time, quiet
-
-
-def _zone(ctx: Ctx, s: SetupState, value: str) -> None:
-    zone = valid_timezone(value)
-    if zone is None:
-        raise FlowError("I don't know that time zone. Try a name like Europe/London or Europe/Dublin.")
-    ctx.user.timezone = zone
-
-
-def _appraisal(ctx: Ctx, s: SetupState, value: str) -> None:
-    parsed = parse_date(value)
-    if parsed is None:
-        raise FlowError("I couldn't read that date. Try 14/03/2027.")
-    if parsed < ctx.now.date():
-        raise FlowError("That date has passed. Please give the date of your next appraisal, or skip.")
-    ctx.user.appraisal_date = parsed
-
-
-def _model(ctx: Ctx, s: SetupState, value: str) -> None:
-    if value not in PROMPT_NAMES:
-        raise FlowError(CHOOSE)
-    ctx.user.prompt_model = value
-
-
-SETTERS: dict[Setup, Callable[[Ctx, SetupState, str], None]] = {
-    Setup.FRAMEWORK: _framework,
-    Setup.STAGE: _stage,
-    Setup.DAY: _day,
-    Setup.TIME: _time,
-    Setup.TZ: _zone,
-    Setup.APPRAISAL: _appraisal,
-    Setup.MODEL: _model,
-    Setup.QUIET: _quiet,
-}
-
-
 # --- the steps' prompts and buttons, from the user's settings alone -----------------------------------
 
 
@@ -335,23 +206,6 @@ async def toggle(ctx: Ctx, s: SetupState, key: str) -> None:
 
 
 # --- a reminder time inside the quiet hours ---------------------------------------------------------
-
-
-def _minutes(text: str) -> int:
-    return hhmm(text).hour * 60 + hhmm(text).minute
-
-
-def make_room(start: str, end: str, time: str) -> tuple[str, str]:
-    """Quiet hours that leave ``time`` out, keeping the larger part: they end at it, or start the quarter
-    hour after it."""
-    before = (_minutes(time) - _minutes(start)) % 1440
-    after = (_minutes(end) - _minutes(time)) % 1440
-    if before >= after:
-        return start, time
-    later = (_minutes(time) // 15 * 15 + 15) % 1440
-    if (later - _minutes(time)) % 1440 >= after:  # nothing left of them after it
-        return end, end
-    return f"{later // 60:02d}:{later % 60:02d}", end
 
 
 def _clash_prompt(ctx: Ctx, s: SetupState) -> str:

@@ -24,7 +24,7 @@ from flows.talks.assess import finished
 from flows.talks.common import FRAMEWORKS, PROMPTS, stage_label, statement_for
 from flows.talks.feedback_results import pack_summary
 from flows.talks.progress import _minutes, local_today, progress
-from flows.talks.reflection import SKIPPED
+from flows.talks.reflection_state import SKIPPED
 from frameworks.catalogue import Catalogue
 
 

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import StrEnum
 from html import escape
 
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, Kind, Rows, Step
-from flows.core.guard import GuardedState, identifier_step, intake
+from flows.core.guard import identifier_step, intake
 from flows.core.replies import Button
 from flows.core.steps import free_text, number, rating
 from flows.core.templating import render
-from flows.rules.areas import unit_of
 from flows.rules.scale import RATING_LABELS
 from flows.store.models import Reflection
 from flows.talks import actions
-from flows.talks.assess import latest_weak_units
 from flows.talks.common import (
     FOLLOW_UP,
     PROMPTS,
@@ -28,88 +24,28 @@ from flows.talks.common import (
     plural,
     short,
     stage_label,
-    statement_for,
 )
-
-LATER_BUTTON = Button("Later", "later")
-MINUTES = ["5", "10", "15", "30"]
-SKIPPED = "(skipped)"
-
-
-class Answer(BaseModel):
-    prompt: str
-    answer: str
-
-
-class ReflectState(GuardedState):
-    suggested: str = ""
-    group: str = ""  # the area being browsed
-    hits: list[str] = Field(default_factory=list)  # search results
-    searched: str = ""  # what was searched for, when it found nothing
-    item: str = ""
-    stage: str = ""
-    model: str = "rolfe"
-    answers: list[Answer] = Field(default_factory=list)
-    following: bool = False  # the follow-up to a short answer is being asked
-    followed: bool = False  # the follow-up has been asked once
-    rating: int | None = None
-    minutes: int | None = None
-    extras: list[str] = Field(default_factory=list)
-
-
-class R(StrEnum):
-    """The steps of a reflection."""
-
-    OFFER = "offer"
-    FOCUS = "focus"
-    BROWSE = "browse"
-    SEARCH = "search"
-    ANSWER = "answer"
-    IDENTIFIERS = "identifiers"
-    RATING = "rating"
-    MINUTES = "minutes"
-    EXTRAS = "extras"
-    CONFIRM = "confirm"
-
-
-def _progress(s: ReflectState) -> str | None:
-    """How far the draft got; None while there is nothing to lose (no answers, or every one skipped)."""
-    if not s.item or all(a.answer == SKIPPED for a in s.answers):
-        return None
-    return f"{len(s.answers)} of {len(PROMPTS[s.model])} answered"
-
-
-def _item_kind(framework: str) -> str:
-    """What one reflects on: an MLF competency or an LF element."""
-    return "competency" if framework == "mlf2025" else "element"
-
-
-async def suggestion(ctx: Ctx) -> str:
-    """An item not covered recently: never reflected on first, then the longest ago."""
-    rows = await ctx.db.execute(
-        select(Reflection.item_id, func.max(Reflection.created_at))
-        .where(Reflection.user_id == ctx.user.id)
-        .group_by(Reflection.item_id)
-    )
-    last = {item: when for item, when in rows.all()}
-    items = [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
-    # The weakest areas of their latest self-assessment come first.
-    weak = await latest_weak_units(ctx.db, ctx.catalogue, ctx.user)
-    aimed = [i for i in items if unit_of(ctx.catalogue, i) in weak]
-    if aimed:
-        items = aimed
-    fresh = [i for i in items if i not in last]
-    if fresh:
-        return fresh[(ctx.user.id + len(last)) % len(fresh)]
-    return min(items, key=lambda i: last[i])
-
+from flows.talks.reflection_focus import (
+    back,
+    browse,
+    browse_buttons,
+    focus_buttons,
+    group,
+    open_search,
+    pick,
+    search,
+    search_buttons,
+    search_prompt,
+    suggestion,
+)
+from flows.talks.reflection_state import LATER_BUTTON, MINUTES, SKIPPED, Answer, R, ReflectState, progress
 
 # --- /reflect, and the draft put aside ----------------------------------------------------
 
 
 async def begin(ctx: Ctx, args: str) -> None:
     parked = ctx.parked_state("reflect")
-    if isinstance(parked, ReflectState) and parked.item and (not args or _progress(parked)):
+    if isinstance(parked, ReflectState) and parked.item and (not args or progress(parked)):
         await ctx.start("reflect", ReflectState(), R.OFFER)  # the draft first, even for "/reflect conflict"
         return
     state = ReflectState(suggested=await suggestion(ctx))
@@ -126,7 +62,7 @@ def _offer(ctx: Ctx, s: ReflectState) -> str:
         return "Your unfinished reflection has expired, so let's start a new one."
     item = ctx.catalogue.by_id.get(parked.item)
     what = f"on <b>{escape(item.code or '')} {escape(item.title)}</b> " if item else ""
-    return f"You have an unfinished reflection {what}({_progress(parked) or 'not started'}). Carry on with it?"
+    return f"You have an unfinished reflection {what}({progress(parked) or 'not started'}). Carry on with it?"
 
 
 def _offer_buttons(ctx: Ctx, s: ReflectState) -> Rows:
@@ -151,102 +87,6 @@ async def later(ctx: Ctx, s: ReflectState, arg: str) -> None:
     else:
         ctx.finish()
         ctx.say("No problem. Send /reflect whenever you're ready.", menu_buttons())
-
-
-# --- choosing a focus ---------------------------------------------------------------------
-
-
-def _focus_buttons(ctx: Ctx, s: ReflectState) -> Rows:
-    entry = ctx.catalogue.get(s.suggested)
-    return [
-        [Button(f"Suggested: {short(entry.title, 36)}", "pick", entry.id)],
-        [Button("Browse", "browse"), Button("Search", "search")],
-        [LATER_BUTTON],
-    ]
-
-
-def _browse_buttons(ctx: Ctx, s: ReflectState) -> Rows:
-    fw = ctx.user.framework
-    if s.group:
-        items = [e for e in ctx.catalogue.of_kind(fw, _item_kind(fw)) if e.parent == s.group]
-        rows = [[Button(f"{e.code} {short(e.title, 44)}", "pick", e.id)] for e in items]
-    else:
-        groups = ctx.catalogue.of_kind(fw, "standard" if fw == "mlf2025" else "domain")
-        rows = [[Button(f"{g.code} {short(g.title, 44)}", "group", g.id)] for g in groups]
-    return [*rows, [Button("Back", "back"), LATER_BUTTON]]
-
-
-async def browse(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    s.group = ""
-    await ctx.go(R.BROWSE)
-
-
-async def group(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    if arg in ctx.catalogue.by_id:
-        s.group = arg
-    await ctx.go(R.BROWSE)
-
-
-async def back(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    if ctx.step == R.BROWSE and s.group:
-        s.group = ""
-        await ctx.go(R.BROWSE)
-        return
-    await ctx.go(R.FOCUS)
-
-
-def _search_prompt(ctx: Ctx, s: ReflectState) -> str:
-    if s.hits:
-        return "Which one?"
-    if s.searched:
-        return f"I couldn't find anything for <i>{escape(short(s.searched, 60))}</i>. Try other words, or browse."
-    return "Type a few words about what you want to reflect on, for example <i>difficult conversation</i>."
-
-
-def _search_buttons(ctx: Ctx, s: ReflectState) -> Rows:
-    entries = [ctx.catalogue.get(i) for i in s.hits]
-    rows = [[Button(short(f"{e.code} {e.title}", 50), "pick", e.id)] for e in entries]
-    return [*rows, [Button("Browse", "browse"), LATER_BUTTON]]
-
-
-async def open_search(ctx: Ctx, s: ReflectState, arg: str) -> None:
-    s.hits, s.searched = [], ""
-    await ctx.go(R.SEARCH)
-
-
-async def search(ctx: Ctx, s: ReflectState, text: str) -> None:
-    kind = _item_kind(ctx.user.framework)
-    items: list[str] = []
-    for hit in ctx.index.search(text, framework=ctx.user.framework, limit=12):
-        e = hit.entry
-        item = e.id if e.kind == kind else (e.parent if e.kind in ("statement", "indicator", "descriptor") else None)
-        if item and item not in items:
-            items.append(item)
-    s.hits, s.searched = items[:5], "" if items else text
-    await ctx.go(R.SEARCH)
-
-
-async def pick(ctx: Ctx, s: ReflectState, item_id: str) -> None:
-    item = ctx.catalogue.by_id.get(item_id)
-    if item is None or item.kind != _item_kind(ctx.user.framework):
-        await ctx.go(ctx.step or R.FOCUS)
-        return
-    statement = statement_for(ctx.catalogue, item_id, ctx.user.stage)
-    fresh = ReflectState(suggested=s.suggested, item=item_id, model=ctx.user.prompt_model)
-    fresh.stage = statement.stage if statement and statement.stage else ctx.user.stage
-    ctx.state = fresh
-    ctx.say(
-        render(
-            "item",
-            code=item.code,
-            title=item.title,
-            framework=ctx.catalogue.framework(item.framework).short_title,
-            stage_label=stage_label(ctx.catalogue, item.framework, fresh.stage),
-            text=statement.text if statement else item.text,
-        )
-        + "\n\nThink of one moment from the last week or two that relates to this."
-    )
-    await ctx.go(R.ANSWER)
 
 
 # --- the prompts --------------------------------------------------------------------------
@@ -441,27 +281,27 @@ FLOW = Flow(
     label="reflection",
     state=ReflectState,
     names=R,
-    progress=_progress,
+    progress=progress,
     parkable=True,
     resume_command="reflect",
     steps={
         R.OFFER: Step(_offer, _offer_buttons, {"continue": continue_parked, "new": start_new}),
         R.FOCUS: Step(
             "What would you like to reflect on this week?",
-            _focus_buttons,
+            focus_buttons,
             {"pick": pick, "browse": browse, "search": open_search, **LATER},
             text=search,
         ),
         R.BROWSE: Step(
             lambda ctx, s: "Choose one:" if s.group else "Choose an area:",
-            _browse_buttons,
+            browse_buttons,
             {"group": group, "pick": pick, "back": back, **LATER},
             text=search,
             screen=lambda s: s.group,
         ),
         R.SEARCH: Step(
-            _search_prompt,
-            _search_buttons,
+            search_prompt,
+            search_buttons,
             {"pick": pick, "browse": browse, **LATER},
             text=search,
             screen=lambda s: ",".join(s.hits) + "|" + s.searched,
