@@ -127,7 +127,7 @@ _MIGRATED: set[str] = set()
 TABLES = "users, sessions, reflections, inbox, meta, dead_letters, instances"
 
 
-async def _sqlite_copy(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+async def sqlite_copy(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     if "sqlite" not in _TEMPLATES:
         template = tmp_path_factory.mktemp("template") / "leadcoach.sqlite3"
         engine = create_engine(f"sqlite+aiosqlite:///{template}")
@@ -160,7 +160,7 @@ async def _postgres_empty(url: str) -> str:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated, empty database."""
     if request.param == "sqlite":
-        return await _sqlite_copy(tmp_path, tmp_path_factory)
+        return await sqlite_copy(tmp_path, tmp_path_factory)
     return await _postgres_empty(worker_database(POSTGRES_URL))
 
 

@@ -16,6 +16,7 @@ from flows.talks.cpd import FLOW
 from flows.talks.cpd_state import C
 from flows.talks.cpd_state import to as _to
 from tests.client import FakeClient
+from tests.sqlite_only import sqlite_only  # noqa: F401  (conversation-level checks: SQLite alone)
 from tests.test_flows import onboard
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)

@@ -11,6 +11,7 @@ from bot.runtime import Runtime
 from bot.terminal import Terminal
 from flows.core.texts import FORGED_BUTTON
 from tests.client import FakeClient
+from tests.sqlite_only import sqlite_only  # noqa: F401  (conversation-level checks: SQLite alone)
 from tests.test_flows import onboard
 
 SOMETHING_WRONG = "something went wrong"

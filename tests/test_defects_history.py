@@ -8,6 +8,7 @@ from bot.runtime import Runtime
 from flows.talks.assess import items_for
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
+from tests.sqlite_only import sqlite_only  # noqa: F401  (conversation-level checks: SQLite alone)
 from tests.test_flows import onboard, reflect
 
 

@@ -13,6 +13,7 @@ from flows.core.replies import ClickEvent, CommandEvent, Identity
 from flows.rules.schedule import Quiet, hhmm, make_room
 from flows.store.models import ConversationSession, InboxUpdate, User
 from tests.client import FakeClient
+from tests.sqlite_only import sqlite_only  # noqa: F401  (conversation-level checks: SQLite alone)
 from tests.test_flows import onboard
 
 
