@@ -21,9 +21,7 @@ from flows.core.push import Sender, SendResult, SendStatus
 from flows.core.replies import Button, ClickEvent, CommandEvent, Event, Identity, Outcome, Reply, TextEvent
 from flows.core.sessions import SessionStore, Where
 from flows.core.signing import ButtonSigner
-from flows.core.storage import (
-    Stored,
-)
+from flows.core.storage import Stored
 from flows.core.texts import (
     ALREADY_ERASED,
     FORGED_BUTTON,
@@ -43,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PIECE_CHARS = range(4000, 4097)  # how long the first part of a message Telegram split in two is
 PIECE_WINDOW = timedelta(seconds=3)
-_SEEN_RESOLUTION = timedelta(minutes=10)
 
 
 class Engine:
@@ -189,8 +186,6 @@ class Engine:
             await self.store.finish(tx, ctx, row, before)
             pressed = "" if keep is None or ctx.notice else ("clear" if keep else "replace")
             return Outcome(ctx.replies, ctx.notice, pressed=pressed)
-
-    # --- stored state -------------------------------------------------------------------
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -362,5 +357,3 @@ class Engine:
         return typed.match(
             buttons, text, free=step is not None and step.free, numeric=step is not None and step.numeric
         )
-
-    # --- button data --------------------------------------------------------------------
