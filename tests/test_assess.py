@@ -15,6 +15,7 @@ from flows.rules.areas import unit_of
 from flows.rules.scoring import current_id, profile, weakest
 from flows.store.models import Assessment, CpdTarget
 from flows.talks.assess import items_for
+from flows.talks.common import statement_for
 from flows.talks.develop import recommend
 from frameworks.catalogue import Catalogue
 from tests.client import FakeClient
@@ -148,8 +149,10 @@ def test_recommendations_fit_the_weak_areas_and_the_stage(
     earlier: set[str] = set()  # offered for a weaker area already, so not offered again
     for r in recs:
         assert catalogue.by_id[r.unit].title in r.reason and "2.0 of 5" in r.reason
-        practised = next(i for i in items if r.on_the_job.startswith(catalogue.get(current_id(catalogue, i)).title))
-        assert unit_of(catalogue, current_id(catalogue, practised)) == r.unit
+        assert unit_of(catalogue, r.item) == r.unit and r.on_the_job.startswith(catalogue.by_id[r.item].title)
+        # an action, not the statement again: an improvement method for the area, else a GMTS example activity
+        statement = statement_for(catalogue, r.item, stage)
+        assert statement is None or statement.text not in r.on_the_job or "GMTS" in r.on_the_job
         for p in (r.from_others, r.formal):
             if p is not None and p.code != "coaching-register":
                 assert r.unit in p.develops and stage in p.stages
@@ -166,6 +169,7 @@ def test_recommendations_fit_the_weak_areas_and_the_stage(
         earlier.update(p.code for p in (r.from_others, r.formal) if p is not None)
     assert recommend(catalogue, row, stage) == recs  # deterministic
     offered = [p.code for r in recs for p in (r.from_others, r.formal) if p is not None]
+    offered += [m.code for r in recs for m in catalogue.programmes.entries if f"try {m.title} " in r.on_the_job]
     assert len(offered) == len(set(offered))  # no programme offered for two priorities
 
 
@@ -246,3 +250,15 @@ async def test_past_assessments_are_in_history(runtime: Runtime, catalogue: Cata
     await client.send("/history")
     await client.click("Self-assessment · Mon 01 Jun 2026")
     assert "Your self-assessment" in client.text and chart(client).kind == "photo"
+
+
+def test_at_work_is_an_action_a_method_or_a_gmts_example_not_the_statement(catalogue: Catalogue) -> None:
+    from flows.talks.develop import _at_work
+
+    lean = next(p for p in catalogue.programmes.entries if p.code == "lean")
+    assert "try Lean on one thing your team does. Our tip: " in _at_work(catalogue, "mlf2025.8.1", "2", lean)
+    example = _at_work(catalogue, "mlf2025.1.2", "2", None)  # linked to LF 1.2, whose GMTS 1.2.1 gives examples
+    gmts = catalogue.gmts_competency("gmts-gm.1.2.1")
+    assert gmts is not None and f"{gmts.examples[0]} (an example activity from the GMTS framework, 1.2.1)" in example
+    statement = statement_for(catalogue, "mlf2025.1.2", "2")
+    assert statement is not None and statement.text not in example

@@ -28,7 +28,8 @@ from frameworks.schema import Programme
 class Recommendation:
     unit: str
     reason: str
-    on_the_job: str
+    item: str  # the lowest-rated competency or element in the area
+    on_the_job: str  # something to do at work: an improvement method, a GMTS example activity, else the statement
     from_others: Programme | None
     formal: Programme | None
 
@@ -51,22 +52,40 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
         # The lowest-rated item in that area: practise what its statement at your stage describes.
         rated = sorted((r, asked.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
         item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
-        statement = statement_for(cat, item, stage)
-        practise = statement.text if statement is not None else cat.by_id[item].text
         fresh = [x for x in programmes if x.code not in used and fits(x, unit, stage)]
+        method = next((x for x in fresh if x.kind == "method" and x.leadcoach_note), None)
         others = [x for x in fresh if x.kind in FROM_OTHERS]
         formal = sorted((x for x in fresh if x.kind in FORMAL), key=lambda x: x.positive_action)  # open to all first
         coaching = next((x for x in programmes if x.code == "coaching-register" and x.code not in used), None)
         pick = Recommendation(
             unit,
             reason,
-            f"{cat.by_id[item].title}: {practise}",
+            item,
+            _at_work(cat, item, stage, method),
             others[0] if others else coaching,
             formal[0] if formal else None,
         )
-        used.update(x.code for x in (pick.from_others, pick.formal) if x is not None)
+        used.update(x.code for x in (pick.from_others, pick.formal, method) if x is not None)
         out.append(pick)
     return out
+
+
+def _at_work(cat: Catalogue, item: str, stage: str, method: Programme | None) -> str:
+    """An action to take at work for ``item``: an improvement method tagged for its area (our one-line tip,
+    marked as ours), else an example activity the GMTS framework gives for the LF element it links to, else
+    what its statement at the stage describes."""
+    title = cat.by_id[item].title
+    if method is not None:
+        return f"{title}: try {method.title} on one thing your team does. Our tip: {method.leadcoach_note}"
+    elements = [item] if item.startswith("lf2011.") else [x.target for x in cat.related(item)]
+    for element in (e for e in elements if e.startswith("lf2011.") and cat.by_id[e].kind == "element"):
+        code = cat.by_id[element].code or ""
+        for competency in cat.of_kind("gmts-gm", "competency"):
+            found = cat.gmts_competency(competency.id)
+            if found is not None and found.code.startswith(code + ".") and found.examples:
+                return f"{title}: {found.examples[0]} (an example activity from the GMTS framework, {found.code})"
+    statement = statement_for(cat, item, stage)
+    return f"{title}: {statement.text if statement is not None else cat.by_id[item].text}"
 
 
 async def develop_command(ctx: Ctx, args: str) -> None:
