@@ -170,18 +170,23 @@ async def test_a_programme_target_finished_then_removed(coach: Engine) -> None:
     await c.click("Mary Seacole programme")
     await c.click("In 1 year")
     assert "Mary Seacole programme: finish by 20 March 2027 (365 days)" in c.text
-    await c.click("Remove a target")
+    await c.click("Change or remove a target")
     assert c.labels == [
+        "New date: Mary Seacole programme: finish by 20 March 2027…",
         "Remove: Mary Seacole programme: finish by 20 March 2027…",
         "Mark finished: Mary Seacole programme: finish by 20 March 2027…",
         "Back",
     ]
-    await c.send("2")  # the second button
+    await c.click("New date: Mary Seacole")  # a target's date can be changed
+    await c.send("31/12/2027")
+    assert "New date set: 31 December 2027." in c.text and "finish by 31 December 2027" in c.text
+    await c.click("Change or remove a target")
+    await c.send("3")  # the third button
     assert "marked finished" in c.text and "Mary Seacole programme: finished ✓" in c.text
-    await c.click("Remove a target")
+    await c.click("Change or remove a target")
     await c.click("Remove: Mary Seacole")
     assert "Target removed." in c.text and "No targets yet" in c.text
-    assert "Remove a target" not in c.labels
+    assert "Change or remove a target" not in c.labels
 
 
 async def test_back_goes_one_question_back_and_only_discard_drops_the_entry(coach: Engine) -> None:

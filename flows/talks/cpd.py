@@ -3,7 +3,7 @@ delete them, set targets and see progress with pace. Progress, pace and /apprais
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from html import escape, unescape
 
 from sqlalchemy import delete
@@ -98,7 +98,7 @@ async def _home_prompt(ctx: Ctx, s: CpdState) -> str:
 
 
 def _home_buttons(ctx: Ctx, s: CpdState) -> Rows:
-    remove = [[Button("Remove a target", "remove")]] if s.targets else []
+    remove = [[Button("Change or remove a target", "remove")]] if s.targets else []
     return [
         [Button("Log an activity", "log"), Button("My activities", "list")],
         [Button("Set a target", "target")],
@@ -208,6 +208,9 @@ async def set_end(ctx: Ctx, s: CpdState, arg: str) -> None:
         ctx.say("Please give a date in the future.")
         return
     s.ends_on = day
+    if s.redating:
+        await _redate(ctx, s, day)
+        return
     await save_target(ctx, s)
 
 
@@ -238,6 +241,7 @@ def _targets_buttons(ctx: Ctx, s: CpdState) -> Rows:
     rows = []
     for t in s.targets:
         label = short(_plain(t.line), 48)
+        rows.append([Button("New date: " + label, "redate", str(t.id))])
         rows.append([Button("Remove: " + label, "change", f"-{t.id}")])
         if t.finishable:
             rows.append([Button("Mark finished: " + label, "change", f"+{t.id}")])
@@ -258,6 +262,24 @@ async def change_target(ctx: Ctx, s: CpdState, arg: str) -> None:
         else:
             await ctx.db.execute(delete(CpdTarget).where(CpdTarget.id == t.id))
             ctx.say("Target removed.")
+        await target_changed(ctx)
+    await ctx.go(C.HOME)
+
+
+async def redate(ctx: Ctx, s: CpdState, arg: str) -> None:
+    """Change a target's date: the same question as for a new target's."""
+    if arg.isdigit() and any(t.id == int(arg) for t in s.targets):
+        s.redating = int(arg)
+        await ctx.go(C.END)
+        return
+    await ctx.go(C.TARGETS)
+
+
+async def _redate(ctx: Ctx, s: CpdState, day: date) -> None:
+    t = await ctx.db.get(CpdTarget, s.redating)
+    if t is not None and t.user_id == ctx.user.id:
+        t.ends_on = day
+        ctx.say(f"New date set: {long_date(day)}.")
         await target_changed(ctx)
     await ctx.go(C.HOME)
 
@@ -402,7 +424,11 @@ FLOW = Flow(
             goes_to=(C.HOME,),
         ),
         C.TARGETS: Step(
-            "Which target?", _targets_buttons, {"change": change_target, **BACK}, enter=_fresh, goes_to=(C.HOME,)
+            "Which target?",
+            _targets_buttons,
+            {"change": change_target, "redate": redate, **BACK},
+            enter=_fresh,
+            goes_to=(C.HOME, C.END),
         ),
     },
 )

@@ -65,6 +65,7 @@ class CpdState(GuardedState):
     targets: list[TargetLine] = Field(default_factory=list)  # loaded when the summary or the list is shown
     done_on: date | None = None  # the day the activity happened (None: today)
     editing: int = 0  # the logged activity being corrected (0: a new one)
+    redating: int = 0  # the target whose date is being changed (0: a new target's date is asked)
     page: int = 0  # of the list of logged activities, newest first
     activities: list[ActivityLine] = Field(default_factory=list)  # the page shown
     more: bool = False  # older activities beyond the page
