@@ -272,6 +272,8 @@ class Programme(_Model):
     url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None
     develops: list[str] = Field(min_length=1)  # ours
     leadcoach_note: Text | None = None  # ours, and shown as ours
+    # ours, from its audience: the professions it is for (a professional body); empty: anyone
+    professions: list[Literal["nurse", "midwife", "ahp", "doctor", "manager", "other"]] = Field(default_factory=list)
     seed: Text
     status: Text
     source_date: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}){0,2}$")] | None

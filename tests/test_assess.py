@@ -181,6 +181,8 @@ async def test_develop_shows_eligibility_and_saves_a_cpd_target(runtime: Runtime
     assert "/assess takes about ten minutes" in client.text
     await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.5"}))
     await client.send("/develop")
+    assert "Which best describes your profession?" in client.text  # asked once
+    await client.click("Manager (not clinical)")
     text = client.text
     assert catalogue.by_id["mlf2025.5"].title in text and "because your lowest" in text
     assert "At work:" in text and "From others:" in text and "Formal:" in text
@@ -262,3 +264,20 @@ def test_at_work_is_an_action_a_method_or_a_gmts_example_not_the_statement(catal
     assert gmts is not None and f"{gmts.examples[0]} (an example activity from the GMTS framework, 1.2.1)" in example
     statement = statement_for(catalogue, "mlf2025.1.2", "2")
     assert statement is not None and statement.text not in example
+
+
+async def test_develop_asks_the_profession_once_and_offers_bodies_only_where_they_fit(
+    runtime: Runtime, catalogue: Catalogue
+) -> None:
+    fmlm = catalogue.by_id["programmes.fmlm"].title
+    for who, profession, offered in (("doc", "Doctor", True), ("mgr", "Manager (not clinical)", False)):
+        client = FakeClient(runtime.coach, who)
+        await onboard_client(client)
+        await run_assessment(client, ratings_for(catalogue, "mlf2025", {"mlf2025.3"}))  # an area FMLM develops
+        await client.send("/develop")
+        await client.click(profession)
+        assert (fmlm in client.text) is offered, client.text
+        await client.send("/develop")  # not asked again
+        assert "Which best describes your profession?" not in client.text and "Development ideas" in client.text
+    await client.send("/develop profession")  # changed on request
+    assert "Which best describes your profession?" in client.text

@@ -149,9 +149,10 @@ async def test_dispatcher_killed_mid_batch_delivers_each_nudge_exactly_once(
     when = datetime(2027, 1, 1, 12, tzinfo=UTC)
     await make_due(settings, when)
     fake.hang_after = 4  # the 5th message is delivered but never answered: the process is killed then
-    # At 5 a second the next nudge is marked "sending" 200 ms later: the kill comes before it. (A nudge
-    # already handed to Telegram when the process dies is not sent again: it may have arrived.)
-    proc = await send_due(fake, settings, when, rate=5)
+    # At 2 a second the next nudge is marked "sending" 500 ms later: the kill comes before it, and the
+    # outcome of the one before has had time to be written even on a loaded machine. (A nudge already
+    # handed to Telegram when the process dies is not sent again: it may have arrived.)
+    proc = await send_due(fake, settings, when, rate=2)
     try:
         async with fake._output:
             await asyncio.wait_for(fake._output.wait_for(lambda: len(fake.sent) >= 5), 60)

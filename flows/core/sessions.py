@@ -149,6 +149,7 @@ class SessionStore:
             reflect_time="17:30",
             timezone=self.engine.default_timezone,
             prompt_model="rolfe",
+            profession="",
             blocked=False,
         )
 

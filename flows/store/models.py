@@ -63,6 +63,8 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     appraisal_date: Mapped[date | None] = mapped_column(Date)
     prompt_model: Mapped[str] = mapped_column(String(8), default="rolfe")
+    # Asked once by /develop: which professional bodies fit (nurse, midwife, ahp, doctor, manager, other).
+    profession: Mapped[str] = mapped_column(String(16), default="", server_default="")
     blocked: Mapped[bool] = mapped_column(default=False)
     # Nudges: which kinds are on, quiet hours (local), a pause (annual leave). Their defaults are the
     # database's, so inserting a user needn't name them.

@@ -98,6 +98,7 @@ async def export(ctx: Ctx, args: str) -> None:
             "timezone": u.timezone,
             "appraisal_date": u.appraisal_date.isoformat() if u.appraisal_date else None,
             "prompt_model": u.prompt_model,
+            "profession": u.profession or None,
             "nudges": {
                 "weekly_reflection": u.nudge_reflection,
                 "appraisal_countdown": u.nudge_appraisal,

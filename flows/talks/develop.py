@@ -5,12 +5,13 @@ lowest in the newest 360° results; one tap saves a course as a CPD target."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from html import escape
 
 from sqlalchemy import select
 
 from flows.core.engine import Engine
-from flows.core.flow import Ctx, Kind
+from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.core.replies import Button
 from flows.rules.areas import UNIT, unit_of
 from flows.rules.recommend import FORMAL, FROM_OTHERS, fits, programme_line
@@ -34,7 +35,9 @@ class Recommendation:
     formal: Programme | None
 
 
-def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> list[Recommendation]:
+def recommend(
+    cat: Catalogue, row: Assessment, stage: str, count: int = 3, profession: str = ""
+) -> list[Recommendation]:
     """For each of the weakest areas: one thing to do at work, one way to learn from others and one
     formal course, each tagged for that area and suitable for the stage. Deterministic."""
     p = profile(cat, row)
@@ -52,9 +55,9 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
         # The lowest-rated item in that area: practise what its statement at your stage describes.
         rated = sorted((r, asked.index(i), i) for i, r in p.items.items() if unit_of(cat, i) == unit)
         item = rated[0][2] if rated else next(i for i in asked if unit_of(cat, i) == unit)
-        fresh = [x for x in programmes if x.code not in used and fits(x, unit, stage)]
+        fresh = [x for x in programmes if x.code not in used and fits(x, unit, stage) and _for(x, profession)]
         method = next((x for x in fresh if x.kind == "method" and x.leadcoach_note), None)
-        others = [x for x in fresh if x.kind in FROM_OTHERS]
+        others = sorted((x for x in fresh if x.kind in FROM_OTHERS), key=lambda x: profession not in x.professions)
         formal = sorted((x for x in fresh if x.kind in FORMAL), key=lambda x: x.positive_action)  # open to all first
         coaching = next((x for x in programmes if x.code == "coaching-register" and x.code not in used), None)
         pick = Recommendation(
@@ -68,6 +71,11 @@ def recommend(cat: Catalogue, row: Assessment, stage: str, count: int = 3) -> li
         used.update(x.code for x in (pick.from_others, pick.formal, method) if x is not None)
         out.append(pick)
     return out
+
+
+def _for(p: Programme, profession: str) -> bool:
+    """A professional body for some professions only is offered to those (to anyone while not known)."""
+    return not p.professions or not profession or profession in p.professions
 
 
 def _at_work(cat: Catalogue, item: str, stage: str, method: Programme | None) -> str:
@@ -89,6 +97,16 @@ def _at_work(cat: Catalogue, item: str, stage: str, method: Programme | None) ->
 
 
 async def develop_command(ctx: Ctx, args: str) -> None:
+    """The ideas; the first time (or with "/develop profession"), the profession is asked first, unless
+    another conversation is in progress (then the ideas come unfiltered, and the flow carries on)."""
+    asked = args.strip().lower() == "profession"
+    if ctx.flow is None and (asked or not ctx.user.profession) and await finished(ctx.db, ctx.user):
+        await ctx.start("develop", DevelopState(), D.PROFESSION)
+        return
+    await show_ideas(ctx)
+
+
+async def show_ideas(ctx: Ctx) -> None:
     past, others = await finished(ctx.db, ctx.user), await develop_note(ctx)
     if not past:
         ctx.say(
@@ -97,7 +115,7 @@ async def develop_command(ctx: Ctx, args: str) -> None:
             [[Button("Start a self-assessment", "m", "assess", scoped=False)]],
         )
         return
-    recs = recommend(ctx.catalogue, past[0], ctx.user.stage)
+    recs = recommend(ctx.catalogue, past[0], ctx.user.stage, profession=ctx.user.profession)
     if not recs:
         ctx.say(
             "You rated every area 4 or more — no development priorities stand out. /assess again any time." + others
@@ -146,6 +164,52 @@ async def target_click(ctx: Ctx, code: str) -> None:
     )
 
 
+PROFESSIONS = {
+    "nurse": "Nurse",
+    "midwife": "Midwife",
+    "ahp": "Allied health professional",
+    "doctor": "Doctor",
+    "manager": "Manager (not clinical)",
+    "other": "Other",
+}
+
+
+class DevelopState(FlowState):
+    pass
+
+
+class D(StrEnum):
+    PROFESSION = "profession"
+
+
+def _professions(ctx: Ctx, s: DevelopState) -> Rows:
+    return [[Button(label, "prof", key)] for key, label in PROFESSIONS.items()]
+
+
+async def set_profession(ctx: Ctx, s: DevelopState, arg: str) -> None:
+    if arg in PROFESSIONS:
+        ctx.user.profession = arg
+    ctx.finish()
+    await show_ideas(ctx)
+
+
+FLOW = Flow(
+    name="develop",
+    label="development ideas",
+    state=DevelopState,
+    names=D,
+    steps={
+        D.PROFESSION: Step(
+            "Which best describes your profession? I ask once, and it only decides which professional bodies "
+            "I suggest (some are for doctors or nurses only). <i>/develop profession</i> changes it.",
+            _professions,
+            {"prof": set_profession},
+        )
+    },
+)
+
+
 def register(engine: Engine) -> None:
+    engine.flow(FLOW)
     engine.command("develop", develop_command, Kind.OVERLAY)
     engine.click("dev", target_click, Kind.OVERLAY)
