@@ -194,6 +194,7 @@ class Explorer:
         lists, menus and answers)."""
         self._cap, self._queued = per_step, Counter[tuple[str | None, str | None]]()
         self._keys: set[tuple[str | None, str | None, str]] = set()
+        self._varied: set[tuple[str | None, ...]] = set()
         base = self.snapshot()
         queue: list[tuple[Node, list[str]]] = []
         for start in starts:
@@ -236,6 +237,9 @@ class Explorer:
                     self._fail(
                         f"{' → '.join(trail)}: typing {b.label!r} went to {self.reached}, pressing it to {pressed}"
                     )
+        if node.key[:2] in self._varied:  # the typed variants once per step (per place outside flows)
+            return out
+        self._varied.add(node.key[:2] if node.key[0] is not None else node.key)
         variants = [(str(i), b.label) for i, b in enumerate(buttons[:4], 1)]  # a number may name a button
         variants += [(t, t) for t in (JUNK, "", LONG, IDENTIFIER, ANSWER, "back", "skip", "later", "stop")]
         variants += [(t, "") for t in ("/help", "/frobnicate")]

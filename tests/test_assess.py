@@ -266,6 +266,7 @@ def test_at_work_is_an_action_a_method_or_a_gmts_example_not_the_statement(catal
     assert statement is not None and statement.text not in example
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # conversation-level: SQLite alone
 async def test_develop_asks_the_profession_once_and_offers_bodies_only_where_they_fit(
     runtime: Runtime, catalogue: Catalogue
 ) -> None:
