@@ -19,7 +19,7 @@ from flows.core.replies import Button
 from flows.core.steps import fixed, free_text
 from flows.rules.parse import find_due
 from flows.store.models import Action, Reflection
-from flows.talks.common import menu_buttons, short
+from flows.talks.common import ends, short
 from flows.talks.progress import local_today
 from flows.talks.progress import long_date as long_day
 
@@ -178,9 +178,7 @@ async def to_list(ctx: Ctx, s: ActionState, arg: str) -> None:
     await ctx.go(Ac.LIST)
 
 
-async def done(ctx: Ctx, s: ActionState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("OK. /actions shows them any time.", menu_buttons())
+done = ends("OK. /actions shows them any time.")
 
 
 FLOW = Flow(

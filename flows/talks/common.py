@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flows.core.flow import Ctx
 from flows.core.replies import Button
 from frameworks.catalogue import Catalogue, Entry
 
@@ -113,6 +116,16 @@ def menu_buttons() -> list[list[Button]]:
         [b("My reflections", "history"), b("Settings", "settings")],
         [b("Help", "help"), b("Privacy", "privacy")],
     ]
+
+
+def ends(text: str) -> Callable[[Ctx, Any, str], Awaitable[None]]:
+    """A "Done" button's action: the conversation ends with ``text`` and the menu."""
+
+    async def done(ctx: Ctx, s: Any, arg: str) -> None:
+        ctx.finish()
+        ctx.say(text, menu_buttons())
+
+    return done
 
 
 def chunks(buttons: list[Button], width: int = 1) -> list[list[Button]]:

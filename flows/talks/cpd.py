@@ -17,7 +17,7 @@ from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.parse import length_months
 from flows.store.models import CpdActivity, CpdTarget
 from flows.talks import cpd_log
-from flows.talks.common import menu_buttons, parse_date, plural, short
+from flows.talks.common import ends, parse_date, plural, short
 from flows.talks.cpd_state import C, CpdState, TargetLine, back_button, cpd_progress, to
 from flows.talks.progress import (
     TARGET_KINDS,
@@ -107,9 +107,7 @@ def _home_buttons(ctx: Ctx, s: CpdState) -> Rows:
     ]
 
 
-async def done(ctx: Ctx, s: CpdState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("OK. /cpd shows your progress any time.", menu_buttons())
+done = ends("OK. /cpd shows your progress any time.")
 
 
 # logging an activity

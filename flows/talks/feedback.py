@@ -21,7 +21,7 @@ from flows.core.templating import render
 from flows.rules.areas import units
 from flows.rules.feedback_rules import CLOSE_DAYS, MAX_OPEN_ROUNDS, TOKEN_PREFIX, new_token, token_hash
 from flows.store.models import FeedbackResponse, FeedbackRound
-from flows.talks.common import menu_buttons, short, stage_label
+from flows.talks.common import ends, menu_buttons, short, stage_label
 from flows.talks.feedback_results import is_open, results_click, results_of, show
 from flows.talks.progress import long_date
 
@@ -105,9 +105,7 @@ def _home_buttons(ctx: Ctx, s: FeedbackState) -> Rows:
     return [[Button("Start a round", "new")], *last, done]
 
 
-async def done(ctx: Ctx, s: FeedbackState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("OK. /feedback comes back here.", menu_buttons())
+done = ends("OK. /feedback comes back here.")
 
 
 async def results(ctx: Ctx, s: FeedbackState, arg: str) -> None:

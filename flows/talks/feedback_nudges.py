@@ -74,7 +74,6 @@ async def remind(engine: Engine, sender: Sender, now: datetime, channel: str) ->
                 .limit(BATCH)
             )
         ).all()
-    async with engine.transaction() as db:
         closed = (
             await db.execute(
                 select(FeedbackRound.id, User.external_id)

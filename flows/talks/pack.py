@@ -22,7 +22,7 @@ from flows.rules.parse import parse_day
 from flows.rules.schedule import Round
 from flows.rules.smart import Priority, draft_objective
 from flows.store.models import PackChoice, User
-from flows.talks.common import menu_buttons, plural, short
+from flows.talks.common import ends, menu_buttons, plural, short
 from flows.talks.pack_data import PackData, assessment, default_start, gather
 from flows.talks.pack_text import caption, cpd_csv, long_day, markdown
 from flows.talks.progress import local_today, next_appraisal
@@ -207,9 +207,7 @@ def _file(name: str, text: str) -> Attachment:
     return Attachment(name, text.encode("utf-8"))
 
 
-async def done(ctx: Ctx, s: PackState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("OK. /pack makes your appraisal pack any time.", menu_buttons())
+done = ends("OK. /pack makes your appraisal pack any time.")
 
 
 async def home(ctx: Ctx, s: PackState, arg: str) -> None:

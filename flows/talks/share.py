@@ -17,7 +17,7 @@ from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.core.replies import Button
 from flows.store.models import PackChoice, PackShare, User
-from flows.talks.common import menu_buttons, plural
+from flows.talks.common import ends, plural
 from flows.talks.pack import apply_choices, load_choices, review_date, send_pack
 from flows.talks.pack_data import gather
 from flows.talks.pack_text import long_day
@@ -132,9 +132,7 @@ async def revoke(ctx: Ctx, s: ShareState, arg: str) -> None:
     await ctx.go(Sh.LIST)
 
 
-async def done(ctx: Ctx, s: ShareState, arg: str) -> None:
-    ctx.finish()
-    ctx.say("OK. /share shows your links and who opened them any time.", menu_buttons())
+done = ends("OK. /share shows your links and who opened them any time.")
 
 
 FLOW = Flow(
