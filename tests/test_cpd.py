@@ -170,23 +170,58 @@ async def test_a_programme_target_finished_then_removed(coach: Engine) -> None:
     await c.click("Mary Seacole programme")
     await c.click("In 1 year")
     assert "Mary Seacole programme: finish by 20 March 2027 (365 days)" in c.text
-    await c.click("Change or remove a target")
-    assert c.labels == [
-        "New date: Mary Seacole programme: finish by 20 March 2027…",
-        "Remove: Mary Seacole programme: finish by 20 March 2027…",
-        "Mark finished: Mary Seacole programme: finish by 20 March 2027…",
-        "Back",
-    ]
-    await c.click("New date: Mary Seacole")  # a target's date can be changed
+    await c.click("Change, finish or remove a target")
+    assert c.labels == ["Mary Seacole programme: finish by 20 March 2027 (365 days)", "Back"]
+    await c.click("Mary Seacole programme: finish")
+    assert c.labels == ["New date", "Mark finished", "Remove it", "Back to the targets"]  # no hours to a programme
+    await c.click("New date")  # a target's date can be changed
     await c.send("31/12/2027")
     assert "New date set: 31 December 2027." in c.text and "finish by 31 December 2027" in c.text
-    await c.click("Change or remove a target")
-    await c.send("3")  # the third button
+    await c.click("Change, finish or remove a target")
+    await c.send("1")  # the first target
+    await c.send("2")  # the second button
     assert "marked finished" in c.text and "Mary Seacole programme: finished ✓" in c.text
-    await c.click("Change or remove a target")
-    await c.click("Remove: Mary Seacole")
+    await c.click("Change, finish or remove a target")
+    await c.click("Mary Seacole programme: finished")
+    assert "Reopen it" in c.labels and "Mark finished" not in c.labels
+    await c.click("Remove it")
     assert "Target removed." in c.text and "No targets yet" in c.text
-    assert "Change or remove a target" not in c.labels
+    assert "Change, finish or remove a target" not in c.labels
+
+
+async def test_an_hours_target_changed_finished_and_reopened(coach: Engine) -> None:
+    c = await at_step(coach, "hrs", (*HOURS, ("tap", "35 hours"), ("tap", "20 hours"), ("tap", "In 1 year")))
+    assert "0 of 35 hours by 20 March 2027 (0 of 20 participatory) — on pace" in c.text
+    await c.click("Change, finish or remove a target")
+    await c.click("0 of 35 hours")
+    assert c.labels == ["New date", "New hours", "Mark finished", "Remove it", "Back to the targets"]
+    await c.click("New hours")
+    assert "How many hours in all should the target be now?" in c.text
+    await c.click("Back")  # changes nothing, back to the target
+    assert "What would you like to do with this target?" in c.text
+    await c.click("New hours")
+    await c.send("40 hours")
+    await c.send("25")
+    assert "Target changed: 40 hours (25 participatory)." in c.text
+    assert "0 of 40 hours by 20 March 2027 (0 of 25 participatory) — on pace" in c.text  # the date kept
+    await c.click("Change, finish or remove a target")
+    await c.click("0 of 40 hours")
+    await c.click("Mark finished")
+    assert "0 of 40 hours by 20 March 2027 (0 of 25 participatory) — marked finished 20 March 2026 ✓" in c.text
+    await c.click("Change, finish or remove a target")
+    await c.click("0 of 40 hours")
+    await c.click("Reopen it")
+    assert "Reopened" in c.text and "0 of 40 hours by 20 March 2027 (0 of 25 participatory) — on pace" in c.text
+
+
+async def test_a_reflections_target_gets_a_new_number(coach: Engine) -> None:
+    c = await at_step(coach, "refl", (("tap", "Set a target"), ("tap", "Reflections a month"), ("tap", "2")))
+    await c.click("Change, finish or remove a target")
+    await c.click("0 of 2 reflections")
+    assert c.labels == ["New number a month", "Mark finished", "Remove it", "Back to the targets"]
+    await c.click("New number a month")
+    await c.send("3")
+    assert "Target changed: 3 reflections a month." in c.text and "0 of 3 reflections this month" in c.text
 
 
 async def test_back_goes_one_question_back_and_only_discard_drops_the_entry(coach: Engine) -> None:

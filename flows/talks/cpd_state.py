@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,7 @@ class C(StrEnum):
     PROGRAMME = "programme"
     END = "end"
     TARGETS = "targets"
+    TARGET = "target"
     WHEN = "when"
     ACTIVITIES = "activities"
     ACTIVITY = "activity"
@@ -42,7 +43,8 @@ class TargetLine(BaseModel):
 
     id: int
     line: str
-    finishable: bool = False  # a programme not finished yet
+    kind: str = ""  # hours, reflections, coverage or programme
+    done: bool = False  # marked finished
 
 
 class ActivityLine(BaseModel):
@@ -53,6 +55,7 @@ class ActivityLine(BaseModel):
 
 
 class CpdState(GuardedState):
+    schema_version: ClassVar[int] = 2  # 2: targets opened one at a time (their kind, finished or not)
     title: str = ""
     minutes: int = 0
     participatory: bool = False
@@ -66,6 +69,8 @@ class CpdState(GuardedState):
     done_on: date | None = None  # the day the activity happened (None: today)
     editing: int = 0  # the logged activity being corrected (0: a new one)
     redating: int = 0  # the target whose date is being changed (0: a new target's date is asked)
+    target: int = 0  # the target opened from the list
+    retargeting: int = 0  # the target whose hours (or reflections a month) are being changed
     page: int = 0  # of the list of logged activities, newest first
     activities: list[ActivityLine] = Field(default_factory=list)  # the page shown
     more: bool = False  # older activities beyond the page

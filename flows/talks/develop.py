@@ -160,7 +160,7 @@ async def target_click(ctx: Ctx, code: str) -> None:
     await target_changed(ctx)
     ctx.say(
         f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. "
-        "/cpd marks it finished or removes it."
+        "/cpd → <b>Change, finish or remove a target</b> marks it finished or removes it, or changes its date."
     )
 
 

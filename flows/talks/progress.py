@@ -132,13 +132,18 @@ async def progress(db: AsyncSession, cat: Catalogue, user: User, now: datetime, 
     out = []
     for t in targets:
         if t.kind == "hours":
-            out.append(await _hours(db, user, t, today))
+            p = await _hours(db, user, t, today)
         elif t.kind == "reflections":
-            out.append(await _reflections(db, user, t, today))
+            p = await _reflections(db, user, t, today)
         elif t.kind == "coverage":
-            out.append(await _coverage(db, cat, user, t, now, round_))
+            p = await _coverage(db, cat, user, t, now, round_)
         elif t.kind == "programme":
-            out.append(_programme(cat, t, today))
+            p = _programme(cat, t, today)
+        else:
+            continue
+        if t.done_on is not None and t.kind != "programme":  # marked finished: shown so, never behind
+            p = Progress(t, f"{p.line.split(' — ')[0]} — marked finished {long_date(t.done_on)} ✓", None)
+        out.append(p)
     return out
 
 
