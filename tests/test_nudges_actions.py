@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.runtime import Runtime
 from flows.core.replies import Reply
+from flows.store.models import Action
 from tests.client import FakeClient
 from tests.test_nudges import FRIDAY, Setup
 
@@ -96,3 +98,51 @@ async def test_the_appraisal_countdown_offers_the_pack(setup: Setup) -> None:
     assert buttons(countdown)[:2] == ["Reflect now", "Make my appraisal pack"]
     await c.press(next(b.data for r in countdown for row in r.buttons for b in row if b.label.startswith("Make my")))
     assert "<b>Your appraisal pack</b>" in c.text
+
+
+async def _edit_now_what(c: FakeClient, text: str) -> None:
+    await c.send("/history")
+    await c.click("Fri 20 Mar 2026")
+    await c.click("Edit an answer")
+    await c.click("Now what?")
+    await c.send(text)
+
+
+async def _actions(setup: Setup) -> list[tuple[str, str]]:
+    async with setup.runtime.coach.sessionmaker() as db:
+        rows = await db.execute(select(Action.due_on, Action.outcome).order_by(Action.id))
+        return [(d.isoformat(), o) for d, o in rows.all()]
+
+
+async def test_editing_the_now_what_moves_its_action_and_nudge(setup: Setup) -> None:
+    c = await setup.user("erin")
+    await reflect_with(c, "I will agree the ground rules with the team at the start of the meeting by 27 Mar.")
+    assert (await setup.nudge("erin", "action")).occurrence == "f2026-03-27"
+    await _edit_now_what(c, "I will agree the ground rules with the team by 10 Apr instead.")
+    assert "Updated. Its action moves to 10 April 2026: I'll ask how it went then." in c.text
+    assert await _actions(setup) == [("2026-04-10", "")]  # moved, not doubled
+    nudge = await setup.nudge("erin", "action")
+    assert nudge.occurrence == "f2026-04-10"
+    await setup.run(SLOT + timedelta(minutes=1))  # the old day: nothing
+    assert not setup.outbox.to("erin")
+    await setup.run(datetime(2026, 4, 10, 16, 31, tzinfo=UTC))  # 17:31 London (BST)
+    await setup.run(datetime(2026, 4, 10, 16, 40, tzinfo=UTC))
+    sent = setup.outbox.to("erin")
+    assert len(sent) == 1 and "by 10 April 2026" in sent[0][0].text and "by 10 Apr instead" in sent[0][0].text
+    await _edit_now_what(c, "I will keep the ground rules on the agenda from now on.")
+    assert "Its action names no day now, so I won't ask how it went." in c.text
+    assert await _actions(setup) == []
+    assert (await setup.nudge("erin", "action")).due_at is None
+
+
+async def test_a_date_added_in_history_is_followed_up_and_deleting_drops_it(setup: Setup) -> None:
+    c = await setup.user("finn")
+    await reflect_with(c, "I will keep the ground rules on the agenda.")
+    assert await _actions(setup) == []
+    await _edit_now_what(c, "I will keep the ground rules on the agenda and review them by 3 Apr.")
+    assert "I'll ask how your action went on 3 April 2026" in c.text
+    assert (await setup.nudge("finn", "action")).occurrence == "f2026-04-03"
+    await c.click("Delete")
+    await c.click("Yes, delete it")
+    assert await _actions(setup) == []
+    assert (await setup.nudge("finn", "action")).due_at is None

@@ -43,6 +43,30 @@ async def commit(ctx: Ctx, reflection: Reflection, answers: list[dict[str, str]]
     return f" I'll ask how your action went on {long_day(due)} (/actions shows it)."
 
 
+async def recommit(ctx: Ctx, reflection: Reflection, answers: list[dict[str, str]]) -> str:
+    """After a reflection's "now what" is edited (/history): read its date again and move its action to it
+    (asked again on the new day), add one, or remove it when no day is named any more; its nudge is planned
+    again (one row per kind, so it moves rather than doubles). Says what changed, or nothing."""
+    due = find_due(action_text(answers), local_today(ctx.user, ctx.now))
+    held = await ctx.db.scalar(select(Action).where(Action.reflection_id == reflection.id).limit(1))
+    if held is not None and held.due_on == due:
+        return ""
+    if held is None and due is None:
+        return ""
+    if due is None:
+        await ctx.db.delete(held)
+        said = " Its action names no day now, so I won't ask how it went."
+    elif held is None:
+        ctx.db.add(Action(user_id=ctx.user.id, reflection_id=reflection.id, due_on=due, created_at=ctx.now))
+        said = f" I'll ask how your action went on {long_day(due)} (/actions shows it)."
+    else:
+        held.due_on, held.outcome, held.answered_at, held.note_enc = due, "", None, None
+        said = f" Its action moves to {long_day(due)}: I'll ask how it went then."
+    await ctx.db.flush()
+    await action_changed(ctx)
+    return said
+
+
 ActionHook = Callable[[Ctx], Awaitable[None]]
 _hooks: list[ActionHook] = []
 

@@ -225,7 +225,8 @@ async def redate(ctx: Ctx, s: CpdState, arg: str) -> None:
     if t is None or t.kind not in DATED:
         await ctx.go(C.TARGETS)
         return
-    s.redating, s.kind, s.programme = t.id, "hours" if t.kind == "hours" else "programme", t.programme or ""  # the programme's length is offered again
+    s.redating, s.kind = t.id, "hours" if t.kind == "hours" else "programme"
+    s.programme = t.programme or ""  # a programme's own length is offered again
     await ctx.go(C.END)
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from flows.core.engine import Engine
 from flows.core.flow import Action, Ctx, Flow, FlowError, Kind, Rows, Step
@@ -20,7 +20,9 @@ from flows.core.guard import GuardedState, identifier_step
 from flows.core.replies import Button
 from flows.core.steps import confirm, fixed, free_text, number
 from flows.rules.scale import RATING_LABELS
+from flows.store.models import Action as ActionRow
 from flows.store.models import Assessment, Reflection
+from flows.talks import actions
 from flows.talks.common import menu_buttons, short
 from flows.talks.feedback_results import history_buttons
 from flows.talks.reflection import summary_text, tag_buttons, toggle
@@ -147,13 +149,13 @@ async def load(ctx: Ctx, s: HistoryState) -> None:
     s.rating, s.minutes, s.extras = row.rating, row.minutes, list(row.extra_items)
 
 
-async def save(ctx: Ctx, s: HistoryState, arg: str = "") -> None:
-    """Write the edited reflection back and show it again."""
+async def save(ctx: Ctx, s: HistoryState, arg: str = "", note: str = "") -> None:
+    """Write the edited reflection back and show it again (``note``: what else changed with it)."""
     row = await _owned(ctx, s.id)
     row.answers_enc = ctx.cipher.encrypt_json([a.model_dump() for a in s.answers])
     row.rating, row.minutes, row.extra_items = s.rating or None, s.minutes or None, list(s.extras)
     row.updated_at = ctx.now
-    ctx.say("Updated.")
+    ctx.say("Updated." + note)
     await ctx.go(H.OPEN)
 
 
@@ -220,7 +222,10 @@ def _typing_prompt(ctx: Ctx, s: HistoryState) -> str:
 
 async def replace_answer(ctx: Ctx, s: HistoryState, text: str) -> None:
     s.answers[s.which].answer = text
-    await save(ctx, s)
+    note = ""
+    if s.which == len(s.answers) - 1:  # the "now what": its action follows the day it names now
+        note = await actions.recommit(ctx, await _owned(ctx, s.id), [a.model_dump() for a in s.answers])
+    await save(ctx, s, note=note)
 
 
 def _rating_prompt(ctx: Ctx, s: HistoryState) -> str:
@@ -245,7 +250,10 @@ async def tag(ctx: Ctx, s: HistoryState, arg: str) -> None:
 
 
 async def really(ctx: Ctx, s: HistoryState, arg: str) -> None:
+    await ctx.db.execute(delete(ActionRow).where(ActionRow.reflection_id == s.id, ActionRow.user_id == ctx.user.id))
     await ctx.db.delete(await _owned(ctx, s.id))
+    await ctx.db.flush()
+    await actions.action_changed(ctx)  # its follow-up, if it had one, is not asked
     ctx.finish()
     ctx.say("Deleted.", menu_buttons())
 
