@@ -21,6 +21,7 @@ from flows.store.models import (
     FeedbackRound,
     InboxUpdate,
     PackChoice,
+    PackCopy,
     encrypted_columns,
 )
 from tests.client import FakeClient
@@ -92,6 +93,11 @@ async def _fill_every_encrypted_column(runtime: Runtime) -> None:
         ).scalar_one()
         await db.execute(
             insert(PackChoice).values(user_id=user_id, choices_enc=cipher.encrypt_json({"name": "Sam"}), updated_at=now)
+        )
+        await db.execute(
+            insert(PackCopy).values(
+                user_id=user_id, filename="appraisal-pack.pdf", pdf_enc=cipher.encrypt_json("JVBERi0="), made_at=now
+            )
         )
         await db.execute(
             insert(Action).values(

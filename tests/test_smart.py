@@ -30,3 +30,11 @@ def test_without_a_score_or_statement_it_still_reads() -> None:
     text = draft_objective(Priority("lf2011.3", "Managing Services", None, ""), REVIEW, reflections=2)
     assert text.startswith("By 30 June 2027, move my self-rating for Managing Services to 3 (Proficient);")
     assert "at least 2 reflections" in text
+
+
+def test_a_course_chosen_in_develop_is_named_with_its_date() -> None:
+    p = Priority(
+        "mlf2025.6", "Maximising Resources and Financial Value", 2.4, "", "Mary Seacole programme", date(2027, 3, 1)
+    )
+    text = draft_objective(p, REVIEW)
+    assert "; complete the Mary Seacole programme by 1 March 2027 and use one thing I learn from it at work;" in text

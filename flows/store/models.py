@@ -236,7 +236,9 @@ class CpdTarget(Base):
     programme: Mapped[str | None] = mapped_column(String(64))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
-    done_on: Mapped[date | None] = mapped_column(Date)  # a programme marked finished
+    done_on: Mapped[date | None] = mapped_column(Date)  # marked finished (it no longer counts as outstanding)
+    # A programme saved from /develop: the standard or domain it was offered for (the pack's plan puts it first).
+    area: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -307,7 +309,8 @@ class FeedbackResponse(Base):
 
 class PackChoice(Base):
     """What the user chose for their appraisal pack (the period, a name on the cover, their edited SMART
-    objectives), so a share link makes the same pack. The PDF itself is never stored."""
+    objectives, whether to keep a copy), so a share link makes the same pack. The PDF is kept only when the
+    user asked (``PackCopy``)."""
 
     __tablename__ = "pack_choices"
 
@@ -315,6 +318,19 @@ class PackChoice(Base):
     choices_enc: Mapped[bytes] = mapped_column(Encrypted)  # encrypted JSON: it holds the name and objectives
     made_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the pack was last made
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PackCopy(Base):
+    """The last appraisal pack PDF, kept (encrypted) only because the user asked (/pack: *Keep a copy*), so it
+    can be sent again, to them or through a share link, without being made again. One a user: the next kept
+    copy replaces it; erased when they stop keeping copies, delete it, /delete, or a year after it was made."""
+
+    __tablename__ = "pack_copies"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(64))
+    pdf_enc: Mapped[bytes] = mapped_column(Encrypted)  # encrypted: the PDF holds reflections and the plan
+    made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class PackShare(Base):

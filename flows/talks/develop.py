@@ -154,14 +154,24 @@ async def target_click(ctx: Ctx, code: str) -> None:
             starts_on=today,
             ends_on=years_on(today, 1),
             created_at=ctx.now,
+            area=await _offered_for(ctx, code),
         )
     )
     await ctx.db.flush()
     await target_changed(ctx)
     ctx.say(
-        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}. "
+        f"Added to /cpd: finish {escape(entry.title)} by {long_date(years_on(today, 1))}; your appraisal pack's "
+        "plan puts its area first. "
         "/cpd → <b>Change, finish or remove a target</b> marks it finished or removes it, or changes its date."
     )
+
+
+async def _offered_for(ctx: Ctx, code: str) -> str | None:
+    """The area the course was offered for (the ideas are made again from the same assessment, so the same),
+    which puts that area first in the appraisal pack's plan."""
+    past = await finished(ctx.db, ctx.user)
+    recs = recommend(ctx.catalogue, past[0], ctx.user.stage, profession=ctx.user.profession) if past else []
+    return next((r.unit for r in recs if r.formal is not None and r.formal.code == code), None)
 
 
 PROFESSIONS = {

@@ -23,7 +23,7 @@ from flows.rules.schedule import Round
 from flows.rules.smart import Priority, draft_objective
 from flows.store.models import PackChoice, User
 from flows.talks.common import ends, menu_buttons, plural, short
-from flows.talks.pack_data import PackData, assessment, default_start, gather
+from flows.talks.pack_data import PackData, default_start, gather, priorities
 from flows.talks.pack_text import caption, cpd_csv, long_day, markdown
 from flows.talks.progress import local_today, next_appraisal
 
@@ -44,6 +44,8 @@ class PlanLine(BaseModel):
     score: float | None = None
     statement: str = ""
     objective: str = ""
+    programme: str = ""  # the course chosen for the area in /develop
+    programme_by: date | None = None
 
 
 class PackState(GuardedState):
@@ -95,20 +97,27 @@ def review_date(user: User, now: datetime, round_: Round | None) -> date:
 
 def _draft(ctx: Ctx, p: PlanLine) -> str:
     review = review_date(ctx.user, ctx.now, ctx.engine.appraisal_round)
-    return draft_objective(Priority(p.unit, p.title, p.score, p.statement), review)
+    return draft_objective(Priority(p.unit, p.title, p.score, p.statement, p.programme, p.programme_by), review)
 
 
 async def load(ctx: Ctx, s: PackState) -> None:
-    """Entering the summary the first time: the user's kept choices and the priorities of their latest
-    self-assessment, each with its objective (theirs where they edited it, else a draft)."""
-    if s.loaded:
-        return
+    """Entering the summary: the user's kept choices and the priorities (the areas they chose a course for in
+    /develop, then the weakest of their latest self-assessment), each with its objective (theirs where they
+    edited it, else a draft). Read afresh each time (every change is saved as it is made), so a course chosen
+    in /develop on top of /pack shows when the summary is shown again."""
     choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
-    _, priorities = await assessment(ctx.db, ctx.catalogue, ctx.user)
+    _, chosen = await priorities(ctx.db, ctx.catalogue, ctx.user)
     s.start, s.name, s.loaded = choices.start, choices.name, True
     s.plan = []
-    for p in priorities:
-        line = PlanLine(unit=p.unit, title=p.title, score=p.score, statement=p.statement)
+    for p in chosen:
+        line = PlanLine(
+            unit=p.unit,
+            title=p.title,
+            score=p.score,
+            statement=p.statement,
+            programme=p.programme,
+            programme_by=p.programme_by,
+        )
         line.objective = choices.objectives.get(p.unit) or _draft(ctx, line)
         s.plan.append(line)
 
@@ -122,12 +131,19 @@ def _home_prompt(ctx: Ctx, s: PackState) -> str:
         "",
     ]
     if s.plan:
-        lines.append("<b>Development plan</b> (from your latest self-assessment; edit any objective):")
-        lines += [f"{n}. <b>{escape(p.title)}</b>: {escape(p.objective)}" for n, p in enumerate(s.plan, 1)]
+        lines.append(
+            "<b>Development plan</b> (the areas you chose a course for in /develop first, then the weakest of "
+            "your latest self-assessment; edit any objective):"
+        )
+        lines += [f"{n}. <b>{escape(p.title)}</b>{_course(p)}: {escape(p.objective)}" for n, p in enumerate(s.plan, 1)]
     else:
         lines.append("No development priorities yet: a self-assessment (/assess) suggests them.")
     lines += ["", "The PDF comes with a Markdown copy and your CPD log as CSV."]
     return "\n".join(lines)
+
+
+def _course(p: PlanLine) -> str:
+    return f" (your /develop choice: {escape(p.programme)})" if p.programme else ""
 
 
 def _period_words(ctx: Ctx, s: PackState) -> str:

@@ -4,7 +4,7 @@ is passed through the identifier redaction here, so no renderer can print one.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.schedule import Round, at_local
 from flows.rules.scoring import profile, weakest
 from flows.rules.smart import Priority
-from flows.store.models import Action, CpdActivity, Reflection, User
+from flows.store.models import Action, CpdActivity, CpdTarget, Reflection, User
 from flows.talks.actions import OUTCOMES, action_text
 from flows.talks.assess import finished
 from flows.talks.common import FRAMEWORKS, PROMPTS, stage_label, statement_for
@@ -170,7 +170,7 @@ async def gather(
     measured = await progress(db, cat, user, now, round_)
     lines = [p.line for p in measured]
     total, part = await _minutes(db, user, first, today)
-    latest, plan = await assessment(db, cat, user)
+    latest, plan = await priorities(db, cat, user)
     unit_kind = UNIT.get(user.framework, "standard")
     return PackData(
         framework=FRAMEWORKS.get(user.framework, user.framework),
@@ -229,9 +229,18 @@ async def _activities(db: AsyncSession, cat: Catalogue, cipher: Cipher, user: Us
 
 async def assessment(db: AsyncSession, cat: Catalogue, user: User) -> tuple[SelfAssessment | None, list[Priority]]:
     """The latest self-assessment with the change since the one before, and 1-3 priorities from it."""
+    result, each, order = await _assessed(db, cat, user)
+    return result, [each[u] for u in order]
+
+
+async def _assessed(
+    db: AsyncSession, cat: Catalogue, user: User
+) -> tuple[SelfAssessment | None, dict[str, Priority], list[str]]:
+    """The latest self-assessment, a priority for every area it rated (its score and the statement of its
+    lowest-rated item at the user's stage), and the weakest areas in order."""
     done = await finished(db, user)
     if not done or done[0].finished_at is None:
-        return None, []
+        return None, {}, []
     now = profile(cat, done[0])
     before = profile(cat, done[1]) if len(done) > 1 else None
     titles = {u: cat.by_id[u].title for u in now.units}
@@ -249,12 +258,46 @@ async def assessment(db: AsyncSession, cat: Catalogue, user: User) -> tuple[Self
         [now.scores.get(u) for u in now.units],
         [before.scores.get(u) for u in now.units] if before is not None else None,
     )
-    priorities = []
-    for u in weakest(now):
+    each = {}
+    for u in now.units:
         rated = sorted((r, i) for i, r in now.items.items() if unit_of(cat, i) == u)
         statement = statement_for(cat, rated[0][1], user.stage) if rated else None
-        priorities.append(Priority(u, titles[u], now.scores.get(u), statement.text if statement else ""))
-    return result, priorities
+        each[u] = Priority(u, titles[u], now.scores.get(u), statement.text if statement else "")
+    return result, each, list(weakest(now))
+
+
+async def priorities(
+    db: AsyncSession, cat: Catalogue, user: User, most: int = 3
+) -> tuple[SelfAssessment | None, list[Priority]]:
+    """The plan's 1-3 priorities: first the areas the user chose a course for in /develop (still open, in
+    the order chosen, each naming its programme and date), then the weakest areas of the latest
+    self-assessment not already there."""
+    latest, each, weakest_first = await _assessed(db, cat, user)
+    plan: list[Priority] = []
+    for area, programme, by in await _chosen(db, cat, user):
+        if any(p.unit == area for p in plan):
+            continue
+        base = each.get(area) or Priority(area, cat.by_id[area].title, None, "")
+        plan.append(replace(base, programme=programme, programme_by=by))
+    plan += [each[u] for u in weakest_first if all(p.unit != u for p in plan)]
+    return latest, plan[:most]
+
+
+async def _chosen(db: AsyncSession, cat: Catalogue, user: User) -> list[tuple[str, str, date | None]]:
+    """(area, programme title, finish by) of the open programme targets saved from /develop for an area of
+    the user's framework."""
+    mine = set(units(cat, user.framework))
+    rows = await db.execute(
+        select(CpdTarget)
+        .where(CpdTarget.user_id == user.id, CpdTarget.kind == "programme", CpdTarget.done_on.is_(None))
+        .order_by(CpdTarget.id)
+    )
+    out = []
+    for t in rows.scalars():
+        entry = cat.by_id.get(t.programme or "")
+        if t.area in mine and entry is not None:
+            out.append((t.area or "", entry.title, t.ends_on))
+    return out
 
 
 def _sources(cat: Catalogue, framework: str) -> list[str]:

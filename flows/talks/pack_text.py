@@ -8,6 +8,7 @@ import io
 from datetime import date
 
 from flows.rules.scale import RATING_LABELS
+from flows.rules.smart import Priority
 from flows.talks.common import plural
 from flows.talks.pack_data import ActivityEntry, PackData
 
@@ -23,6 +24,12 @@ def long_day(day: date) -> str:
 
 def rating_words(rating: int | None) -> str:
     return f"rated {rating} {RATING_LABELS[rating - 1]}" if rating and 1 <= rating <= 5 else ""
+
+
+def course_line(p: Priority) -> str:
+    """The programme chosen for a priority's area (in /develop), with its date."""
+    by = f", to finish by {long_day(p.programme_by)}" if p.programme_by else ""
+    return f"Development programme chosen for this area: {p.programme}{by}."
 
 
 def cpd_kind(a: ActivityEntry) -> str:
@@ -87,7 +94,8 @@ def markdown(pack: PackData) -> str:  # noqa: C901 - one branch per section of t
     ]
     out += ["", "## Personal development plan", ""]
     for n, item in enumerate(pack.plan, 1):
-        out += [f"{n}. **{_md(item.priority.title)}**: {_md(item.objective)}"]
+        course = f" ({_md(course_line(item.priority))})" if item.priority.programme else ""
+        out += [f"{n}. **{_md(item.priority.title)}**{course}: {_md(item.objective)}"]
     if pack.programmes:
         out += ["", "### Programmes I have committed to", "", *(f"- {_md(line)}" for line in pack.programmes)]
     out += ["", "### Actions committed to, and how they went", ""]

@@ -14,7 +14,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
 from flows.talks.pack_data import PackData
-from flows.talks.pack_text import cpd_kind, hours, long_day, rating_words, summary_lines
+from flows.talks.pack_text import course_line, cpd_kind, hours, long_day, rating_words, summary_lines
 
 NHS_BLUE = (0, 94, 184)
 GREY = (90, 90, 90)
@@ -207,10 +207,19 @@ def _plan(pdf: _Pack, pack: PackData) -> None:
     pdf.heading("Personal development plan")
     if not pack.plan:
         pdf.para("No priorities yet: a self-assessment (/assess) suggests them from your lowest-rated areas.")
+    else:
+        pdf.para(
+            "Priorities: the areas a development programme was chosen for first, then the lowest-rated areas of "
+            "the latest self-assessment.",
+            9,
+            "I",
+        )
     for n, item in enumerate(pack.plan, 1):
         p = item.priority
         score = f" (now {p.score:.1f})" if p.score is not None else ""
         pdf.para(f"{n}. {p.title}{score}", 12, "B", gap=0.5)
+        if p.programme:
+            pdf.para(course_line(p), 10, "I", gap=0.5)
         pdf.para(item.objective, 11, gap=3)
     if pack.programmes:
         pdf.heading("Programmes I have committed to", 13)
