@@ -219,3 +219,22 @@ async def test_the_pack_carries_the_newest_360_results_and_no_rater(coach: Engin
     for i in range(3):
         assert f"Rater{i}" not in flat
     assert "3 colleagues answered" in (await docs["appraisal-pack-2026-12-01.md"].data()).decode()
+
+
+async def test_a_kept_copy_is_erased_a_year_after_it_was_made(coach: Engine) -> None:
+    from flows.core.retention import purge
+
+    c = FakeClient(coach, "keeper")
+    await onboard(c)
+    await c.send("/pack")
+    await c.click("Make the PDF")
+    assert "The PDF isn't kept" in c.text
+    assert (await purge(coach, NOW + timedelta(days=400))).pack_copies == 0  # nothing was kept
+    await c.send("/pack")
+    await c.click("Keep a copy")
+    await c.click("Make the PDF")
+    assert "A copy is kept (encrypted, made 1 December 2026, kept until 1 December 2027)." in c.text
+    assert (await purge(coach, NOW + timedelta(days=364))).pack_copies == 0
+    assert (await purge(coach, NOW + timedelta(days=366))).pack_copies == 1
+    await c.send("/pack")
+    assert "Send my kept copy" not in c.labels and "Stop keeping a copy" in c.labels  # still keeping the next

@@ -3,7 +3,8 @@ updates and updates kept aside after 7 days, conversation state and parked draft
 people who started but never finished setting up after 30 days without a word (their name and anything
 else of theirs), and the record of which nudges were sent after 400 days (by then no occurrence they
 guard can come round again), 360° answers started and never sent once their round has closed, and
-an appraisal pack's share link with its openings 30 days after it expired or was revoked.
+an appraisal pack's share link with its openings 30 days after it expired or was revoked, and a kept copy
+of the pack's PDF (kept only when the user asked) a year after it was made.
 
 In short transactions, so a large backlog never holds locks for long; old rows go by ranges of their
 indexed time, each range found by reading forward from where the last one ended, so the cost is linear
@@ -29,6 +30,7 @@ from flows.store.models import (
     FeedbackRound,
     InboxUpdate,
     NudgeDelivery,
+    PackCopy,
     PackShare,
     User,
 )
@@ -37,6 +39,7 @@ INBOX_DAYS = 7
 DELIVERY_DAYS = 400
 NEVER_ONBOARDED_DAYS = 30
 SHARE_KEEP_DAYS = 30  # after a share link ends
+PACK_COPY_DAYS = 365  # a kept copy of the appraisal pack PDF, after it was made (flows/talks/pack_copy.py)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Purged:
     users: int = 0  # never finished setting up
     unsent_feedback: int = 0  # 360° answers started and never sent, once their round has closed
     shares: int = 0  # appraisal pack share links, 30 days after they ended
+    pack_copies: int = 0  # kept copies of the appraisal pack PDF, a year after they were made
 
 
 async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged:
@@ -68,6 +72,7 @@ async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged
         done.unsent_feedback += n
     while n := await _in_transaction(engine, _ended_shares, now, batch):
         done.shares += n
+    done.pack_copies = await _delete_before(engine, PackCopy.made_at, now - timedelta(days=PACK_COPY_DAYS), batch)
     return done
 
 

@@ -26,10 +26,12 @@ from flows.store.models import (
     Nudge,
     NudgeDelivery,
     PackChoice,
+    PackCopy,
     PackShare,
     Reflection,
     User,
 )
+from flows.talks import pack_copy
 from flows.talks.common import menu_buttons
 from flows.talks.feedback_results import export as feedback_export
 from flows.talks.pack import load_choices
@@ -163,12 +165,19 @@ async def export(ctx: Ctx, args: str) -> None:
     doc.update(await feedback_export(ctx))
     doc.update(await _pack_export(ctx))
     content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
+    copy = await pack_copy.kept(ctx.db, u.id)
     ctx.say(
-        "Here is everything I hold about you. For your appraisal, /pack makes a PDF of your reflections, "
-        "self-assessment, CPD and development plan instead.",
+        "Here is everything I hold about you"
+        + (", and the appraisal pack PDF you asked me to keep" if copy is not None else "")
+        + ". For your appraisal, /pack makes a PDF of your reflections, self-assessment, CPD and development plan.",
         [[Button("Make my appraisal pack", "m", "pack", scoped=False)]],
         attachment=Attachment("leadcoach-export.json", content, caption="Your LeadCoach data"),
     )
+    if copy is not None:
+        ctx.say(
+            f"📄 The appraisal pack PDF I keep for you ({pack_copy.made_words(copy)}).",
+            attachment=pack_copy.attachment(ctx.cipher, copy),
+        )
 
 
 async def _pack_export(ctx: Ctx) -> dict[str, object]:
@@ -184,6 +193,7 @@ async def _pack_export(ctx: Ctx) -> dict[str, object]:
         "appraisal_pack": {
             **choices.model_dump(mode="json"),
             "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
+            "kept_copy": pack_copy.export(await pack_copy.kept(ctx.db, ctx.user.id)),  # the PDF is sent beside
         },
         "actions": [
             {
@@ -242,6 +252,7 @@ async def erase(ctx: Ctx, s: EraseState, arg: str) -> None:
         FeedbackRound,
         PackShare,
         PackChoice,
+        PackCopy,
     ):
         await ctx.db.execute(delete(table).where(table.user_id == uid))
     await ctx.db.execute(delete(ConversationSession).where(ConversationSession.user_id == uid))
@@ -273,7 +284,8 @@ FLOW = Flow(
     steps={
         Erase.CONFIRM: confirm(
             "This erases your settings, every reflection, your self-assessments, your CPD log and targets, your "
-            "360° feedback rounds and any feedback you gave others, for good. Are you sure?",
+            "360° feedback rounds and any feedback you gave others, your appraisal pack choices, share links and "
+            "any kept copy of the pack, for good. Are you sure?",
             yes=("Yes, erase everything", erase),
             no=("No, keep my data", keep),
         )

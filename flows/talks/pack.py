@@ -1,10 +1,11 @@
 """/pack: the appraisal pack. The user sees what it will hold, can change the period, put their name on the
 cover and edit each priority's draft SMART objective, then gets a PDF with Markdown and a CSV of the CPD
 log beside it. Their choices are kept (encrypted) so a share link (``flows/share.py``) makes the same pack;
-the PDF itself is never stored."""
+the PDF is kept (encrypted, ``flows/pack_copy.py``) only if they ask."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from html import escape
@@ -16,15 +17,17 @@ from flows.core.crypto import Cipher
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, Kind, Rows, Step
 from flows.core.guard import GuardedState, identifier_step
-from flows.core.replies import Attachment, Button
+from flows.core.replies import Button
 from flows.core.steps import fixed, free_text
 from flows.rules.parse import parse_day
 from flows.rules.schedule import Round
 from flows.rules.smart import Priority, draft_objective
 from flows.store.models import PackChoice, User
-from flows.talks.common import ends, menu_buttons, plural, short
-from flows.talks.pack_data import PackData, default_start, gather, priorities
-from flows.talks.pack_text import caption, cpd_csv, long_day, markdown
+from flows.talks import pack_copy
+from flows.talks.common import ends, menu_buttons, short
+from flows.talks.pack_data import default_start, gather, priorities
+from flows.talks.pack_send import apply_choices, pdf_name, pdf_renderer, send_pack
+from flows.talks.pack_text import long_day
 from flows.talks.progress import local_today, next_appraisal
 
 
@@ -54,6 +57,8 @@ class PackState(GuardedState):
     name: str = ""  # on the cover only if the user added it
     plan: list[PlanLine] = Field(default_factory=list)
     editing: int = -1  # the objective being typed (its index); -1 the name
+    keep: bool = False  # keep a copy of each PDF made (encrypted), as the user chose
+    kept: str = ""  # the copy kept now, in words ("made 1 December 2026, kept until …"), "" when none
 
 
 class Choices(BaseModel):
@@ -62,6 +67,7 @@ class Choices(BaseModel):
     start: date | None = None
     name: str = ""
     objectives: dict[str, str] = Field(default_factory=dict)  # unit id -> the objective as the user edited it
+    keep: bool = False  # keep a copy of the PDF when it is made (off unless the user turns it on)
 
 
 async def pack_command(ctx: Ctx, args: str) -> None:
@@ -75,7 +81,10 @@ async def load_choices(db: AsyncSession, cipher: Cipher, user: User) -> Choices:
 
 async def save_choices(ctx: Ctx, s: PackState, made: bool = False) -> None:
     choices = Choices(
-        start=s.start, name=s.name, objectives={p.unit: p.objective for p in s.plan if p.objective != _draft(ctx, p)}
+        start=s.start,
+        name=s.name,
+        objectives={p.unit: p.objective for p in s.plan if p.objective != _draft(ctx, p)},
+        keep=s.keep,
     )
     row = await ctx.db.get(PackChoice, ctx.user.id)
     if row is None:
@@ -107,7 +116,9 @@ async def load(ctx: Ctx, s: PackState) -> None:
     in /develop on top of /pack shows when the summary is shown again."""
     choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
     _, chosen = await priorities(ctx.db, ctx.catalogue, ctx.user)
-    s.start, s.name, s.loaded = choices.start, choices.name, True
+    s.start, s.name, s.keep, s.loaded = choices.start, choices.name, choices.keep, True
+    copy = await pack_copy.kept(ctx.db, ctx.user.id)
+    s.kept = pack_copy.made_words(copy) if copy is not None else ""
     s.plan = []
     for p in chosen:
         line = PlanLine(
@@ -137,9 +148,21 @@ def _home_prompt(ctx: Ctx, s: PackState) -> str:
         )
         lines += [f"{n}. <b>{escape(p.title)}</b>{_course(p)}: {escape(p.objective)}" for n, p in enumerate(s.plan, 1)]
     else:
-        lines.append("No development priorities yet: a self-assessment (/assess) suggests them.")
-    lines += ["", "The PDF comes with a Markdown copy and your CPD log as CSV."]
+        lines.append(
+            "No development priorities yet: a self-assessment (/assess) suggests them, and /develop adds courses."
+        )
+    lines += ["", "The PDF comes with a Markdown copy and your CPD log as CSV.", _keep_words(s)]
     return "\n".join(lines)
+
+
+def _keep_words(s: PackState) -> str:
+    if not s.keep:
+        return (
+            "I send the PDF and don't keep it. <b>Keep a copy</b> keeps each one you make (encrypted, for a year), "
+            "so I can send it again and your share links send that copy as it is."
+        )
+    now = f" The copy kept now was {s.kept}." if s.kept else ""
+    return f"A copy of each PDF you make is kept (encrypted, for a year); your share links send it as it is.{now}"
 
 
 def _course(p: PlanLine) -> str:
@@ -157,10 +180,13 @@ def _period_words(ctx: Ctx, s: PackState) -> str:
 def _home_buttons(ctx: Ctx, s: PackState) -> Rows:
     edits = [[Button(f"Edit objective {n}: {short(p.title, 28)}", "edit", str(n - 1))] for n, p in enumerate(s.plan, 1)]
     name = Button("Remove my name", "noname") if s.name else Button("Add my name", "name")
+    keeping = [Button("Stop keeping a copy", "keep", "off") if s.keep else Button("Keep a copy", "keep", "on")]
+    resend = [Button("Send my kept copy", "resend")] if s.kept else []
     return [
         [Button("Make the PDF", "make")],
         *edits,
         [Button("Change the period", "period"), name],
+        [*keeping, *resend],
         [Button("Share with my appraiser", "m", "share", scoped=False)],
         [Button("Done", "done")],
     ]
@@ -181,49 +207,45 @@ async def make(ctx: Ctx, s: PackState, arg: str) -> None:
         data, s.name, {p.unit: p.objective for p in s.plan}, review_date(ctx.user, ctx.now, ctx.engine.appraisal_round)
     )
     await save_choices(ctx, s, made=True)
-    send_pack(ctx, data)
+    kept = ""
+    if s.keep:  # made now (not when sent) so the copy kept is the very PDF sent
+        pdf = await asyncio.to_thread(pdf_renderer(data))
+        await pack_copy.keep(ctx.db, ctx.cipher, ctx.user.id, pdf_name(data), pdf, ctx.now)
+        copy = await pack_copy.kept(ctx.db, ctx.user.id)
+        kept = f" A copy is kept (encrypted, {pack_copy.made_words(copy)})." if copy is not None else ""
+        send_pack(ctx, data, pdf)
+    else:
+        send_pack(ctx, data)
+        kept = " The PDF isn't kept: <b>Keep a copy</b> on /pack keeps the next one."
     ctx.finish()
-    ctx.say("That's your pack. /pack changes it; /share sends it to your appraiser.", menu_buttons()[:1])
-
-
-def apply_choices(data: PackData, name: str, objectives: dict[str, str], review: date) -> None:
-    """The user's name (if they added it) and objectives (as edited, else the drafts) into the pack."""
-    data.name = name
-    for item in data.plan:
-        item.objective = objectives.get(item.priority.unit) or draft_objective(item.priority, review)
-
-
-def send_pack(ctx: Ctx, data: PackData) -> None:
-    """The PDF (drawn off the event loop when sent), the Markdown and the CSV, as documents."""
-    from flows.talks.pdf import render_pdf  # fpdf2 is imported only when a pack is made, not at start-up
-
-    chart = None
-    if data.assessment is not None:
-        a = data.assessment
-
-        def chart() -> bytes:
-            from flows.talks.chart import radar_png
-
-            return radar_png(a.labels, a.current, a.before)
-
-    day = data.made.isoformat()
-    pdf = Attachment(f"appraisal-pack-{day}.pdf", b"", caption=caption(data), render=lambda: render_pdf(data, chart))
-    ctx.say(f"📄 {escape(caption(data))}", attachment=pdf)
-    ctx.say(
-        "The same as Markdown, for portals that take text.",
-        attachment=_file(f"appraisal-pack-{day}.md", markdown(data)),
-    )
-    ctx.say(
-        f"Your CPD log ({plural(len(data.activities), 'activity', 'activities')}) as CSV.",
-        attachment=_file(f"cpd-log-{day}.csv", cpd_csv(data)),
-    )
-
-
-def _file(name: str, text: str) -> Attachment:
-    return Attachment(name, text.encode("utf-8"))
+    ctx.say(f"That's your pack. /pack changes it; /share sends it to your appraiser.{kept}", menu_buttons()[:1])
 
 
 done = ends("OK. /pack makes your appraisal pack any time.")
+
+
+async def keeping(ctx: Ctx, s: PackState, arg: str) -> None:
+    """Keep a copy of each PDF made from now on ("on"), or stop, deleting the copy kept ("off")."""
+    s.keep = arg == "on"
+    if s.keep:
+        ctx.say("From now on I keep a copy of each PDF you make (encrypted, for a year). Make the PDF to keep one.")
+    else:
+        await pack_copy.forget(ctx.db, ctx.user.id)
+        ctx.say("Stopped. " + ("The copy I kept is deleted." if s.kept else "No copy is kept."))
+        s.kept = ""
+    await save_choices(ctx, s)
+    await ctx.go(P.HOME)
+
+
+async def resend(ctx: Ctx, s: PackState, arg: str) -> None:
+    """The kept PDF as it was made, not made again."""
+    copy = await pack_copy.kept(ctx.db, ctx.user.id)
+    if copy is None:
+        s.kept = ""
+        ctx.say("There is no kept copy any more.")
+    else:
+        ctx.say(f"📄 Your kept copy ({pack_copy.made_words(copy)}).", attachment=pack_copy.attachment(ctx.cipher, copy))
+    await ctx.go(P.HOME)
 
 
 async def home(ctx: Ctx, s: PackState, arg: str) -> None:
@@ -310,7 +332,16 @@ FLOW = Flow(
         P.HOME: Step(
             _home_prompt,
             _home_buttons,
-            {"make": make, "edit": edit, "period": ask_period, "name": ask_name, "noname": no_name, "done": done},
+            {
+                "make": make,
+                "edit": edit,
+                "period": ask_period,
+                "name": ask_name,
+                "noname": no_name,
+                "keep": keeping,
+                "resend": resend,
+                "done": done,
+            },
             enter=load,
             goes_to=(P.OBJECTIVE, P.PERIOD, P.NAME),
         ),

@@ -1,5 +1,6 @@
 """/share: a link for the appraiser. Whoever opens ``https://t.me/<bot>?start=pack_<token>`` receives the
-owner's current pack (made afresh from their data and their /pack choices), nothing else. Links expire
+owner's pack, nothing else: the copy they kept, if they chose to keep one (the very PDF they were sent, not
+made again), else their current pack made afresh from their data and their /pack choices. Links expire
 after 30 days and can be revoked; each opening is shown to the owner. Only the token's SHA-256 is stored,
 so the link is shown once, when it is made."""
 
@@ -17,9 +18,11 @@ from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.core.replies import Button
 from flows.store.models import PackChoice, PackShare, User
+from flows.talks import pack_copy
 from flows.talks.common import ends, plural
-from flows.talks.pack import apply_choices, load_choices, review_date, send_pack
+from flows.talks.pack import load_choices, review_date
 from flows.talks.pack_data import gather
+from flows.talks.pack_send import apply_choices, send_pack
 from flows.talks.pack_text import long_day
 
 PREFIX = "pack_"  # the /start parameter: pack_<token>
@@ -88,7 +91,8 @@ async def _prompt(ctx: Ctx, s: ShareState) -> str:
         lines += [
             "",
             f"Your new link: {s.link}",
-            "Send it to your appraiser. Whoever opens it gets your current pack in Telegram, for 30 days "
+            "Send it to your appraiser. Whoever opens it gets your pack in Telegram (the copy you kept, if you "
+            "keep one, else your current pack), for 30 days "
             "or until you revoke it. Copy it now: I keep only a fingerprint of it, so I can't show it again.",
         ]
     if made is None or made.made_at is None:
@@ -164,6 +168,15 @@ async def open_share(ctx: Ctx, token: str) -> None:
     if owner is None or made is None or made.made_at is None:
         ctx.say("The pack behind this link isn't ready yet. Please try the link again later.")
         return
+    share.openings = [*(share.openings or []), ctx.now.astimezone(UTC).isoformat()]
+    copy = await pack_copy.kept(ctx.db, owner.id)
+    if copy is not None:  # the owner keeps a copy: that very PDF, not made again
+        ctx.say(
+            "Here is the appraisal pack that was shared with you through LeadCoach "
+            f"(the PDF as it was {pack_copy.made_words(copy).split(',')[0]}).",
+            attachment=pack_copy.attachment(ctx.cipher, copy, caption="Appraisal pack"),
+        )
+        return
     choices = await load_choices(ctx.db, ctx.cipher, owner)
     data = await gather(
         ctx.db,
@@ -176,7 +189,6 @@ async def open_share(ctx: Ctx, token: str) -> None:
         ctx.engine.feedback_min_raters,
     )
     apply_choices(data, choices.name, choices.objectives, review_date(owner, ctx.now, ctx.engine.appraisal_round))
-    share.openings = [*(share.openings or []), ctx.now.astimezone(UTC).isoformat()]
     ctx.say("Here is the appraisal pack that was shared with you through LeadCoach.")
     send_pack(ctx, data)
 
