@@ -276,6 +276,13 @@ async def test_cpd_pace_nudge_only_when_behind(setup: Setup) -> None:
     assert (await setup.run(late)).sent == 1
     text = setup.outbox.text("alice")
     assert "hours behind pace for 20 March 2027" in text
+    assert "/cpd → <b>Change, finish or remove a target</b>" in text  # where the nudge says
+    await client.send("/cpd")
+    await client.click("Change, finish or remove a target")
+    await client.click("2 of 35 hours")
+    await client.click("Mark finished")
+    assert "marked finished 3 July 2026 ✓" in client.text
+    assert (await setup.nudge("alice", "cpd_pace")).due_at is None  # finished: no longer outstanding
 
 
 async def test_appraisal_shows_countdown_and_gaps(setup: Setup) -> None:

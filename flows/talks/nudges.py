@@ -244,7 +244,9 @@ async def nudge_text(ctx: Ctx, kind: str) -> str | None:
     late = await behind(ctx.db, ctx.catalogue, u, ctx.now, ctx.engine.appraisal_round)
     if not late:
         return None
-    return "<b>Your CPD</b>\n" + "\n".join(f"• You're {line}." if "behind" in line else f"• {line}." for line in late)
+    lines = "\n".join(f"• You're {line}." if "behind" in line else f"• {line}." for line in late)
+    where = "Finished one, or want to change it? /cpd → <b>Change, finish or remove a target</b>."
+    return f"<b>Your CPD</b>\n{lines}\n{where}"
 
 
 # --- buttons on a nudge ---------------------------------------------------------------------------
