@@ -18,8 +18,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True
 
 
 async def test_connections_the_server_dropped_are_recovered_without_a_ping(bot: Bot, database_url: str) -> None:
+    assert bot.service is not None
     runtime: Runtime = bot.service.app.bot_data["runtime"]
-    assert not runtime.db.pool._pre_ping  # type: ignore[attr-defined]
+    assert not runtime.db.pool._pre_ping
     await bot.say(ALICE, "/help")
     admin = create_engine(database_url)
     try:
