@@ -62,10 +62,11 @@ class Pump:
     ) -> None:
         self.app = app
         self.runtime = runtime
-        # Updates this process stored are handed to its workers in memory, as they were parsed, unless
-        # ``shared``: webhook instances on one PostgreSQL each receive part of a user's updates, so there
-        # each worker takes the user's earliest unhandled update from the database, whoever stored it.
-        # (Polling has one receiver; the others pick up what it left, in update order, when they rescan.)
+        # Updates this process stored are handed to its workers in memory, as they were parsed. When
+        # ``shared`` (webhook instances on one PostgreSQL each receive part of a user's updates) each
+        # worker asks the database which is the user's earliest unhandled update, whoever stored it, and
+        # reads and parses it only if another instance did. (Polling has one receiver; the others pick up
+        # what it left, in update order, when they rescan.)
         self.local = not shared
         # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
         # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
@@ -100,8 +101,7 @@ class Pump:
         for update, row in stored:
             key = str(row["user_key"])
             keys[key] = None
-            if self.local:
-                self._hold(key, _Held(update.update_id, now.timestamp(), update))
+            self._hold(key, _Held(update.update_id, now.timestamp(), update))
         for key in keys:
             self.wake(key)
 
@@ -155,19 +155,18 @@ class Pump:
         if self.local:
             queue = self._queues.get(key)
             return queue[0] if queue else None
+        coach = self.runtime.coach
         while True:
-            async with self.runtime.coach.sessionmaker() as db:
-                found = (
-                    await db.execute(
-                        select(InboxUpdate.update_id, InboxUpdate.received_at, InboxUpdate.payload_enc)
-                        .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
-                        .order_by(InboxUpdate.update_id)
-                        .limit(1)
-                    )
-                ).first()
+            found = await inbox_store.earliest(coach, key)
+            queue = self._queues.get(key, [])
+            while queue and (found is None or queue[0].update_id < found[0]):  # handled by another instance
+                self._held.discard(heapq.heappop(queue).update_id)
             if found is None:
                 return None
-            if (update := await self._readable(found[0], found[2])) is not None:
+            if queue and queue[0].update_id == found[0]:  # stored here: as it was parsed
+                return queue[0]
+            payload = await inbox_store.payload(coach, found[0])  # another instance's: read it
+            if payload is not None and (update := await self._readable(found[0], payload)) is not None:
                 return _Held(found[0], found[1].timestamp(), update)
 
     async def _in_turn(self, key: str, head: _Held) -> bool:
@@ -211,8 +210,9 @@ class Pump:
                     return
                 if self.settle > 0 and not await retrying(partial(self._in_turn, key, head), "reading the inbox"):
                     continue
-                if self.local:
-                    heapq.heappop(self._queues[key])
+                queue = self._queues.get(key)
+                if queue and queue[0].update_id == head.update_id:
+                    heapq.heappop(queue)
                 try:
                     async with self._slots:
                         handled = await self._process(head.update)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Select, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -143,6 +143,37 @@ async def readable(coach: Engine, bot: Bot, update_id: int, payload: bytes) -> U
             .values(done_at=now)
         )
     return None
+
+
+async def _rows(coach: Engine, query: Select[*tuple[Any, ...]]) -> list[Any]:
+    """A read: on PostgreSQL one statement in autocommit (no BEGIN, no ORM session)."""
+    if coach.single_writer:
+        async with coach.sessionmaker() as db:
+            return list((await db.execute(query)).all())
+    async with coach.database.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return list((await conn.execute(query)).all())
+
+
+async def earliest(coach: Engine, key: str) -> tuple[int, datetime] | None:
+    """The user's earliest unhandled update in the inbox (its id and when it was received), or None."""
+    query = (
+        select(InboxUpdate.update_id, InboxUpdate.received_at)
+        .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
+        .order_by(InboxUpdate.update_id)
+        .limit(1)
+    )
+    found = await _rows(coach, query)
+    return (found[0][0], found[0][1]) if found else None
+
+
+async def payload(coach: Engine, update_id: int) -> bytes | None:
+    """A stored update's payload, if it is still unhandled."""
+    query = select(InboxUpdate.payload_enc).where(
+        InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id, InboxUpdate.done_at.is_(None)
+    )
+    found = await _rows(coach, query)
+    return bytes(found[0][0]) if found else None
 
 
 _DONE = sql_update(InboxUpdate).where(InboxUpdate.channel == CHANNEL, InboxUpdate.done_at.is_(None))
