@@ -74,8 +74,11 @@ class Pump:
         self.settle = settle
         self._queues: dict[str, list[_Held]] = {}
         self._held: set[int] = set()
-        self._recent: set[int] = set()  # update ids received here lately (stored or kept aside)
+        # Update ids received here lately (stored or kept aside), each with the count of updates received
+        # before it: a head read after the one before it was received needs no second read.
+        self._recent: dict[int, int] = {}
         self._order: deque[int] = deque()
+        self._forgotten = 0
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
@@ -114,10 +117,11 @@ class Pump:
 
     def _remember(self, update_id: int) -> None:
         """Note an update received here (stored or kept aside), keeping the last few thousand."""
-        self._recent.add(update_id)
+        self._recent[update_id] = len(self._order) + self._forgotten
         self._order.append(update_id)
         if len(self._order) > 10_000:
-            self._recent.discard(self._order.popleft())
+            self._recent.pop(self._order.popleft(), None)
+            self._forgotten += 1
 
     def _hold(self, key: str, held: _Held) -> None:
         if held.update_id not in self._held:
@@ -169,12 +173,16 @@ class Pump:
             if payload is not None and (update := await self._readable(found[0], payload)) is not None:
                 return _Held(found[0], found[1].timestamp(), update)
 
-    async def _in_turn(self, key: str, head: _Held) -> bool:
-        """Whether the head may be handled now; if not, after a short wait, the head is read again."""
+    async def _in_turn(self, key: str, head: _Held, received: int) -> bool:
+        """Whether the head may be handled now; if not, after a short wait, the head is read again.
+        ``received``: how many updates had been received here when the head was read."""
         hold = await self._hold_back(head)
         if hold > 0:  # an earlier update for this user may still be on its way: let it in first
             await asyncio.sleep(hold)
             return False
+        before = self._recent.get(head.update_id - 1)
+        if before is not None and before < received:  # stored before the head was read: nothing came since
+            return True
         again = await self._head(key)  # the one before it may have been stored since the head was read
         return again is not None and again.update_id == head.update_id
 
@@ -203,12 +211,14 @@ class Pump:
         try:
             while True:
                 self._again.discard(key)
+                received = len(self._order) + self._forgotten
                 head = await retrying(lambda: self._head(key), "reading the inbox")
                 if head is None:
                     if key in self._again:
                         continue
                     return
-                if self.settle > 0 and not await retrying(partial(self._in_turn, key, head), "reading the inbox"):
+                in_turn = partial(self._in_turn, key, head, received)
+                if self.settle > 0 and not await retrying(in_turn, "reading the inbox"):
                     continue
                 queue = self._queues.get(key)
                 if queue and queue[0].update_id == head.update_id:
