@@ -24,6 +24,7 @@ from telegram import Bot, Update
 from bot.faults import describe
 from flows.core.crypto import Cipher
 from flows.core.engine import Engine
+from flows.core.storage import Prepared
 from flows.store.models import DeadLetter, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,20 @@ def _parse(data: object, now: datetime, bot: Bot, cipher: Cipher) -> tuple[Updat
     return update, row
 
 
+_COLUMNS = ["channel", "update_id", "user_key", "payload_enc", "received_at"]
+_SQLITE_INSERT = Prepared(sqlite_insert(InboxUpdate).on_conflict_do_nothing(), _COLUMNS)
+
+
 async def _write(coach: Engine, good: list[Row], bad: list[Row]) -> None:
     if good and not bad and not coach.single_writer:  # PostgreSQL: one statement, one round trip
         async with coach.database.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(pg_insert(InboxUpdate).on_conflict_do_nothing(), good)
+        return
+    if good and not bad:  # SQLite: straight to the driver, in the engine's transaction (no ORM session)
+        async with coach.tx.begin() as tx:
+            for row in good:
+                await tx.run(_SQLITE_INSERT, row)
         return
     async with coach.transaction() as db:
         if good:
