@@ -16,10 +16,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, literal, select, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
@@ -112,7 +112,7 @@ SEEN = Prepared(select(INBOX.c.update_id).where(_UPDATE))
 # held the lock before committed. One row: how many rows the claim took (0 or 1), then the conversation
 # (NULLs if there is none).
 _CLAIMED = CLAIM.statement.returning(INBOX.c.update_id).cte("claimed")  # type: ignore[union-attr]
-_ONE = select(literal(1).label("one")).subquery("one")
+_ONE = select(literal_column("1").label("one")).subquery("one")
 CLAIM_AND_STORED = Prepared(
     select(select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"), *_STORED_COLUMNS)
     .select_from(_ONE)
@@ -182,9 +182,11 @@ class Tx:
     async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row the query returns, or None."""
         if self._driver is None:
-            return (await self.conn.execute(statement.statement, params)).first()
-        cursor, results = self._now(self._driver, statement, params)
-        row = cursor.fetchone()
+            results = statement.compiled(self.conn.dialect)[2]
+            row = (await self._through(statement, params)).first()
+        else:
+            cursor, results = self._now(self._driver, statement, params)
+            row = cursor.fetchone()
         if row is None:
             return None
         return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
@@ -192,10 +194,16 @@ class Tx:
     async def run(self, statement: Prepared, params: dict[str, Any]) -> int:
         """Run an INSERT or UPDATE; how many rows it changed."""
         if self._driver is None:
-            result = await self.conn.execute(statement.statement, params)
-            return int(result.rowcount)
+            return int((await self._through(statement, params)).rowcount)
         cursor, _ = self._now(self._driver, statement, params)
         return int(cursor.rowcount)
+
+    async def _through(self, statement: Prepared, params: dict[str, Any]) -> CursorResult[Any]:
+        """Through SQLAlchemy, as the SQL compiled once for this dialect: no cache key made, no compiled
+        cache looked up, per statement (errors, the pool's handling of a dropped connection, and the
+        logging without values are SQLAlchemy's as for any statement)."""
+        sql, binds, _ = statement.compiled(self.conn.dialect)
+        return await self.conn.exec_driver_sql(sql, tuple(_bound(binds, params)))
 
     def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[_Processor]]:
         """Run on the driver; its errors raised as SQLAlchemy raises them (IntegrityError, OperationalError...)."""
