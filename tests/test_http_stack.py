@@ -1,5 +1,5 @@
-"""One HTTP stack: the long poll (getUpdates, deleteWebhook) leaves through the aiohttp session replies
-use, with the Bot API's errors raised as PTB's, and polling still never stops."""
+"""One HTTP stack: the long poll (getUpdates, deleteWebhook) and files leave through the aiohttp session
+replies use, with the Bot API's errors raised as PTB's, and polling still never stops."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ async def test_get_updates_goes_over_the_session_replies_use(bot: Bot) -> None:
     assert all("aiohttp" in agent for agent in polled | sent), (polled, sent)
     assert polled == sent
     assert all("aiohttp" in agent for agent in _agents(bot, "deleteWebhook"))
+
+
+async def test_files_go_over_the_session_replies_use(bot: Bot) -> None:
+    export = await bot.say(ALICE, "/export", replies=2)
+    assert export[-1].method == "sendDocument" and export[-1].filename == "leadcoach-export.json"
+    assert export[-1].document
+    assert _agents(bot, "sendDocument") == _agents(bot, "sendMessage")
+    assert all("aiohttp" in agent for agent in _agents(bot, "sendDocument"))
 
 
 async def test_polling_rides_out_a_conflict_and_bad_gateways(
