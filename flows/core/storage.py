@@ -4,7 +4,8 @@ Per event the engine claims the inbox row, reads the user and their conversation
 conversation back. It does that with plain statements built once, not through the ORM: the unit of
 work, and SQLAlchemy's work per statement, cost more than SQLite did. On SQLite (whose driver answers
 inline, ``bot/sqlite_inline.py``) each statement is compiled once and run straight on the driver's
-connection, in the transaction SQLAlchemy began; elsewhere it runs through SQLAlchemy. Handlers still
+connection, in the transaction SQLAlchemy began; elsewhere (PostgreSQL) its SQL, compiled once, runs
+through SQLAlchemy's connection (``exec_driver_sql``), with SQLAlchemy's error handling. Handlers still
 get an ORM session (``ctx.db``) and the user as an ORM object (``ctx.user``): the session is opened on
 the transaction's connection only when a handler asks for it, and the user's object joins it then.
 """
