@@ -1,18 +1,23 @@
-"""The one way messages leave: the Bot API's JSON over one aiohttp session, every message through the
-shared rate budget (bot/budget.py). Replies, button answers, edits and nudges all go this way.
+"""The one HTTP stack to the Bot API: its JSON over one aiohttp session. Every message goes through the
+shared rate budget (bot/budget.py). Replies, button answers, edits, files (multipart), nudges and the
+long poll (getUpdates, deleteWebhook) all go this way.
 
 Chosen by measurement: PTB's httpx transport cost about 3.5 ms of CPU a message against 0.3 ms for
-plain JSON over aiohttp (bench/RESULTS.md). PTB keeps what it is good at: getUpdates, getMe, files.
-Errors are PTB's exceptions (Forbidden for a 403, BadRequest, RetryAfter, NetworkError for a fault
-or a 5xx), so the code that handles them is the same whichever way a call went."""
+plain JSON over aiohttp (bench/RESULTS.md), and a getUpdates through it about 12% of the CPU of an
+update. PTB keeps what it does once at start (getMe, setMyCommands, setWebhook), a few rare answers
+(to a group, an edited message, a sticker) and files pushed to a user (nudges carry none).
+Errors are PTB's exceptions (Forbidden for a 403, BadRequest, RetryAfter, Conflict for a 409,
+InvalidToken for a 401, NetworkError for a fault or a 5xx), so the code that handles them is the
+same whichever way a call went."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import aiohttp
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.budget import MESSAGES, Budget
 from bot.metrics import RETRIES, SENT
@@ -27,15 +32,24 @@ class BotApi:
         self.retries = retries
         self._http: aiohttp.ClientSession | None = None
 
-    async def call(self, method: str, data: dict[str, Any], *, paced: bool = False, kind: str = "reply") -> Any:
+    async def call(
+        self,
+        method: str,
+        data: dict[str, Any],
+        *,
+        paced: bool = False,
+        kind: str = "reply",
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> Any:
         """Call ``method``; a message takes its place in the budget first (unless ``paced``: the nudge
-        pacer took it). A 429 holds the budget for as long as Telegram says, then tries again."""
+        pacer took it). A 429 holds the budget for as long as Telegram says, then tries again.
+        ``files``: field -> (file name, content), sent as multipart form data (sendDocument, sendPhoto)."""
         counted = self.budget is not None and method in MESSAGES and not paced
         for attempt in range(self.retries + 1):
             if counted and self.budget is not None:
                 await self.budget.take(reply=True)
             try:
-                answer = await self._post(method, data)
+                answer = await self._post(method, data, files=files)
             finally:
                 if counted and self.budget is not None:
                     self.budget.done()
@@ -51,11 +65,30 @@ class BotApi:
                 self.budget.hold(float(answer.get("parameters", {}).get("retry_after", 1)))
         raise AssertionError("unreachable")
 
-    async def _post(self, method: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def request(self, method: str, data: dict[str, Any], *, timeout: float | None = None) -> Any:
+        """Call a method that is not a message (getUpdates, deleteWebhook): its result, or its error
+        raised as PTB's; ``timeout``: seconds for the whole call (a long poll's is longer)."""
+        answer = await self._post(method, data, timeout)
+        if answer.get("ok"):
+            return answer.get("result")
+        raise _error(answer)
+
+    async def _post(
+        self,
+        method: str,
+        data: dict[str, Any],
+        timeout: float | None = None,
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
+        if files is None:
+            extra["json"] = data
+        else:
+            extra["data"] = _form(data, files)
         try:
-            async with self._http.post(f"{self.base_url}/{method}", json=data) as response:
+            async with self._http.post(f"{self.base_url}/{method}", **extra) as response:
                 answer: dict[str, Any] = await response.json(content_type=None)
                 return answer if isinstance(answer, dict) else {}
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -67,6 +100,16 @@ class BotApi:
             self._http = None
 
 
+def _form(data: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> aiohttp.FormData:
+    """The call as multipart form data: each parameter a field (objects as JSON), each file a part."""
+    form = aiohttp.FormData()
+    for key, value in data.items():
+        form.add_field(key, value if isinstance(value, str) else json.dumps(value))
+    for key, (filename, content) in files.items():
+        form.add_field(key, content, filename=filename, content_type="application/octet-stream")
+    return form
+
+
 def _error(answer: dict[str, Any]) -> TelegramError:
     code, text = answer.get("error_code"), str(answer.get("description", ""))[:200]
     if code == 429:
@@ -75,6 +118,10 @@ def _error(answer: dict[str, Any]) -> TelegramError:
         return Forbidden(text or "Forbidden")
     if code == 400:
         return BadRequest(text or "Bad Request")
+    if code == 401:
+        return InvalidToken(text or "Unauthorized")
+    if code == 409:
+        return Conflict(text or "Conflict")
     if isinstance(code, int) and code < 500:
         return TelegramError(f"{code} {text}")
     return NetworkError(f"Bot API answered {code or 'something that is not JSON'}")

@@ -1,19 +1,19 @@
-"""The inbox: updates are stored before they are acknowledged, then handled one user at a time (users
-in parallel) through the python-telegram-bot Application.
+"""The inbox's queue: updates are stored before they are acknowledged (bot/inbox_store.py), then
+handled one user at a time (users in parallel) through the python-telegram-bot Application.
 
-Polling: an update batch is written to the inbox in one transaction before the next getUpdates
-confirms it, so a crash at any moment loses nothing; handling marks each row done in the same
-transaction as its effects, so nothing is handled twice. An update that cannot be parsed or stored is
-kept aside (``dead_letters``, encrypted) and confirmed, so it never blocks the ones behind it; a
-database outage is waited out with bounded back-off, the batch unconfirmed until it is stored.
-Several instances can share one PostgreSQL: any of them handles any stored update, in update order
-per user (the engine locks the user row)."""
+Polling (bot/polling.py): an update batch is written to the inbox before the next getUpdates confirms
+it, so a crash at any moment loses nothing; handling marks each row done in the same transaction as
+its effects, so nothing is handled twice. An update that cannot be parsed or stored is kept aside
+(``dead_letters``, encrypted) and confirmed, so it never blocks the ones behind it; a database outage
+is waited out with bounded back-off, the batch unconfirmed until it is stored. An update this process
+stored is handed to its worker as it was parsed (not read back). Several instances can share one
+PostgreSQL: any of them handles any stored update, in update order per user (the engine locks the
+user row)."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import logging
 import time
 from collections import deque
@@ -21,36 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy import update as sql_update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import select
 from telegram import Update
-from telegram.error import Conflict
 from telegram.ext import Application
 
-from bot.faults import Backoff, describe, retrying, transient
+from bot import inbox_store, polling
+from bot.faults import describe, retrying, transient
+from bot.inbox_store import CHANNEL, Batch, Row, user_key
 from bot.metrics import LATENCY, UPDATES
+from bot.polling import ALLOWED_UPDATES
 from bot.runtime import Runtime
 from bot.telegram import consumed, failure
 from flows.store.models import DeadLetter, InboxUpdate
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
-MAX_UPDATE_ID = 2**63 - 1  # a BIGINT
-_Row = dict[str, Any]
-
-
-def user_key(update: Update) -> str:
-    user = update.effective_user
-    if user is not None:
-        return str(user.id)
-    chat = update.effective_chat
-    return f"chat:{chat.id}" if chat is not None else "none"
+__all__ = ["ALLOWED_UPDATES", "CHANNEL", "Pump", "user_key"]
 
 
 @dataclass(order=True)
@@ -60,14 +46,6 @@ class _Held:
     update_id: int
     received: float = field(compare=False)  # epoch seconds
     update: Update = field(compare=False)
-
-
-@dataclass
-class _Sorted:
-    """A received batch: rows to store in the inbox, and rows to keep aside."""
-
-    good: list[tuple[Update, _Row]] = field(default_factory=list)
-    bad: list[_Row] = field(default_factory=list)
 
 
 class Pump:
@@ -84,10 +62,11 @@ class Pump:
     ) -> None:
         self.app = app
         self.runtime = runtime
-        # Updates this process stored are handed to its workers in memory, as they were parsed, unless
-        # ``shared``: webhook instances on one PostgreSQL each receive part of a user's updates, so there
-        # each worker takes the user's earliest unhandled update from the database, whoever stored it.
-        # (Polling has one receiver; the others pick up what it left, in update order, when they rescan.)
+        # Updates this process stored are handed to its workers in memory, as they were parsed. When
+        # ``shared`` (webhook instances on one PostgreSQL each receive part of a user's updates) each
+        # worker asks the database which is the user's earliest unhandled update, whoever stored it, and
+        # reads and parses it only if another instance did. (Polling has one receiver; the others pick up
+        # what it left, in update order, when they rescan.)
         self.local = not shared
         # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
         # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
@@ -95,8 +74,11 @@ class Pump:
         self.settle = settle
         self._queues: dict[str, list[_Held]] = {}
         self._held: set[int] = set()
-        self._recent: set[int] = set()  # update ids received here lately (stored or kept aside)
+        # Update ids received here lately (stored or kept aside), each with the count of updates received
+        # before it: a head read after the one before it was received needs no second read.
+        self._recent: dict[int, int] = {}
         self._order: deque[int] = deque()
+        self._forgotten = 0
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
@@ -105,88 +87,16 @@ class Pump:
 
     # --- storing ------------------------------------------------------------------------
 
-    def _sort(self, raw: Sequence[object], now: datetime) -> _Sorted:
-        batch = _Sorted()
-        cipher = self.runtime.coach.cipher
-        for data in raw:
-            try:
-                update, row = self._parse(data, now)
-            except Exception as exc:
-                ident = str(data.get("update_id"))[:40] if isinstance(data, dict) else "?"
-                payload = cipher.encrypt_text(json.dumps(data, ensure_ascii=True, default=repr))
-                reason = f"{exc.__class__.__name__}: {str(exc)[:150]}"
-                batch.bad.append(
-                    {
-                        "channel": CHANNEL,
-                        "update_id": ident,
-                        "reason": reason,
-                        "payload_enc": payload,
-                        "received_at": now,
-                    }
-                )
-                log.error("update %s cannot be parsed (%s); kept aside in dead_letters", ident, exc.__class__.__name__)
-                continue
-            batch.good.append((update, row))
-        return batch
-
-    def _parse(self, data: object, now: datetime) -> tuple[Update, _Row]:
-        if not isinstance(data, dict):
-            raise TypeError("an update is not a JSON object")
-        update_id = data.get("update_id")
-        if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id <= MAX_UPDATE_ID:
-            raise ValueError("update_id is not a number from 0 to 2**63-1")
-        update = Update.de_json(data, self.app.bot)
-        key = user_key(update)
-        if len(key) > 64:
-            raise ValueError("the sender's id is too long")
-        payload = self.runtime.coach.cipher.encrypt_json(data)
-        return update, {
-            "channel": CHANNEL,
-            "update_id": update_id,
-            "user_key": key,
-            "payload_enc": payload,
-            "received_at": now,
-        }
-
-    async def _write(self, good: list[_Row], bad: list[_Row]) -> None:
-        async with self.runtime.coach.transaction() as db:
-            if good:
-                insert_ = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-                await db.execute(insert_(InboxUpdate).on_conflict_do_nothing(), good)
-            if bad:
-                await db.execute(insert(DeadLetter), bad)
-
-    async def store(self, batch: _Sorted) -> list[tuple[Update, _Row]]:
-        """Write a batch to the inbox (a repeat is ignored) and its bad updates aside, in one transaction.
-        If the database refuses one row's data, each is tried alone and the refused ones are kept aside.
-        Returns what was stored. An outage is raised (nothing is confirmed)."""
-        rows = [row for _, row in batch.good]
-        try:
-            await self._write(rows, batch.bad)
-            return batch.good
-        except (DataError, IntegrityError):
-            log.warning("the database refused an update in a batch; storing them one at a time")
-        stored, bad = [], list(batch.bad)
-        for update, row in batch.good:
-            try:
-                await self._write([row], [])
-                stored.append((update, row))
-            except (DataError, IntegrityError) as exc:
-                log.error(
-                    "update %s cannot be stored (%s); kept aside in dead_letters", row["update_id"], describe(exc)
-                )
-                reason = f"not storable: {describe(exc)}"
-                bad.append({**row, "update_id": str(row["update_id"]), "reason": reason, "user_key": None})
-        if bad:
-            await self._write([], [{k: v for k, v in b.items() if k != "user_key"} for b in bad])
-        return stored
+    async def store(self, batch: Batch) -> list[tuple[Update, Row]]:
+        """Write a batch to the inbox and its bad updates aside (see ``inbox_store.store``)."""
+        return await inbox_store.store(self.runtime.coach, batch)
 
     # --- receiving ----------------------------------------------------------------------
 
     async def receive(self, raw: Sequence[object]) -> None:
         """Updates as Telegram sent them: stored first (or kept aside), then handed to the users' workers."""
         now = datetime.now(UTC)
-        stored = await self.store(self._sort(raw, now))
+        stored = await self.store(inbox_store.sort(raw, now, self.app.bot, self.runtime.coach.cipher))
         for data in raw:
             if isinstance(data, dict) and isinstance(data.get("update_id"), int):
                 self._remember(data["update_id"])
@@ -194,46 +104,24 @@ class Pump:
         for update, row in stored:
             key = str(row["user_key"])
             keys[key] = None
-            if self.local:
-                self._hold(key, _Held(update.update_id, now.timestamp(), update))
+            self._hold(key, _Held(update.update_id, now.timestamp(), update))
         for key in keys:
             self.wake(key)
 
     async def poll(self, *, timeout: int = 30) -> None:
-        """Long-poll getUpdates; each batch is stored before the next call confirms it. Any failure (the
-        Bot API, the database, a bug) is logged and waited out with bounded back-off: polling never stops."""
-        bot = self.app.bot
-        await retrying(bot.delete_webhook, "deleteWebhook")
-        offset: int | None = None
-        backoff = Backoff(most=30.0)
-        while True:
-            try:
-                raw = await bot.do_api_request(
-                    "getUpdates",
-                    api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
-                    read_timeout=timeout + 10,
-                )
-                if isinstance(raw, list) and raw:
-                    await self.receive(raw)
-                    offset = _next_offset(raw, offset)
-                backoff.reset()
-            except Conflict:
-                log.error("another process is polling with this token; retrying in 5 s")
-                await asyncio.sleep(5)
-            except Exception as exc:
-                delay = backoff.next()
-                level = max(backoff.level(), logging.ERROR if not transient(exc) else logging.WARNING)
-                log.log(level, "getUpdates or storing its batch failed (%s); again in %.1f s", describe(exc), delay)
-                await asyncio.sleep(delay)
+        """Long-poll getUpdates (bot/polling.py) over the one HTTP stack; it never stops."""
+        api = self.app.bot_data.get("api")
+        await polling.poll(polling.Poller(self.app.bot, api), self.receive, timeout=timeout)
 
     # --- handling -----------------------------------------------------------------------
 
     def _remember(self, update_id: int) -> None:
         """Note an update received here (stored or kept aside), keeping the last few thousand."""
-        self._recent.add(update_id)
+        self._recent[update_id] = len(self._order) + self._forgotten
         self._order.append(update_id)
         if len(self._order) > 10_000:
-            self._recent.discard(self._order.popleft())
+            self._recent.pop(self._order.popleft(), None)
+            self._forgotten += 1
 
     def _hold(self, key: str, held: _Held) -> None:
         if held.update_id not in self._held:
@@ -264,50 +152,37 @@ class Pump:
         return len(keys)
 
     async def _readable(self, update_id: int, payload: bytes) -> Update | None:
-        """The stored update, or None: one that can't be read back (a key changed without rotation, a
-        damaged row) is moved to dead_letters as it is, so it never blocks its user's queue."""
-        try:
-            data: dict[str, Any] = self.runtime.coach.cipher.decrypt_json(payload)
-            return Update.de_json(data, self.app.bot)
-        except Exception as exc:
-            log.error("stored update %s cannot be read (%s); kept aside in dead_letters", update_id, describe(exc))
-        now = datetime.now(UTC)
-        aside = {"update_id": str(update_id), "reason": "unreadable in the inbox", "payload_enc": payload}
-        async with self.runtime.coach.transaction() as db:
-            await db.execute(insert(DeadLetter), [{"channel": CHANNEL, "received_at": now, **aside}])
-            await db.execute(
-                sql_update(InboxUpdate)
-                .where(InboxUpdate.channel == CHANNEL, InboxUpdate.update_id == update_id)
-                .values(done_at=now)
-            )
-        return None
+        return await inbox_store.readable(self.runtime.coach, self.app.bot, update_id, payload)
 
     async def _head(self, key: str) -> _Held | None:
         """The user's earliest waiting update (not taken yet)."""
         if self.local:
             queue = self._queues.get(key)
             return queue[0] if queue else None
+        coach = self.runtime.coach
         while True:
-            async with self.runtime.coach.sessionmaker() as db:
-                found = (
-                    await db.execute(
-                        select(InboxUpdate.update_id, InboxUpdate.received_at, InboxUpdate.payload_enc)
-                        .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))
-                        .order_by(InboxUpdate.update_id)
-                        .limit(1)
-                    )
-                ).first()
+            found = await inbox_store.earliest(coach, key)
+            queue = self._queues.get(key, [])
+            while queue and (found is None or queue[0].update_id < found[0]):  # handled by another instance
+                self._held.discard(heapq.heappop(queue).update_id)
             if found is None:
                 return None
-            if (update := await self._readable(found[0], found[2])) is not None:
+            if queue and queue[0].update_id == found[0]:  # stored here: as it was parsed
+                return queue[0]
+            payload = await inbox_store.payload(coach, found[0])  # another instance's: read it
+            if payload is not None and (update := await self._readable(found[0], payload)) is not None:
                 return _Held(found[0], found[1].timestamp(), update)
 
-    async def _in_turn(self, key: str, head: _Held) -> bool:
-        """Whether the head may be handled now; if not, after a short wait, the head is read again."""
+    async def _in_turn(self, key: str, head: _Held, received: int) -> bool:
+        """Whether the head may be handled now; if not, after a short wait, the head is read again.
+        ``received``: how many updates had been received here when the head was read."""
         hold = await self._hold_back(head)
         if hold > 0:  # an earlier update for this user may still be on its way: let it in first
             await asyncio.sleep(hold)
             return False
+        before = self._recent.get(head.update_id - 1)
+        if before is not None and before < received:  # stored before the head was read: nothing came since
+            return True
         again = await self._head(key)  # the one before it may have been stored since the head was read
         return again is not None and again.update_id == head.update_id
 
@@ -336,15 +211,18 @@ class Pump:
         try:
             while True:
                 self._again.discard(key)
+                received = len(self._order) + self._forgotten
                 head = await retrying(lambda: self._head(key), "reading the inbox")
                 if head is None:
                     if key in self._again:
                         continue
                     return
-                if self.settle > 0 and not await retrying(partial(self._in_turn, key, head), "reading the inbox"):
+                in_turn = partial(self._in_turn, key, head, received)
+                if self.settle > 0 and not await retrying(in_turn, "reading the inbox"):
                     continue
-                if self.local:
-                    heapq.heappop(self._queues[key])
+                queue = self._queues.get(key)
+                if queue and queue[0].update_id == head.update_id:
+                    heapq.heappop(queue)
                 try:
                     async with self._slots:
                         handled = await self._process(head.update)
@@ -385,16 +263,7 @@ class Pump:
         return handled
 
     async def _done(self, update_id: int) -> None:
-        async with self.runtime.coach.transaction() as db:
-            await db.execute(
-                sql_update(InboxUpdate)
-                .where(
-                    InboxUpdate.channel == CHANNEL,
-                    InboxUpdate.update_id == update_id,
-                    InboxUpdate.done_at.is_(None),
-                )
-                .values(done_at=datetime.now(UTC))
-            )
+        await inbox_store.mark_done(self.runtime.coach, update_id)
 
     async def idle(self) -> None:
         """Wait until every woken worker has finished."""
@@ -416,9 +285,3 @@ class Pump:
             except Exception as exc:
                 level = logging.WARNING if transient(exc) else logging.ERROR
                 log.log(level, "could not look for waiting updates (%s); again in %.0f s", describe(exc), every)
-
-
-def _next_offset(raw: Sequence[object], offset: int | None) -> int | None:
-    """The offset that confirms a batch: past its highest update_id (that is a number)."""
-    ids = [d["update_id"] for d in raw if isinstance(d, dict) and isinstance(d.get("update_id"), int)]
-    return max(ids) + 1 if ids else offset

@@ -17,8 +17,9 @@ from bot.app import build_application
 from bot.botapi import BotApi
 from bot.budget import Budget, Heartbeat
 from bot.faults import describe, transient
-from bot.inbox import ALLOWED_UPDATES, Pump
+from bot.inbox import Pump
 from bot.metrics import add_routes
+from bot.polling import ALLOWED_UPDATES
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError

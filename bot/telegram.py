@@ -178,7 +178,7 @@ async def send_replies(
                 await _with_retries(_caller(bot, api, "sendMessage", data))
             edit = None
         if reply.attachment is not None:
-            await _with_retries(partial(_send_file, bot, chat_id, reply.attachment))
+            await _with_retries(partial(_send_file, bot, chat_id, reply.attachment, api))
         edit = None
 
 
@@ -195,8 +195,17 @@ async def _edit(bot: Bot, message: Message, text: str, markup: dict[str, Any] | 
     return True
 
 
-async def _send_file(bot: Bot, chat_id: int, a: Attachment) -> None:
+async def _send_file(bot: Bot, chat_id: int, a: Attachment, api: BotApi | None = None) -> None:
+    """A photo or a document: through the one send path if there is one, else through PTB."""
     content = await a.data()
+    if api is not None:
+        field = "photo" if a.kind == "photo" else "document"
+        data: dict[str, Any] = {"chat_id": chat_id}
+        if a.caption:
+            data["caption"] = a.caption
+        filename = a.filename or field
+        await api.call("sendPhoto" if field == "photo" else "sendDocument", data, files={field: (filename, content)})
+        return
     if a.kind == "photo":
         await bot.send_photo(chat_id, content, caption=a.caption or None)
     else:

@@ -127,6 +127,8 @@ class FakeTelegram:
     slow: dict[str, float] = field(default_factory=dict)  # method -> seconds it takes to answer
     timeline: list[tuple[str, str]] = field(default_factory=list)  # (method, "start" or "end"), in order
     throttled_until: float = 0.0  # time.monotonic() until which every send is answered 429 (retry_after 1)
+    agents: dict[str, set[str]] = field(default_factory=dict)  # method -> User-Agent headers it came with
+    conflict_next: int = 0  # getUpdates: how many calls answer 409 (another process is polling)
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -173,6 +175,7 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
+        self.agents.setdefault(method, set()).add(request.headers.get("User-Agent", ""))
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await self._params(request)
@@ -366,6 +369,9 @@ class FakeTelegram:
         return True
 
     async def _api_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.conflict_next > 0:
+            self.conflict_next -= 1
+            raise ApiError(409, "Conflict: terminated by other getUpdates request")
         offset = int(p.get("offset") or 0)
         timeout = float(p.get("timeout") or 0)
         limit = int(p.get("limit") or 100)

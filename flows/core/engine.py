@@ -171,10 +171,11 @@ class Engine:
 
     async def _handle(self, who: Identity, event: Event, update_id: int | None) -> Outcome:
         async with self.tx.begin() as tx:
-            if update_id is not None and not await self.store.claim(tx, who, update_id):
-                return Outcome(duplicate=True)
             # A button pressed by no one we know (its user erased): stored again neither they nor the update.
-            found = await self.store.load(tx, who, create=True, new=not isinstance(event, ClickEvent))
+            new = not isinstance(event, ClickEvent)
+            duplicate, found = await self.store.begin_event(tx, who, update_id, new=new)
+            if duplicate:
+                return Outcome(duplicate=True)
             if found is None:
                 mine = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == (update_id or -1))
                 await tx.conn.execute(update(InboxUpdate).where(mine).values(payload_enc=b""))

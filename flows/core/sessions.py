@@ -19,6 +19,7 @@ from flows.core.flow import Ctx, Flow, FlowState
 from flows.core.replies import Identity
 from flows.core.storage import (
     CLAIM,
+    CLAIM_AND_STORED,
     INSERT_DONE,
     INSERT_SESSION,
     INSERT_USER,
@@ -75,16 +76,44 @@ class SessionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    async def begin_event(
+        self, tx: Tx, who: Identity, update_id: int | None, *, new: bool
+    ) -> tuple[bool, tuple[User, Stored | None] | None]:
+        """The start of an event: whether its update was handled already (a duplicate), else the user
+        (locked, stored if ``new``; see ``load``) and their conversation, with the update claimed. On
+        PostgreSQL the user's row is locked first, then one statement claims the update and reads the
+        conversation; on SQLite (whose transaction holds the database) the claim comes first."""
+        if update_id is None or self.engine.tx.single_writer:
+            if update_id is not None and not await self.claim(tx, who, update_id):
+                return True, None
+            return False, await self.load(tx, who, create=True, new=new)
+        found = await self.load(tx, who, create=True, new=new, session=False)
+        if found is None:
+            return not await self.claim(tx, who, update_id), None
+        user = found[0]
+        key = {"b_channel": who.channel, "b_update_id": update_id}
+        got = await tx.first(CLAIM_AND_STORED, {**key, "b_now": self.engine.clock(), "b_user_id": user.id})
+        assert got is not None  # one row, whatever there is
+        if got[0] == 0 and not await self._unstored(tx, who, update_id):
+            return True, None
+        return False, (user, stored(got[1:]))
+
     async def claim(self, tx: Tx, who: Identity, update_id: int) -> bool:
         """Mark the update handled in this transaction; False if it was handled already."""
         now = self.engine.clock()
         key = {"b_channel": who.channel, "b_update_id": update_id}
         if await tx.run(CLAIM, {**key, "b_now": now}) == 1:
             return True
+        return await self._unstored(tx, who, update_id)
+
+    async def _unstored(self, tx: Tx, who: Identity, update_id: int) -> bool:
+        """An update the claim did not take: False if it was handled already; True if it was never stored
+        (handled without the inbox), recorded as done now. A concurrent claim fails here
+        (IntegrityError): a duplicate."""
+        now = self.engine.clock()
+        key = {"b_channel": who.channel, "b_update_id": update_id}
         if await tx.first(SEEN, key) is not None:
             return False
-        # Not stored (handled without the inbox): recorded as done. A concurrent claim fails here
-        # (IntegrityError): a duplicate.
         await tx.run(
             INSERT_DONE,
             {
@@ -98,12 +127,15 @@ class SessionStore:
         )
         return True
 
-    async def load(self, tx: Tx, who: Identity, *, create: bool, new: bool = True) -> tuple[User, Stored | None] | None:
+    async def load(
+        self, tx: Tx, who: Identity, *, create: bool, new: bool = True, session: bool = True
+    ) -> tuple[User, Stored | None] | None:
         """The user, locked before anything of theirs is read, and their session row. On PostgreSQL the
         session is read by a statement of its own after the lock, so a second instance that waited reads
         what the first one committed; SQLite's transactions already hold the database (BEGIN IMMEDIATE),
         so one query does. ``create``: the user wrote to us (and so is not blocked); ``new``: store them if
-        they aren't yet (not for a button press: a user we don't know pressed a button of an erased one)."""
+        they aren't yet (not for a button press: a user we don't know pressed a button of an erased one);
+        ``session``: read the session row on PostgreSQL (``begin_event`` reads it with the claim)."""
         found = await self._find(tx, who)
         now = self.engine.clock()
         if found is None:
@@ -115,7 +147,7 @@ class SessionStore:
             assert found is not None
         user, row = found
         tx.user = user
-        if not self.engine.tx.single_writer:
+        if session and not self.engine.tx.single_writer:
             row = stored(await tx.first(STORED, {"b_user_id": user.id}))
         if create:
             if user.blocked or aware(user.last_seen_at) < now - _SEEN_RESOLUTION:

@@ -4,7 +4,8 @@ Per event the engine claims the inbox row, reads the user and their conversation
 conversation back. It does that with plain statements built once, not through the ORM: the unit of
 work, and SQLAlchemy's work per statement, cost more than SQLite did. On SQLite (whose driver answers
 inline, ``bot/sqlite_inline.py``) each statement is compiled once and run straight on the driver's
-connection, in the transaction SQLAlchemy began; elsewhere it runs through SQLAlchemy. Handlers still
+connection, in the transaction SQLAlchemy began; elsewhere (PostgreSQL) its SQL, compiled once, runs
+through SQLAlchemy's connection (``exec_driver_sql``), with SQLAlchemy's error handling. Handlers still
 get an ORM session (``ctx.db``) and the user as an ORM object (``ctx.user``): the session is opened on
 the transaction's connection only when a handler asks for it, and the user's object joins it then.
 """
@@ -16,10 +17,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
@@ -107,6 +108,17 @@ USER_AND_SESSION = Prepared(
 _UPDATE = (INBOX.c.channel == bindparam("b_channel")) & (INBOX.c.update_id == bindparam("b_update_id"))
 CLAIM = Prepared(update(INBOX).where(_UPDATE, INBOX.c.done_at.is_(None)).values(done_at=bindparam("b_now")))
 SEEN = Prepared(select(INBOX.c.update_id).where(_UPDATE))
+# PostgreSQL, once the user's row is locked: the update claimed and their conversation read in one
+# statement (one round trip less an event). Read after the lock, so it sees what a transaction that
+# held the lock before committed. One row: how many rows the claim took (0 or 1), then the conversation
+# (NULLs if there is none).
+_CLAIMED = CLAIM.statement.returning(INBOX.c.update_id).cte("claimed")  # type: ignore[union-attr]
+_ONE = select(literal_column("1").label("one")).subquery("one")
+CLAIM_AND_STORED = Prepared(
+    select(select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"), *_STORED_COLUMNS)
+    .select_from(_ONE)
+    .outerjoin(SESSIONS, SESSIONS.c.user_id == bindparam("b_user_id"))
+)
 INSERT_DONE = Prepared(insert(INBOX), ["channel", "update_id", "user_key", "payload_enc", "received_at", "done_at"])
 _STATE = ["flow", "step", "undelivered", "version", "data_enc", "updated_at", "expires_at"]
 _PARKED = ["parked_flow", "parked_data_enc", "parked_until"]
@@ -171,9 +183,11 @@ class Tx:
     async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row the query returns, or None."""
         if self._driver is None:
-            return (await self.conn.execute(statement.statement, params)).first()
-        cursor, results = self._now(self._driver, statement, params)
-        row = cursor.fetchone()
+            results = statement.compiled(self.conn.dialect)[2]
+            row = (await self._through(statement, params)).first()
+        else:
+            cursor, results = self._now(self._driver, statement, params)
+            row = cursor.fetchone()
         if row is None:
             return None
         return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
@@ -181,10 +195,16 @@ class Tx:
     async def run(self, statement: Prepared, params: dict[str, Any]) -> int:
         """Run an INSERT or UPDATE; how many rows it changed."""
         if self._driver is None:
-            result = await self.conn.execute(statement.statement, params)
-            return int(result.rowcount)
+            return int((await self._through(statement, params)).rowcount)
         cursor, _ = self._now(self._driver, statement, params)
         return int(cursor.rowcount)
+
+    async def _through(self, statement: Prepared, params: dict[str, Any]) -> CursorResult[Any]:
+        """Through SQLAlchemy, as the SQL compiled once for this dialect: no cache key made, no compiled
+        cache looked up, per statement (errors, the pool's handling of a dropped connection, and the
+        logging without values are SQLAlchemy's as for any statement)."""
+        sql, binds, _ = statement.compiled(self.conn.dialect)
+        return await self.conn.exec_driver_sql(sql, tuple(_bound(binds, params)))
 
     def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[_Processor]]:
         """Run on the driver; its errors raised as SQLAlchemy raises them (IntegrityError, OperationalError...)."""

@@ -1,0 +1,73 @@
+"""Long polling: getUpdates over the one HTTP stack (bot/botapi.py); each batch is handed to ``receive``
+(which stores it) before the next call confirms it. Any failure (the Bot API, the database, a bug) is
+logged and waited out with bounded back-off: polling never stops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import Conflict
+
+from bot.botapi import BotApi
+from bot.faults import Backoff, describe, retrying, transient
+
+log = logging.getLogger(__name__)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+CONFLICT_WAIT = 5.0  # seconds: another process is polling with this token
+Receive = Callable[[Sequence[object]], Awaitable[None]]
+
+
+class Poller:
+    """getUpdates and deleteWebhook through ``api`` (the aiohttp session replies use), or through PTB's
+    bot when there is none (a benchmark that fakes the network inside the process)."""
+
+    def __init__(self, bot: Bot, api: BotApi | None) -> None:
+        self.bot = bot
+        self.api = api
+
+    async def delete_webhook(self) -> None:
+        if self.api is None:
+            await self.bot.delete_webhook()
+        else:
+            await self.api.request("deleteWebhook", {})
+
+    async def updates(self, offset: int | None, timeout: int) -> Any:
+        """The next batch, as Telegram sent it (JSON, not parsed)."""
+        data: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            data["offset"] = offset
+        if self.api is None:
+            return await self.bot.do_api_request("getUpdates", api_kwargs=data, read_timeout=timeout + 10)
+        return await self.api.request("getUpdates", data, timeout=timeout + 10)
+
+
+async def poll(poller: Poller, receive: Receive, *, timeout: int = 30) -> None:
+    """Long-poll for ever: a batch is received (stored) before the next getUpdates confirms it."""
+    await retrying(poller.delete_webhook, "deleteWebhook")
+    offset: int | None = None
+    backoff = Backoff(most=30.0)
+    while True:
+        try:
+            raw = await poller.updates(offset, timeout)
+            if isinstance(raw, list) and raw:
+                await receive(raw)
+                offset = next_offset(raw, offset)
+            backoff.reset()
+        except Conflict:
+            log.error("another process is polling with this token; retrying in %.0f s", CONFLICT_WAIT)
+            await asyncio.sleep(CONFLICT_WAIT)
+        except Exception as exc:
+            delay = backoff.next()
+            level = max(backoff.level(), logging.ERROR if not transient(exc) else logging.WARNING)
+            log.log(level, "getUpdates or storing its batch failed (%s); again in %.1f s", describe(exc), delay)
+            await asyncio.sleep(delay)
+
+
+def next_offset(raw: Sequence[object], offset: int | None) -> int | None:
+    """The offset that confirms a batch: past its highest update_id (that is a number)."""
+    ids = [d["update_id"] for d in raw if isinstance(d, dict) and isinstance(d.get("update_id"), int)]
+    return max(ids) + 1 if ids else offset

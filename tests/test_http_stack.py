@@ -1,0 +1,60 @@
+"""One HTTP stack: the long poll (getUpdates, deleteWebhook) and files leave through the aiohttp session
+replies use, with the Bot API's errors raised as PTB's, and polling still never stops."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+
+from bot import polling
+from bot.botapi import _error
+from tests.test_e2e import ALICE, Bot
+
+
+def _agents(bot: Bot, method: str) -> set[str]:
+    return bot.fake.agents.get(method, set())
+
+
+async def test_get_updates_goes_over_the_session_replies_use(bot: Bot) -> None:
+    await bot.say(ALICE, "/help")
+    polled, sent = _agents(bot, "getUpdates"), _agents(bot, "sendMessage")
+    assert polled and sent
+    assert all("aiohttp" in agent for agent in polled | sent), (polled, sent)
+    assert polled == sent
+    assert all("aiohttp" in agent for agent in _agents(bot, "deleteWebhook"))
+
+
+async def test_files_go_over_the_session_replies_use(bot: Bot) -> None:
+    export = await bot.say(ALICE, "/export", replies=2)
+    assert export[-1].method == "sendDocument" and export[-1].filename == "leadcoach-export.json"
+    assert export[-1].document
+    assert _agents(bot, "sendDocument") == _agents(bot, "sendMessage")
+    assert all("aiohttp" in agent for agent in _agents(bot, "sendDocument"))
+
+
+async def test_polling_rides_out_a_conflict_and_bad_gateways(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(polling, "CONFLICT_WAIT", 0.05)
+    bot.fake.conflict_next = 2  # the next getUpdates calls after the one in flight: two 502s, two 409s
+    bot.fake.fail_next["getUpdates"] = 2
+    await bot.say(ALICE, "/help")
+    answer = await bot.say(ALICE, "/privacy")
+    assert "store" in answer[0].text.lower()
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("another process is polling" in m for m in messages) == 2
+    assert sum("getUpdates" in m and "NetworkError" in m for m in messages) == 2
+
+
+def test_bot_api_errors_are_ptbs() -> None:
+    def error(code: int, **extra: object) -> object:
+        return _error({"ok": False, "error_code": code, "description": "x", **extra})
+
+    assert isinstance(error(409), Conflict)
+    assert isinstance(error(401), InvalidToken)
+    assert isinstance(error(403), Forbidden)
+    assert isinstance(error(400), BadRequest)
+    assert isinstance(error(429, parameters={"retry_after": 3}), RetryAfter)
+    assert isinstance(error(502), NetworkError)

@@ -1,0 +1,63 @@
+"""The PostgreSQL path: no ping before each checkout, so a connection the server dropped is recovered by
+the retry of what used it; an event's claim and its conversation are read in one statement after the
+user's row is locked; a repeated update is still recognised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from bot.db import create_engine
+from bot.runtime import Runtime
+from flows.core.replies import CommandEvent, Identity
+from tests.test_e2e import ALICE, Bot
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+async def test_connections_the_server_dropped_are_recovered_without_a_ping(bot: Bot, database_url: str) -> None:
+    assert bot.service is not None
+    runtime: Runtime = bot.service.app.bot_data["runtime"]
+    assert not runtime.db.pool._pre_ping
+    await bot.say(ALICE, "/help")
+    admin = create_engine(database_url)
+    try:
+        async with admin.connect() as conn:
+            dropped = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert dropped  # the coach's pooled connections, all of them
+    finally:
+        await admin.dispose()
+    answer = await bot.say(ALICE, "/privacy")
+    assert "store" in answer[0].text.lower()
+    again = await bot.say(ALICE, "/help")
+    assert "What I can do" in again[0].text
+    assert not any("went wrong" in s.text for s in bot.fake.to(ALICE))
+
+
+async def test_an_event_claims_its_update_and_reads_the_conversation_in_one_statement(runtime: Runtime) -> None:
+    coach, who = runtime.coach, Identity("telegram", "4242", "Ann")
+    await coach.handle(who, CommandEvent("start"), update_id=1)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(runtime.db.sync_engine, "before_cursor_execute", seen)
+    try:
+        outcome = await coach.handle(who, CommandEvent("start"), update_id=2)
+        repeat = await coach.handle(who, CommandEvent("start"), update_id=2)
+    finally:
+        event.remove(runtime.db.sync_engine, "before_cursor_execute", seen)
+    assert outcome.replies and not outcome.duplicate
+    assert repeat.duplicate
+    first = statements[: len(statements) // 2 + 1]
+    assert first[0].startswith("SELECT users.") and first[0].endswith("FOR UPDATE")
+    assert first[1].startswith("WITH claimed AS (UPDATE inbox") and "FROM sessions" not in first[1].split("claimed")[0]
+    assert not any(s.startswith("SELECT sessions.") for s in statements), statements
