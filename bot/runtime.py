@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,11 @@ class Runtime:
     settings: Settings
     db: AsyncEngine
     coach: Engine
+
+    def warm(self) -> None:
+        """Build what the first update did not need (the lookup index) in a worker thread, so the first
+        lookup finds it made; a lookup before it is done waits for it."""
+        asyncio.get_running_loop().run_in_executor(None, lambda: self.coach.index)
 
     async def close(self) -> None:
         await self.coach.close()
@@ -59,7 +65,7 @@ async def open_runtime(settings: Settings) -> Runtime:
     coach = Engine(
         sessionmaker(db),
         catalogue,
-        default_index(),
+        default_index,  # built at the first lookup, or by warm() once the bot is receiving
         cipher,
         session_ttl=timedelta(days=settings.session_ttl_days),
         default_timezone=settings.default_timezone,

@@ -131,6 +131,7 @@ class Service:
             )
         else:
             self._tasks.append(asyncio.create_task(pump.poll(timeout=poll_timeout), name="getUpdates"))
+        runtime.warm()  # what the first update did not need, now that it can arrive
 
     async def _initialize(self) -> None:
         try:
