@@ -21,6 +21,8 @@ from flows.core.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
 from frameworks.lookup import default_index
 
+WARM_AFTER = 1.0  # seconds after the bot starts receiving
+
 
 @dataclass
 class Runtime:
@@ -28,10 +30,13 @@ class Runtime:
     db: AsyncEngine
     coach: Engine
 
-    def warm(self) -> None:
-        """Build what the first update did not need (the lookup index) in a worker thread, so the first
-        lookup finds it made; a lookup before it is done waits for it."""
-        asyncio.get_running_loop().run_in_executor(None, lambda: self.coach.index)
+    def warm(self, after: float = WARM_AFTER) -> None:
+        """Build what the first update did not need (the lookup index) in a worker thread ``after``
+        seconds, so the first lookup finds it made. Not at once: the thread would take turns at the
+        interpreter with the start's last steps and the first getUpdates. A lookup before then builds
+        it itself (about 0.1 s, once); one while the thread builds it waits for it."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(after, lambda: loop.run_in_executor(None, lambda: self.coach.index))
 
     async def close(self) -> None:
         await self.coach.close()
