@@ -7,11 +7,12 @@ last ``WINDOW`` seconds, plus those waiting now. The live instances split the bu
 nudges by demand, then what nobody wants, evenly.
 
 Never more than the total together, even while demand moves: heartbeats take turns (a lock); each takes
-at most what the others hold no claim to, and writes down what it holds (what it sent in the last
-second included). One whose share shrinks uses less at once; the others take what it gave back at their
-next heartbeat. An instance that stops cleanly gives its share back at once; one that dies is no longer
-counted after ``LIVE``. Within an instance, one sliding window counts every message sent in the last
-second: replies may use all of the instance's share, nudges leave a little room for replies."""
+at most what the others hold no claim to, and writes down what it holds (what it sent in the last second
+included). One whose share shrinks uses less at once; the others take what it gave back at their next
+heartbeat. An instance that stops cleanly gives its share back at once; one that dies is no longer
+counted after ``LIVE``, and one whose heartbeats fail that long stops sending by then. Within an
+instance, one sliding window counts every message sent in the last second: replies may use all of the
+instance's share, nudges leave a little room for replies."""
 
 from __future__ import annotations
 
@@ -166,6 +167,7 @@ class Heartbeat:
     def __init__(self, engine: Engine, budget: Budget) -> None:
         self.engine, self.budget = engine, budget
         self.id = uuid.uuid4().hex
+        self.beaten = time.monotonic()  # when a heartbeat last went through
 
     async def beat(self) -> int:
         """One heartbeat: this instance's demand written, its share of the budget taken (at most what the
@@ -196,14 +198,17 @@ class Heartbeat:
             held = max(share, min(self.budget.in_use(), free))  # what it sent this second still counts
             await db.execute(update(Instance).where(Instance.id == self.id).values(share=held))
         self.budget.share, self.budget.live = share, max(1, len(rows))
+        self.beaten = time.monotonic()
         return self.budget.live
 
     async def run(self) -> None:
         while True:
             try:
                 await self.beat()
-            except Exception as exc:  # the budget stays as it was; the database is said elsewhere
+            except Exception as exc:  # the share stays as it was, for a while; the database is said elsewhere
                 log.warning("heartbeat failed (%s)", describe(exc))
+                if time.monotonic() - self.beaten > LIVE.total_seconds() - BEAT:
+                    self.budget.share = 0  # the others are about to count it gone and take its share
             # Holding nothing yet (others held it all when it came): ask again soon, they give back at theirs.
             await asyncio.sleep(BEAT if self.budget.share > 0 else BEAT / 4)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -198,3 +198,34 @@ async def test_send_due_shares_the_budget_with_a_running_instance(
     assert any(live == 2 and nudges > 0 for live, nudges, _ in seen)  # it took part, asking for nudges
     assert max(held for _, _, held in seen) <= 30
     assert seen[-1][0] == 1 and share.per_second == 30  # and left: the running instance has it all again
+
+
+async def test_an_instance_that_cannot_beat_stops_sending_before_the_others_take_its_share(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database it cannot reach (the others can): past ``LIVE`` the others no longer count it and
+    split the whole budget, so by then it holds nothing; its next heartbeat that goes through gives it a share."""
+    monkeypatch.setattr(budget, "BEAT", 0.05)
+    monkeypatch.setattr(budget, "LIVE", timedelta(seconds=0.3))
+    mine = Budget()
+    heartbeat = Heartbeat(runtime.coach, mine)
+    await heartbeat.beat()
+    assert mine.per_second == 30
+
+    def unreachable() -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(runtime.coach, "transaction", unreachable)
+    task = asyncio.create_task(heartbeat.run())
+    try:
+        await asyncio.sleep(0.1)
+        assert mine.per_second == 30  # a heartbeat or two missed: nothing changes yet
+        await asyncio.sleep(0.4)
+        assert mine.per_second == 0
+        monkeypatch.undo()
+        monkeypatch.setattr(budget, "BEAT", 0.05)
+        await asyncio.sleep(0.3)
+        assert mine.per_second == 30
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
