@@ -400,8 +400,8 @@ _BUILDING = threading.Lock()
 
 
 def default_index() -> LookupIndex:
-    """The index of the packaged content, built once per process (it only reads the catalogue): at the
-    first lookup, or in a worker thread once the bot is receiving (a caller meanwhile waits for it)."""
+    """The index of the packaged content, built once per process (it only reads the catalogue), when
+    first asked for (``leadcoach run`` asks just after it starts receiving); safe from any thread."""
     with _BUILDING:
         return _default_index()
 
