@@ -1,22 +1,33 @@
 """One rate budget for every message to Telegram, replies and nudges, across all instances together.
 
 Telegram allows about 30 messages a second per bot. Each instance notes itself in ``instances`` every
-few seconds (a heartbeat); the live ones split the budget evenly. Within an instance, one sliding
-window counts every message sent in the last second: replies may use all of the instance's share,
-nudges leave a little room for replies (replies first)."""
+second (a heartbeat) with its recent demand: the reply and nudge messages it asked for a second over the
+last ``WINDOW`` seconds, plus those waiting now. The live instances split the budget by demand
+(``split``): a floor each, so a burst of replies anywhere starts at once, then replies by demand, then
+nudges by demand, then what nobody wants, evenly.
+
+Never more than the total together, even while demand moves: heartbeats take turns (a lock); each takes
+at most what the others hold no claim to, and writes down what it holds (what it sent in the last second
+included). One whose share shrinks uses less at once; the others take what it gave back at their next
+heartbeat. An instance that stops cleanly gives its share back at once; one that dies is no longer
+counted after ``LIVE``, and one whose heartbeats fail that long stops sending by then. Within an
+instance, one sliding window counts every message sent in the last second: replies may use all of the
+instance's share, nudges leave a little room for replies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from telegram.error import RetryAfter
@@ -29,9 +40,52 @@ from flows.store.models import Instance
 log = logging.getLogger(__name__)
 TOTAL = 30.0  # messages a second for the whole bot (Telegram: about 30; see Budget: never more)
 REPLY_ROOM = 2  # of an instance's share, kept for replies: nudges stand back before it is full
-BEAT = 2.0  # seconds between heartbeats
-LIVE = timedelta(seconds=7)  # an instance not heard from for this long no longer counts
+FLOOR = 3  # messages a second each live instance holds however idle it is, so its next burst starts at once
+BEAT = 1.0  # seconds between heartbeats
+WINDOW = 2.0  # seconds of demand a heartbeat reports
+LIVE = timedelta(seconds=5)  # an instance not heard from for this long no longer counts
+LOCK = 7_164_322_102  # PostgreSQL advisory lock: one heartbeat at a time, across instances
 MESSAGES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendDocument"}
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Messages an instance wanted a second lately: replies (and edits, photos, documents) and nudges."""
+
+    replies: float = 0.0
+    nudges: float = 0.0
+
+
+def _fill(pool: float, needs: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """Each its need from ``pool``, or in proportion to the needs when the pool is short; and what is left."""
+    wanted = sum(needs.values())
+    if wanted <= pool:
+        return dict(needs), pool - wanted
+    return {k: pool * need / wanted for k, need in needs.items()}, 0.0
+
+
+def _whole(total: int, shares: Mapping[str, float]) -> dict[str, int]:
+    """Whole messages a second that add up to no more than ``total``: each rounded down, then the units
+    left to the largest remainders (ties by id, so every instance computes the same)."""
+    whole = {k: max(0, math.floor(v)) for k, v in shares.items()}
+    left = max(0, total - sum(whole.values()))
+    for k in sorted(shares, key=lambda k: (whole[k] - shares[k], k))[:left]:
+        whole[k] += 1
+    return whole
+
+
+def split(total: int, demands: Mapping[str, Demand], floor: int = FLOOR) -> dict[str, int]:
+    """The budget of ``total`` messages a second split among the live instances by their ``demands``: a
+    floor each (less if there are too many instances for it), then replies by demand, then nudges by
+    demand, then the rest evenly. Whole numbers that never add up to more than ``total``."""
+    if not demands:
+        return {}
+    base = min(float(floor), total / len(demands))
+    pool = total - base * len(demands)
+    replies, pool = _fill(pool, {k: max(0.0, d.replies - base) for k, d in demands.items()})
+    nudges, pool = _fill(pool, {k: max(0.0, d.replies + d.nudges - base - replies[k]) for k, d in demands.items()})
+    even = pool / len(demands)
+    return _whole(total, {k: base + replies[k] + nudges[k] + even for k in demands})
 
 
 class Budget:
@@ -41,28 +95,62 @@ class Budget:
 
     def __init__(self, total: float = TOTAL) -> None:
         self.total = total
+        self.share = max(1, int(total))  # alone until a heartbeat says otherwise
         self.live = 1
         self.in_flight = 0
         self.done_at: deque[float] = deque()  # when each message of the last second was answered
         self.paused_until = 0.0
+        self.wanted: dict[bool, deque[float]] = {True: deque(), False: deque()}  # reply? -> when asked
+        self.waiting: dict[bool, int] = {True: 0, False: 0}
 
     @property
     def per_second(self) -> int:
-        return max(1, int(self.total / max(1, self.live)))
+        return self.share
+
+    def demand(self, now: float | None = None) -> Demand:
+        """What this instance wanted a second over the last ``WINDOW`` seconds, plus what waits now."""
+        now = time.monotonic() if now is None else now
+        rates = [len(self._asked(reply, now)) / WINDOW + self.waiting[reply] for reply in (True, False)]
+        return Demand(replies=rates[0], nudges=rates[1])
+
+    def _asked(self, reply: bool, now: float) -> deque[float]:
+        """When each message of this kind was asked for over the last ``WINDOW`` seconds."""
+        asked = self.wanted[reply]
+        while asked and asked[0] <= now - WINDOW:
+            asked.popleft()
+        return asked
+
+    def in_use(self) -> int:
+        """Messages counted against this instance's share now (sent in the last second, or on their way)."""
+        now = time.monotonic()
+        while self.done_at and self.done_at[0] <= now - 1.0:
+            self.done_at.popleft()
+        return self.in_flight + len(self.done_at)
 
     async def take(self, *, reply: bool = True) -> None:
-        """Wait for room for one message (a nudge leaves ``REPLY_ROOM`` of the share to replies);
-        call ``done()`` once Telegram has answered it."""
-        while True:
-            now = time.monotonic()
-            while self.done_at and self.done_at[0] <= now - 1.0:
-                self.done_at.popleft()
-            room = self.per_second - (0 if reply else min(REPLY_ROOM, self.per_second - 1))
-            wait = max(self.paused_until - now, 0.0)
-            if not wait and self.in_flight + len(self.done_at) < room:
-                self.in_flight += 1
-                return
-            await asyncio.sleep(wait or (self.done_at[0] + 1.0 - now if self.done_at else 0.005))
+        """Wait for room for one message (a nudge leaves ``REPLY_ROOM`` of the share to replies); call
+        ``done()`` once Telegram has answered it."""
+        now = time.monotonic()
+        self._asked(reply, now).append(now)
+        self.waiting[reply] += 1
+        try:
+            while (wait := self._wait(reply)) > 0:
+                await asyncio.sleep(wait)
+            self.in_flight += 1
+        finally:
+            self.waiting[reply] -= 1
+
+    def _wait(self, reply: bool) -> float:
+        """0 if a message may go now, else how long to wait before asking again."""
+        now = time.monotonic()
+        if self.paused_until > now:
+            return self.paused_until - now
+        room = self.share if reply else self.share - min(REPLY_ROOM, max(0, self.share - 1))
+        if room <= 0:
+            return 0.05  # nothing held yet: the next heartbeat brings a share
+        if self.in_use() < room:
+            return 0.0
+        return self.done_at[0] + 1.0 - now if self.done_at else 0.005
 
     def done(self) -> None:
         self.in_flight = max(0, self.in_flight - 1)
@@ -74,36 +162,62 @@ class Budget:
 
 
 class Heartbeat:
-    """Notes this instance in ``instances`` every ``BEAT`` seconds and counts the live ones."""
+    """Notes this instance in ``instances`` every ``BEAT`` seconds with its demand, and sets its share."""
 
     def __init__(self, engine: Engine, budget: Budget) -> None:
         self.engine, self.budget = engine, budget
         self.id = uuid.uuid4().hex
+        self.beaten = time.monotonic()  # when a heartbeat last went through
 
     async def beat(self) -> int:
+        """One heartbeat: this instance's demand written, its share of the budget taken (at most what the
+        others do not hold). The number of live instances."""
         now = datetime.now(UTC)
+        demand = self.budget.demand()
+        total = max(1, int(self.budget.total))
+        mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
         async with self.engine.transaction() as db:
             postgres = db.get_bind().dialect.name == "postgresql"
-            insert = (pg_insert if postgres else sqlite_insert)(Instance).values(id=self.id, seen_at=now)
-            await db.execute(insert.on_conflict_do_update(index_elements=["id"], set_={"seen_at": now}))
+            if postgres:  # one heartbeat at a time (SQLite: BEGIN IMMEDIATE already is)
+                await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK})
+            insert = (pg_insert if postgres else sqlite_insert)(Instance).values(id=self.id, share=0, **mine)
+            await db.execute(insert.on_conflict_do_update(index_elements=["id"], set_=mine))
             await db.execute(delete(Instance).where(Instance.seen_at < now - 10 * LIVE))
-            live = await db.scalar(select(func.count()).select_from(Instance).where(Instance.seen_at >= now - LIVE))
-        self.budget.live = max(1, int(live or 1))
+            rows = (
+                await db.execute(
+                    select(Instance.id, Instance.replies, Instance.nudges, Instance.share).where(
+                        Instance.seen_at >= now - LIVE
+                    )
+                )
+            ).all()
+            shares = split(total, {r.id: Demand(r.replies, r.nudges) for r in rows})
+            free = total - sum(r.share for r in rows if r.id != self.id)
+            share = max(0, min(shares.get(self.id, 0), free))
+            if share < self.budget.share:  # less: from now on, before the others can take it
+                self.budget.share = share
+            held = max(share, min(self.budget.in_use(), free))  # what it sent this second still counts
+            await db.execute(update(Instance).where(Instance.id == self.id).values(share=held))
+        self.budget.share, self.budget.live = share, max(1, len(rows))
+        self.beaten = time.monotonic()
         return self.budget.live
 
     async def run(self) -> None:
         while True:
             try:
                 await self.beat()
-            except Exception as exc:  # the budget stays as it was; the database is said elsewhere
+            except Exception as exc:  # the share stays as it was, for a while; the database is said elsewhere
                 log.warning("heartbeat failed (%s)", describe(exc))
-            await asyncio.sleep(BEAT)
+                if time.monotonic() - self.beaten > LIVE.total_seconds() - BEAT:
+                    self.budget.share = 0  # the others are about to count it gone and take its share
+            # Holding nothing yet (others held it all when it came): ask again soon, they give back at theirs.
+            await asyncio.sleep(BEAT if self.budget.share > 0 else BEAT / 4)
 
     async def leave(self) -> None:
-        """At a clean stop: the others take over this instance's share at once."""
+        """At a clean stop: the others take over this instance's share at their next heartbeat."""
+        self.budget.share = 0
         async with self.engine.transaction() as db:
             await db.execute(
-                update(Instance).where(Instance.id == self.id).values(seen_at=datetime(2000, 1, 1, tzinfo=UTC))
+                update(Instance).where(Instance.id == self.id).values(seen_at=datetime(2000, 1, 1, tzinfo=UTC), share=0)
             )
 
 

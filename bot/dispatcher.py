@@ -15,7 +15,7 @@ from sqlalchemy import select, text, update
 
 from bot.budget import Budget
 from bot.claim import PUT_BACK, Pass, claim, claim_query, due_query
-from bot.pacing import MARK, SET, Marker, Pacer, Recorder, Send
+from bot.pacing import MARK, SET, Marker, PacedSender, Pacer, Recorder, Send
 from flows.core.engine import Engine
 from flows.core.flow import Ctx
 from flows.core.push import Sender, SendResult, SendStatus
@@ -100,7 +100,8 @@ class Dispatcher:
                     await asyncio.wait([following])
             if following is None:
                 if not self._stopping.is_set():  # 360° reminders: rows of their own, sent after the nudges
-                    await remind_feedback(self.engine, self.sender, at or self.engine.clock(), self.channel)
+                    paced = PacedSender(self.sender, pacer)  # within the rate and the budget, like the nudges
+                    await remind_feedback(self.engine, paced, at or self.engine.clock(), self.channel)
                 return result
             sends, more = following.result()
 

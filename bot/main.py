@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from bot.terminal import Terminal
 if TYPE_CHECKING:
     from telegram import Bot
 
+    from bot.budget import Heartbeat
     from bot.dispatcher import Pass
 
 log = logging.getLogger("leadcoach")
@@ -132,20 +133,42 @@ async def connect_bot(settings: Settings) -> Bot:
 async def dispatch_once(
     runtime: Runtime, at: datetime | None = None, rate: float | None = None, bot: Bot | None = None
 ) -> Pass:
-    """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``)."""
+    """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``). It
+    takes part in the bot's rate budget like a running instance: a heartbeat with its demand while it
+    sends (so together with the running instances it stays within Telegram's limit), gone when it ends."""
+    from bot.botapi import BotApi
+    from bot.budget import Budget, Heartbeat
     from bot.dispatcher import Dispatcher
     from bot.telegram import TelegramSender
 
     settings = runtime.settings
     own = bot is None
     bot = bot or await connect_bot(settings)
-    sender = TelegramSender(bot)
+    budget = Budget(settings.telegram_rate)
+    heartbeat = Heartbeat(runtime.coach, budget)
+    api = BotApi(bot.base_url, budget)
+    sender = TelegramSender(bot, api)
     try:
-        return await Dispatcher(runtime.coach, sender, rate=rate or settings.nudge_rate).run_once(at)
+        await heartbeat.beat()
+        async with _beating(heartbeat):
+            dispatcher = Dispatcher(runtime.coach, sender, rate=rate or settings.nudge_rate, budget=budget)
+            return await dispatcher.run_once(at)
     finally:
-        await sender.close()
+        with contextlib.suppress(Exception):
+            await heartbeat.leave()
+        await api.close()
         if own:
             await bot.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def _beating(heartbeat: Heartbeat) -> AsyncIterator[None]:
+    task = asyncio.create_task(heartbeat.run(), name="heartbeat")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> int:

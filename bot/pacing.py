@@ -16,7 +16,8 @@ from sqlalchemy import Table, bindparam, tuple_, update
 
 from bot.budget import Budget
 from flows.core.engine import Engine
-from flows.core.replies import Identity
+from flows.core.push import Sender, SendResult
+from flows.core.replies import Identity, Reply
 from flows.store.models import NudgeDelivery
 
 log = logging.getLogger(__name__)
@@ -170,3 +171,19 @@ class Pacer:
         """The send ``admit`` let through has had Telegram's answer."""
         if self.budget is not None:
             self.budget.done()
+
+
+class PacedSender:
+    """A sender whose every push waits for its turn in ``pacer`` (its rate and the bot's budget): for
+    what a pass sends besides the nudges themselves (the 360° reminders)."""
+
+    def __init__(self, sender: Sender, pacer: Pacer) -> None:
+        self.sender, self.pacer = sender, pacer
+
+    async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
+        await self.pacer.wait()
+        await self.pacer.admit()
+        try:
+            return await self.sender.send(who, replies)
+        finally:
+            self.pacer.answered()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,12 +21,21 @@ from flows.core.replies import ClickEvent, CommandEvent, Event, TextEvent
 from frameworks.catalogue import default_catalogue
 from frameworks.lookup import default_index
 
+WARM_AFTER = 0.02  # seconds after the bot starts receiving: its first getUpdates has gone
+
 
 @dataclass
 class Runtime:
     settings: Settings
     db: AsyncEngine
     coach: Engine
+
+    def warm(self, after: float = WARM_AFTER) -> None:
+        """Build what the first update did not need (the lookup index, about 0.1 s of CPU) just after the
+        first getUpdates has gone, so the first lookup finds it made (one before then builds it itself).
+        On the event loop, not in a worker thread: on a busy machine a thread holding the interpreter
+        lock stalled the loop for longer than the build takes, and later, when updates come."""
+        asyncio.get_running_loop().call_later(after, lambda: self.coach.index)
 
     async def close(self) -> None:
         await self.coach.close()
@@ -59,7 +69,7 @@ async def open_runtime(settings: Settings) -> Runtime:
     coach = Engine(
         sessionmaker(db),
         catalogue,
-        default_index(),
+        default_index,  # built at the first lookup, or by warm() once the bot is receiving
         cipher,
         session_ttl=timedelta(days=settings.session_ttl_days),
         default_timezone=settings.default_timezone,

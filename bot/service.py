@@ -112,13 +112,14 @@ class Service:
         webhook = bool(s.webhook_url)
         runtime = app.bot_data["runtime"]
         shared = webhook and not s.is_sqlite  # several instances may receive
-        self.pump = pump = Pump(app, runtime, settle=SETTLE if webhook else 0.0, shared=shared)
-        await pump.recover()
-        # Replies and nudges of every instance share Telegram's budget (the live instances split it,
-        # known by their heartbeats); nudges leave room for replies.
+        # Replies and nudges of every instance share Telegram's budget (the live instances split it by
+        # demand, known by their heartbeats); nudges leave room for replies. Its share is known before
+        # anything is sent, recovered updates' replies included.
         self.heartbeat = Heartbeat(runtime.coach, self.budget)
         await self.heartbeat.beat()
         self._tasks.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
+        self.pump = pump = Pump(app, runtime, settle=SETTLE if webhook else 0.0, shared=shared)
+        await pump.recover()
         self.scheduler = Scheduler(runtime, TelegramSender(app.bot, self.api), budget=self.budget)
         await self.scheduler.start()
         self._tasks.append(asyncio.create_task(pump.rescan_forever(), name="inbox-rescan"))
@@ -132,6 +133,7 @@ class Service:
             )
         else:
             self._tasks.append(asyncio.create_task(pump.poll(timeout=poll_timeout), name="getUpdates"))
+        runtime.warm()  # what the first update did not need, now that it can arrive
 
     async def _initialize(self) -> None:
         try:

@@ -8,8 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+# SQLAlchemy is imported by the checks that open a database, not here: `leadcoach lookup` never needs it.
 
 
 class StartupError(Exception):
@@ -65,6 +65,9 @@ def private_file(path: Path) -> None:
 
 
 def check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     try:
         parsed = make_url(url)
         parsed.get_dialect()
@@ -74,6 +77,9 @@ def check_database_url(url: str) -> None:
 
 def database_error(url: str, exc: BaseException) -> StartupError:
     """An error while first talking to the database, said plainly."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     where = make_url(url).render_as_string(hide_password=True)
     reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = str(reason).strip().splitlines()[0] if str(reason).strip() else reason.__class__.__name__

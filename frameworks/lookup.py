@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -395,7 +396,16 @@ class LookupIndex:
         return score
 
 
-@cache
+_BUILDING = threading.Lock()
+
+
 def default_index() -> LookupIndex:
-    """The index of the packaged content, built once per process (it only reads the catalogue)."""
+    """The index of the packaged content, built once per process (it only reads the catalogue), when
+    first asked for (``leadcoach run`` asks just after it starts receiving); safe from any thread."""
+    with _BUILDING:
+        return _default_index()
+
+
+@cache
+def _default_index() -> LookupIndex:
     return LookupIndex(default_catalogue())

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import MIGRATIONS, create_engine, head_revision, migrate
+from bot.revisions import quick_head
 
 PROBE_UP = "    op.create_table('probe', sa.Column('id', sa.Integer(), primary_key=True))\n"
 PROBE_DOWN = "    op.drop_table('probe')\n"
@@ -78,8 +79,36 @@ async def test_a_new_migration_is_applied_to_an_existing_database(
         await migrate(engine, scripts=scripts)  # the next start, with the new migration shipped
         assert await version(engine) == new
         assert "probe" in await tables(engine)
-        assert head_revision(scripts) == new
+        assert head_revision(scripts) == new and quick_head(scripts) == new == alembic_head(scripts)
         await migrate(engine, scripts=scripts)  # and the one after finds nothing to do
         assert await version(engine) == new
     finally:
         await engine.dispose()
+
+
+def alembic_head(scripts: Path) -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(scripts))
+    (head,) = ScriptDirectory.from_config(cfg).get_heads()
+    return str(head)
+
+
+def test_the_quick_head_is_alembics_and_steps_aside_when_unsure(tmp_path: Path) -> None:
+    """A start reads the head without Alembic (bot/revisions.py); where that reader is not sure (a
+    revision that is not a plain literal, two heads), Alembic reads it, as before."""
+    assert quick_head(MIGRATIONS) == alembic_head(MIGRATIONS) == head_revision()
+    scripts = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    head = alembic_head(scripts)
+    merge = scripts / "versions" / "9999_merge.py"
+    merge.write_text(f"revision = 'zz' + '9'\ndown_revision = ({head!r},)\n", encoding="utf-8")
+    assert quick_head(scripts) is None and head_revision(scripts) == "zz9" == alembic_head(scripts)
+    merge.write_text(f"revision: str = 'zz9'\ndown_revision = ('0001', {head!r})\n", encoding="utf-8")
+    assert quick_head(scripts) == "zz9" == alembic_head(scripts)
+    merge.write_text("revision = 'zz9'\ndown_revision = '0001'\n", encoding="utf-8")  # a second head
+    assert quick_head(scripts) is None
+    with pytest.raises(RuntimeError, match="one head"):
+        head_revision(scripts)

@@ -50,7 +50,7 @@ class Engine:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         catalogue: Catalogue,
-        index: LookupIndex,
+        index: LookupIndex | Callable[[], LookupIndex],
         cipher: Cipher,
         *,
         session_ttl: timedelta = timedelta(days=14),
@@ -64,7 +64,7 @@ class Engine:
         self.store = SessionStore(self)
         self.signer = ButtonSigner(cipher)
         self.catalogue = catalogue
-        self.index = index
+        self._index = index  # or what builds it, at the first lookup (a start does without it)
         self.cipher = cipher
         self.session_ttl = session_ttl
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -76,6 +76,12 @@ class Engine:
         self.commands: dict[str, Command] = {}
         self.global_clicks: dict[str, Command] = {}
         self.idle_text: Handler | None = None
+
+    @property
+    def index(self) -> LookupIndex:
+        if not isinstance(self._index, LookupIndex):
+            self._index = self._index()
+        return self._index
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:

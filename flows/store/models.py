@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -203,6 +204,9 @@ class Instance(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    replies: Mapped[float] = mapped_column(Float, server_default="0")  # reply messages it wanted a second, lately
+    nudges: Mapped[float] = mapped_column(Float, server_default="0")  # nudges it wanted a second, lately
+    share: Mapped[int] = mapped_column(Integer, server_default="0")  # messages a second it holds (bot/budget.py)
 
 
 class CpdActivity(Base):
