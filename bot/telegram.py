@@ -324,9 +324,11 @@ async def on_callback(update: Update, context: Context) -> None:
         await query.answer()
         return
     # The button's spinner is stopped while the reply goes out, not before it: one round trip less a tap.
-    answered, _ = await asyncio.gather(
+    answered, shown = await asyncio.gather(
         _answer(update, context, outcome.notice or None), _show(update, context, outcome), return_exceptions=True
     )
+    if isinstance(shown, BaseException):
+        raise shown  # as for a typed answer: the error handler tells the user, or the inbox tries again
     if isinstance(answered, BaseException):
         if not isinstance(answered, TelegramError):
             raise answered

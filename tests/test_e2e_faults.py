@@ -21,6 +21,7 @@ from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.telegram import TelegramSender
 from bot.terminal import Terminal
+from flows.core import texts
 from flows.core.crypto import Cipher
 from flows.core.flow import Ctx
 from flows.core.push import SendStatus
@@ -303,3 +304,22 @@ async def test_the_terminal_prints_a_pushed_message(tmp_path: Path) -> None:
         assert "1/3" in out.getvalue()
     finally:
         await runtime.close()
+
+
+async def test_a_fault_while_showing_a_taps_replies_reaches_the_error_handler(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer to a tap and its replies go out together; a fault in the replies' path (here: noting them
+    undelivered) is not lost with them: the user is told, as after a typed answer."""
+    await onboard(bot)
+    await bot.say(ALICE, "/reflect")
+    assert bot.service is not None and bot.service.pump is not None
+
+    async def broken(who: Identity) -> None:
+        raise RuntimeError("noting the replies undelivered failed")
+
+    monkeypatch.setattr(bot.service.pump.runtime.coach, "mark_undelivered", broken)
+    bot.fake.fail_next["sendMessage"] = 3  # the tap's replies never arrive; noting that fails
+    await bot.tap(ALICE, "Suggested", replies=0)
+    await bot.fake.settle(1.0)
+    assert bot.fake.shown(ALICE)[-1].text == texts.SOMETHING_WRONG
