@@ -30,8 +30,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/inline.py
-	$(BIN)/python bench/updates.py
-	$(BIN)/python bench/over_http.py
+	$(BIN)/python bench/updates.py --postgres
 	$(BIN)/python bench/nudges.py
 	$(BIN)/python bench/chart.py
 	$(BIN)/python bench/pack.py
