@@ -420,9 +420,9 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
                 group = [Target(f"bare PTB bot, {mode}", bare_argv, base, bare_steps, webhook)]
                 stores: list[tuple[str, str | None]] = [("SQLite", None)]
                 if postgres:
-                    url, name = await scratch_postgres()
+                    pg_url, name = await scratch_postgres()
                     databases.append(name)
-                    stores.append(("PostgreSQL", url))
+                    stores.append(("PostgreSQL", pg_url))
                 for store, url in stores:
                     env = {
                         **base,
