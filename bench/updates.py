@@ -305,6 +305,7 @@ class Target:
     # update ids one after another across the target's starts, as Telegram numbers them (an id seen before
     # is a repeat the bot drops; a gap makes a webhook update wait for the one before it)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    runs: int = 0  # each run's managers are new users (ids 20,000 + 10,000 a run on)
 
 
 async def start(target: Target, fake: Fake) -> tuple[asyncio.subprocess.Process, float, Deliver, aiohttp.ClientSession]:
@@ -363,9 +364,10 @@ async def measure(target: Target, users: int) -> Run:
     await fake.start()
     proc, took, deliver, http = await start(target, fake)
     try:
+        first, target.runs = 20_000 + 10_000 * target.runs, target.runs + 1
         cpu, harness, wall = cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
         counts = await asyncio.gather(
-            *(manager(fake, 20_000 + u, target.script, target.learnt, deliver) for u in range(users))
+            *(manager(fake, first + u, target.script, target.learnt, deliver) for u in range(users))
         )
         seconds, cpu = time.perf_counter() - wall, cpu_seconds(proc.pid) - cpu
         harness = time.process_time() - harness
