@@ -462,7 +462,7 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
     for name, runs in results.items():
         rs = [r for r, _ in runs]
         print(
-            f"{name:<32}{spread([r.rate for r in rs], 0):>14}{spread([r.per_update for r in rs], 2):>17}"
+            f"{name:<32}{spread([r.rate for r in rs], 0):>14}{spread([r.per_update for r in rs], 2):>18}"
             f"{spread([q for _, q in runs], 2) if not name.startswith('bare') else '-':>17}"
             f"{spread([r.start for r in rs], 2):>17}{spread([r.rss_mb for r in rs], 0):>14}"
             f"{statistics.median(r.harness_cpu / r.updates * 1000 for r in rs):>12.2f}"
