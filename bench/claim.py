@@ -120,7 +120,7 @@ async def one(url: str | None, count: int, whole: bool) -> None:
                     f"    whole pass: {len(seen)} statements ({kinds(seen)}), {took * 1000:.0f} ms; "
                     f"{result.sent} sent, skipped {dict(result.skipped) or 'none'}"
                 )
-                for statement, n in Counter(" ".join(s.split())[:100] for s in seen).most_common(5):
+                for statement, n in Counter(" ".join(s.split())[:100] for s in seen).most_common(8):
                     print(f"      {n:>5} x {statement}")
             else:
                 sends, _ = await dispatcher._claim(NOW, virtual=False, result=Pass())
