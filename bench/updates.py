@@ -13,9 +13,10 @@ document); /history; a lookup with a typo. The bare bot gets the same sequence o
 presses (one reply a text; an answer and an edit a press).
 
 A step is done when the chat has received what that step sends: how many messages and edits, and
-what the last one is (its method and text, or a button it shows), learnt once per process from one
-manager before the measured run (nothing else happening then, each step's replies followed by a
-0.6 s of silence to be sure) and checked on every step of the measured run. The script also names
+what the last one is (its method and the start of its text), learnt once per script from one manager
+on the first process started with it, before any measured run (nothing else happening then: a step's
+replies are over when what it expects has come and 0.6 s has passed without another), and checked on
+every step of every measured run. The script also names
 what it expects from some steps (a button, a text, a photo): the learnt replies must agree.
 
 Reported per process: updates/s; CPU per update (the bot process's own, from /proc/<pid>/stat, all its
