@@ -179,6 +179,37 @@ def busiest(times: list[float]) -> int:
     return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
 
 
+def report(fake: Fake, spawned: float, began: float, ended: float, replies: int) -> None:
+    """What the fake accepted and refused, from the first instance's start (``spawned``) and from the
+    users' (``began``) to their end."""
+    everything = sorted(t for t, _ in fake.accepted)  # from the first instance's start
+    times = [t for t in everything if began <= t <= ended]
+    steady = [t for t in times if t >= began + 5.0]
+    nudged = sum(1 for _, chat in fake.accepted if NUDGED <= chat < CHATTING)
+    too_many = sum(1 for r in fake.rejected if r[1] == 429)
+    other: dict[str, int] = {}
+    for method, code, _ in fake.rejected:
+        if code != 429:
+            other[f"{method} {code}"] = other.get(f"{method} {code}", 0) + 1
+    print(f"  messages/s after the first 5 s: {len(steady) / max(ended - began - 5.0, 1e-9):.1f}")
+    print(f"  messages/s over the whole run:  {len(times) / (ended - began):.1f}")
+    print(f"  busiest one-second window:      {busiest(everything)} (from the start); {busiest(steady)} after 5 s")
+    print(
+        f"  (the instances started {began - spawned:.2f} s before the users; messages then: "
+        f"{len([t for t in everything if t < began])})"
+    )
+    print(f"  429s:                           {too_many}")
+    for when, chat, kind in fake.refused:
+        who = "a nudged user" if NUDGED <= chat < CHATTING else "a chatting user"
+        sent = sorted(t - when for t, c in fake.accepted if c == chat and abs(t - when) < 2.0)
+        print(f"    at {when - began:6.2f} s from the users' start, over the {kind} limit, to {who}", end="")
+        print(f"; its sends within 2 s: {sent}")
+    print(f"  sent: {len(fake.accepted)} messages ({nudged} nudges, {len(fake.accepted) - nudged} replies)")
+    print(f"  replies received by the chatting users: {replies}; other errors: {other or 'none'}")
+    print(f"  webhook answers other than 200 (delivered again): {REFUSED or 'none'}")
+    print("targets: >= 27 and never more than 30 messages/s in total, 0 429s")
+
+
 async def main(users: int, nudges: int, seconds: float) -> None:
     url, name = await scratch()
     key = Cipher.generate_key()
@@ -236,34 +267,8 @@ async def main(users: int, nudges: int, seconds: float) -> None:
             await proc.wait()
         await fake.stop()
         await drop(name)
-    everything = sorted(t for t, _ in fake.accepted)  # from the first instance's start
-    times = [t for t in everything if began <= t <= ended]
-    steady = [t for t in times if t >= began + 5.0]
-    nudged = sum(1 for _, chat in fake.accepted if NUDGED <= chat < CHATTING)
-    too_many = sum(1 for r in fake.rejected if r[1] == 429)
-    other: dict[str, int] = {}
-    for method, code, _ in fake.rejected:
-        if code != 429:
-            other[f"{method} {code}"] = other.get(f"{method} {code}", 0) + 1
     print(f"two instances, PostgreSQL, production limits; {users} users chatting, {nudges} nudges due; {seconds:.0f} s")
-    print(f"  messages/s after the first 5 s: {len(steady) / max(ended - began - 5.0, 1e-9):.1f}")
-    print(f"  messages/s over the whole run:  {len(times) / (ended - began):.1f}")
-    print(f"  busiest one-second window:      {busiest(everything)} (from the start); {busiest(steady)} after 5 s")
-    print(
-        f"  (the instances started {began - spawned:.2f} s before the users; messages then: "
-        f"{len([t for t in everything if t < began])})"
-    )
-    print(f"  429s:                           {too_many}")
-    for when, chat, kind in fake.refused:
-        who = "a nudged user" if NUDGED <= chat < CHATTING else "a chatting user"
-        sent = sorted(t - when for t, c in fake.accepted if c == chat and abs(t - when) < 2.0)
-        print(
-            f"    at {when - began:6.2f} s from the users' start, over the {kind} limit, to {who}; its sends within 2 s: {sent}"
-        )
-    print(f"  sent: {len(fake.accepted)} messages ({nudged} nudges, {len(fake.accepted) - nudged} replies)")
-    print(f"  replies received by the chatting users: {sum(replies)}; other errors: {other or 'none'}")
-    print(f"  webhook answers other than 200 (delivered again): {REFUSED or 'none'}")
-    print("targets: >= 27 and never more than 30 messages/s in total, 0 429s")
+    report(fake, spawned, began, ended, sum(replies))
 
 
 if __name__ == "__main__":
