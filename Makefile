@@ -30,8 +30,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/inline.py
-	$(BIN)/python bench/updates.py
-	$(BIN)/python bench/over_http.py
+	$(BIN)/python bench/updates.py --postgres
+	$(BIN)/python bench/instances.py
+	$(BIN)/python bench/purge.py
+	$(BIN)/python bench/claim.py
 	$(BIN)/python bench/nudges.py
 	$(BIN)/python bench/chart.py
 	$(BIN)/python bench/pack.py

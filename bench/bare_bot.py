@@ -1,6 +1,6 @@
-"""The reference for bench/over_http.py: a bare python-telegram-bot bot (long polling, the defaults)
-that answers every text with one message and every button press with an answer and an edit: what any
-PTB bot costs per update over the same HTTP, with no storage and no coaching.
+"""The reference for bench/updates.py: a bare python-telegram-bot bot (long polling or webhook, PTB's
+defaults) that answers every text with one message showing one button, and every button press with an
+answer and an edit: what any PTB bot costs per update over the same HTTP, with no storage and no coaching.
 
     LEADCOACH_TELEGRAM_TOKEN=... LEADCOACH_TELEGRAM_API_URL=... python bench/bare_bot.py"""
 
@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import os
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+NEXT = InlineKeyboardMarkup([[InlineKeyboardButton("Next", callback_data="next")]])
 
 
 async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_message is not None
-    await update.effective_message.reply_text(f"You said: {update.effective_message.text}")
+    await update.effective_message.reply_text(f"You said: {update.effective_message.text}", reply_markup=NEXT)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await query.edit_message_text(f"You pressed {query.data}")
+    await query.edit_message_text(f"You pressed {query.data} ({update.update_id})", reply_markup=NEXT)
 
 
 def main() -> None:

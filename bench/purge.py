@@ -1,65 +1,116 @@
-"""How long ``leadcoach purge`` takes on a large backlog of old rows (PostgreSQL, 127.0.0.1).
+"""How long ``leadcoach purge`` takes on a large backlog of old rows, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/purge.py --rows 1000000
+    .venv/bin/python bench/purge.py [--rows 1000000] [--batch 20000] [--only sqlite|postgres]
 
-Fills ``inbox`` with old rows (server-side, generate_series) in a scratch database ``bench_purge``,
-then times the purge (ranges of the indexed ``received_at``)."""
+Fills ``inbox`` with ``--rows`` old rows (30 days old, done; written by the database itself: a recursive
+CTE on SQLite, generate_series on PostgreSQL) in a new SQLite file and in a scratch PostgreSQL database
+of its own (dropped after), then times the purge (``flows.core.retention.purge``: ranges of the indexed
+``received_at``). Target (issue 14): 1,000,000 old rows in < 5 s."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from sqlalchemy import make_url, text
+from sqlalchemy import delete, func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from flows.core.crypto import Cipher
-from flows.core.retention import purge
+from flows.core.retention import INBOX_DAYS, purge
+from flows.store.models import InboxUpdate
 
-SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+FILL = {
+    "postgresql": (
+        "INSERT INTO inbox (channel, update_id, user_key, payload_enc, received_at, done_at) "
+        "SELECT 'telegram', g, (g % 5000)::text, '\\x00'::bytea, "
+        "now() - interval '30 days' + (g % 86400) * interval '1 second', now() "
+        "FROM generate_series(1, :n) g"
+    ),
+    "sqlite": (
+        "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < :n) "
+        "INSERT INTO inbox (channel, update_id, user_key, payload_enc, received_at, done_at) "
+        "SELECT 'telegram', i, CAST(i % 5000 AS TEXT), x'00', "
+        "strftime('%Y-%m-%d %H:%M:%S', 'now', '-30 days', '+' || (i % 86400) || ' seconds') || '.000000', "
+        "strftime('%Y-%m-%d %H:%M:%S', 'now') || '.000000' FROM g"
+    ),
+}
 
 
-async def scratch(name: str) -> str:
+async def scratch() -> tuple[str, str]:
+    name = f"bench14_purge_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(SERVER).set(database=name).render_as_string(hide_password=False), name
+
+
+async def drop(name: str) -> None:
     admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
-    return make_url(SERVER).set(database=name).render_as_string(hide_password=False)
 
 
-async def main(rows: int, batch: int) -> None:
-    url = await scratch("bench_purge")
+async def one(url: str | None, rows: int, batch: int, baseline: bool = False) -> tuple[int, float, int]:
+    """(rows purged, seconds, rows left) on a new database at ``url`` (None: a new SQLite file); with
+    ``baseline``, one DELETE statement instead of the purge (the floor for the database and its indexes)."""
     with TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=url, data_dir=Path(tmp), encryption_key=Cipher.generate_key())
         runtime = await open_runtime(settings)
-        async with runtime.db.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO inbox (channel, update_id, user_key, payload_enc, received_at, done_at) "
-                    "SELECT 'telegram', g, (g % 5000)::text, '\\x00'::bytea, "
-                    "now() - interval '30 days' + (g % 86400) * interval '1 second', now() "
-                    "FROM generate_series(1, :n) g"
-                ),
-                {"n": rows},
+        try:
+            async with runtime.db.begin() as conn:
+                await conn.execute(text(FILL[conn.dialect.name]), {"n": rows})
+                await conn.execute(text("ANALYZE inbox" if conn.dialect.name == "postgresql" else "ANALYZE"))
+            start = time.perf_counter()
+            if baseline:
+                async with runtime.db.begin() as conn:
+                    cutoff = datetime.now(UTC) - timedelta(days=INBOX_DAYS)
+                    purged = (await conn.execute(delete(InboxUpdate).where(InboxUpdate.received_at < cutoff))).rowcount
+            else:
+                purged = (await purge(runtime.coach, datetime.now(UTC), batch=batch)).updates
+            took = time.perf_counter() - start
+            async with runtime.db.connect() as conn:
+                left = int((await conn.execute(select(func.count()).select_from(InboxUpdate))).scalar_one())
+        finally:
+            await runtime.close()
+    return purged, took, left
+
+
+async def main(rows: int, batch: int, only: str | None) -> None:
+    print(f"purge of {rows:,} old inbox rows (batch {batch:,}); target < 5 s")
+    for store in ("SQLite", "PostgreSQL"):
+        if only not in (None, store.lower().replace("postgresql", "postgres")):
+            continue
+        for baseline in (False, True):
+            url, name = (await scratch()) if store == "PostgreSQL" else (None, "")
+            try:
+                done, took, left = await one(url, rows, batch, baseline)
+            finally:
+                if name:
+                    await drop(name)
+            how = "one DELETE (baseline)" if baseline else "leadcoach purge"
+            print(
+                f"  {store + ',':<12}{how:<22} {done:,} rows in {took:.2f} s ({done / took:,.0f} rows/s), {left} left"
             )
-            await conn.execute(text("ANALYZE inbox"))
-        start = time.perf_counter()
-        done = await purge(runtime.coach, datetime.now(UTC), batch=batch)
-        took = time.perf_counter() - start
-        await runtime.close()
-    print(f"purge of {done.updates:,} old inbox rows: {took:.2f} s ({done.updates / took:,.0f} rows/s)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
     args = parser.parse_args()
-    asyncio.run(main(args.rows, args.batch))
+    asyncio.run(main(args.rows, args.batch, args.only))

@@ -2,7 +2,8 @@
 
 It behaves like Telegram where it matters: long-polling getUpdates with offsets, 400 for text
 over 4096 characters, callback data over 64 bytes and bad HTML entities, 429 with retry_after
-above a configurable rate, and 403 for a user who blocked the bot.
+above a configurable rate (per bot, and per chat if asked; edits counted too if asked), and 403 for a
+user who blocked the bot.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ class Sent:
 class FakeTelegram:
     token: str = "123456:TEST-TOKEN"
     rate_limit_per_second: float | None = None  # total sends per second before 429
+    chat_limit_per_second: float | None = None  # sends to one chat per second before 429 (Telegram: about 1)
+    limit_edits: bool = False  # edits count against both limits too (as Telegram counts them)
+    accepted: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic(), chat) of each counted send
     blocked: set[int] = field(default_factory=set)
     updates: list[dict[str, Any]] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
@@ -136,6 +140,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(100)
         self._new = asyncio.Condition()
         self._send_times: list[float] = []
+        self._chat_times: dict[int, list[float]] = {}
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._output = asyncio.Condition()
@@ -387,16 +392,24 @@ class FakeTelegram:
                 self._delivered.setdefault(u["inline_query"]["id"], now)
         return batch
 
-    def _check_rate(self) -> None:
+    def _check_rate(self, chat_id: int = 0) -> None:
         if time.monotonic() < self.throttled_until:
             raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
-        if self.rate_limit_per_second is None:
+        if self.rate_limit_per_second is None and self.chat_limit_per_second is None:
             return
         now = time.monotonic()
-        self._send_times = [t for t in self._send_times if now - t < 1.0]
-        if len(self._send_times) >= self.rate_limit_per_second:
-            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+        if self.rate_limit_per_second is not None:
+            self._send_times = [t for t in self._send_times if now - t < 1.0]
+            if len(self._send_times) >= self.rate_limit_per_second:
+                raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+        if self.chat_limit_per_second is not None:
+            recent = self._chat_times.setdefault(chat_id, [])
+            recent[:] = [t for t in recent if now - t < 1.0]
+            if len(recent) >= self.chat_limit_per_second:
+                raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+            recent.append(now)
         self._send_times.append(now)
+        self.accepted.append((now, chat_id))
 
     def _check_chat(self, chat_id: int) -> None:
         if chat_id in self.blocked:
@@ -440,7 +453,7 @@ class FakeTelegram:
     async def _api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(p["chat_id"])
         self._check_chat(chat_id)
-        self._check_rate()
+        self._check_rate(chat_id)
         text, mode = str(p.get("text", "")), p.get("parse_mode")
         self._check_text(text, mode)
         s = Sent("sendMessage", chat_id, next(self._message_ids), text, self._markup(p), parse_mode=mode)
@@ -453,7 +466,7 @@ class FakeTelegram:
     async def _send_file(self, p: dict[str, Any], method: str, field: str) -> Sent:
         chat_id = int(p["chat_id"])
         self._check_chat(chat_id)
-        self._check_rate()
+        self._check_rate(chat_id)
         content = p.get(field)
         s = Sent(
             method,
@@ -482,6 +495,8 @@ class FakeTelegram:
 
     async def _api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
         old = self._existing(p)
+        if self.limit_edits:
+            self._check_rate(old.chat_id)
         text, mode, markup = str(p.get("text", "")), p.get("parse_mode"), self._markup(p)
         self._check_text(text, mode)
         if text == old.text and markup == old.reply_markup:
@@ -492,6 +507,8 @@ class FakeTelegram:
 
     async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> dict[str, Any]:
         old = self._existing(p)
+        if self.limit_edits:
+            self._check_rate(old.chat_id)
         old.reply_markup = self._markup(p)
         self.edits.append(old.message_id)
         return self._result(old)
