@@ -125,6 +125,14 @@ def test_the_legend_names_the_lines_drawn(catalogue: Catalogue) -> None:
     assert not (pixels(alone)[corner][..., :3] < 200).any()
 
 
+def test_the_png_is_well_formed_with_its_resolution_and_series(catalogue: Catalogue) -> None:
+    png = radar_png(titles(catalogue, "mlf2025", "standard"), scores(9, 18), scores(9, 19))
+    Image.open(io.BytesIO(png)).verify()  # chunk lengths and CRCs
+    image = Image.open(io.BytesIO(png))
+    assert image.info["dpi"] == pytest.approx((100, 100), abs=0.01) and image.info["Series"] == "Last time; Now"
+    assert image.mode == "RGBA" and image.size == (640, 640) and 10_000 < len(png) < 500_000
+
+
 def test_the_cache_is_bounded(catalogue: Catalogue) -> None:
     labels = titles(catalogue, "lf2011", "element")
     for n in range(3, 3 + chart.CACHED_LAYOUTS + 3):
