@@ -1,6 +1,6 @@
 """How long ``leadcoach purge`` takes on a large backlog of old rows, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/purge.py [--rows 1000000] [--batch 20000] [--only sqlite|postgres]
+    .venv/bin/python bench/purge.py [--rows 1000000] [--batch 50000] [--only sqlite|postgres]
 
 Fills ``inbox`` with ``--rows`` old rows (30 days old, done; written by the database itself: a recursive
 CTE on SQLite, generate_series on PostgreSQL) in a new SQLite file and in a scratch PostgreSQL database
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from flows.core.crypto import Cipher
-from flows.core.retention import INBOX_DAYS, purge
+from flows.core.retention import BATCH, INBOX_DAYS, purge
 from flows.store.models import InboxUpdate
 
 SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -110,7 +110,7 @@ async def main(rows: int, batch: int, only: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=BATCH)  # the purge's own
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     args = parser.parse_args()
     asyncio.run(main(args.rows, args.batch, args.only))
