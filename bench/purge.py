@@ -1,6 +1,6 @@
 """How long ``leadcoach purge`` takes on a large backlog of old rows, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/purge.py [--rows 1000000] [--batch 20000] [--only sqlite|postgres]
+    .venv/bin/python bench/purge.py [--rows 1000000] [--batch 50000] [--only sqlite|postgres]
 
 Fills ``inbox`` with ``--rows`` old rows (30 days old, done; written by the database itself: a recursive
 CTE on SQLite, generate_series on PostgreSQL) in a new SQLite file and in a scratch PostgreSQL database
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from sqlalchemy import delete, func, make_url, select, text
+from sqlalchemy import delete, event, func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from flows.core.crypto import Cipher
-from flows.core.retention import INBOX_DAYS, purge
+from flows.core.retention import BATCH, INBOX_DAYS, purge
 from flows.store.models import InboxUpdate
 
 SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -64,9 +64,10 @@ async def drop(name: str) -> None:
     await admin.dispose()
 
 
-async def one(url: str | None, rows: int, batch: int, baseline: bool = False) -> tuple[int, float, int]:
-    """(rows purged, seconds, rows left) on a new database at ``url`` (None: a new SQLite file); with
-    ``baseline``, one DELETE statement instead of the purge (the floor for the database and its indexes)."""
+async def one(url: str | None, rows: int, batch: int, baseline: bool = False) -> tuple[int, float, int, float]:
+    """(rows purged, seconds, rows left, longest transaction in seconds) on a new database at ``url`` (None:
+    a new SQLite file); with ``baseline``, one DELETE statement instead of the purge (the floor for the
+    database and its indexes). The longest transaction is how long the bot beside it could wait."""
     with TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_url=url, data_dir=Path(tmp), encryption_key=Cipher.generate_key())
         runtime = await open_runtime(settings)
@@ -74,6 +75,12 @@ async def one(url: str | None, rows: int, batch: int, baseline: bool = False) ->
             async with runtime.db.begin() as conn:
                 await conn.execute(text(FILL[conn.dialect.name]), {"n": rows})
                 await conn.execute(text("ANALYZE inbox" if conn.dialect.name == "postgresql" else "ANALYZE"))
+            spans: list[float] = [0.0]
+            opened: dict[int, float] = {}
+            sync = runtime.db.sync_engine
+            event.listen(sync, "begin", lambda conn: opened.__setitem__(id(conn), time.perf_counter()))
+            for end in ("commit", "rollback"):
+                event.listen(sync, end, lambda conn: spans.append(time.perf_counter() - opened.pop(id(conn), 1e18)))
             start = time.perf_counter()
             if baseline:
                 async with runtime.db.begin() as conn:
@@ -86,7 +93,7 @@ async def one(url: str | None, rows: int, batch: int, baseline: bool = False) ->
                 left = int((await conn.execute(select(func.count()).select_from(InboxUpdate))).scalar_one())
         finally:
             await runtime.close()
-    return purged, took, left
+    return purged, took, left, max(s for s in spans if s >= 0)
 
 
 async def main(rows: int, batch: int, only: str | None) -> None:
@@ -97,20 +104,21 @@ async def main(rows: int, batch: int, only: str | None) -> None:
         for baseline in (False, True):
             url, name = (await scratch()) if store == "PostgreSQL" else (None, "")
             try:
-                done, took, left = await one(url, rows, batch, baseline)
+                done, took, left, longest = await one(url, rows, batch, baseline)
             finally:
                 if name:
                     await drop(name)
             how = "one DELETE (baseline)" if baseline else "leadcoach purge"
             print(
-                f"  {store + ',':<12}{how:<22} {done:,} rows in {took:.2f} s ({done / took:,.0f} rows/s), {left} left"
+                f"  {store + ',':<12}{how:<22} {done:,} rows in {took:.2f} s ({done / took:,.0f} rows/s), {left} left; "
+                f"longest transaction {longest:.2f} s"
             )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=BATCH)  # the purge's own
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     args = parser.parse_args()
     asyncio.run(main(args.rows, args.batch, args.only))

@@ -9,15 +9,22 @@ of the pack's PDF (kept only when the user asked) a year after it was made.
 In short transactions, so a large backlog never holds locks for long; old rows go by ranges of their
 indexed time, each range found by reading forward from where the last one ended, so the cost is linear
 in what is deleted (deleting "the next 1000 old rows" instead rescans what earlier batches left behind
-in the index, and grows with the square of the backlog)."""
+in the index, and grows with the square of the backlog). A deleted row leaves every index that holds it:
+the inbox's handled rows are in its key, ``received_at`` and ``ix_inbox_user`` only (the index of unhandled
+ones is partial). On SQLite a range is 50,000 rows (~0.1–0.2 s of the write lock, which the bot waits for)
+and the purge's connection gets a larger page cache while it runs: each commit writes every index page
+its range touched, and the user index's pages are touched in no order, so fewer, larger ranges write
+far less (bench/purge.py, bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -40,6 +47,8 @@ DELIVERY_DAYS = 400
 NEVER_ONBOARDED_DAYS = 30
 SHARE_KEEP_DAYS = 30  # after a share link ends
 PACK_COPY_DAYS = 365  # a kept copy of the appraisal pack PDF, after it was made (flows/talks/pack_copy.py)
+BATCH = 50_000
+PURGE_CACHE_KIB = 65_536  # SQLite's page cache while the purge runs (its default is 2,000 KiB)
 
 
 @dataclass
@@ -55,7 +64,29 @@ class Purged:
     pack_copies: int = 0  # kept copies of the appraisal pack PDF, a year after they were made
 
 
-async def purge(engine: Engine, now: datetime, *, batch: int = 20_000) -> Purged:
+async def purge(engine: Engine, now: datetime, *, batch: int = BATCH) -> Purged:
+    async with _roomy_cache(engine):
+        return await _purge(engine, now, batch)
+
+
+@contextlib.asynccontextmanager
+async def _roomy_cache(engine: Engine) -> AsyncIterator[None]:
+    """On SQLite, a larger page cache for the connection the purge writes on, while it runs (it is the one
+    connection kept for this process's transactions: its setting is put back after)."""
+    async with engine.transaction() as db:
+        sqlite = db.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            before = int((await db.execute(text("PRAGMA cache_size"))).scalar_one())
+            await db.execute(text(f"PRAGMA cache_size = -{PURGE_CACHE_KIB}"))
+    try:
+        yield
+    finally:
+        if sqlite:
+            async with engine.transaction() as db:
+                await db.execute(text(f"PRAGMA cache_size = {before}"))
+
+
+async def _purge(engine: Engine, now: datetime, batch: int) -> Purged:
     inbox = now - timedelta(days=INBOX_DAYS)
     done = Purged(
         updates=await _delete_before(engine, InboxUpdate.received_at, inbox, batch),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -131,10 +132,22 @@ class InboxUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(64))
     payload_enc: Mapped[bytes] = mapped_column(Encrypted)  # a message holds what the user typed
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the purge's ranges
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_inbox_user_pending", "user_key", "done_at", "update_id"),)
+    # Unhandled updates only (partial): a user's next one, recovery and the inbox depth read them, and
+    # handled rows, all the purge deletes, cost nothing here. Its WHERE is the queries' ``done_at IS NULL``
+    # as written, or the planner will not use it. ``ix_inbox_user``: a user's rows, for their erasure.
+    __table_args__ = (
+        Index(
+            "ix_inbox_pending",
+            "user_key",
+            "update_id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+        Index("ix_inbox_user", "user_key"),
+    )
 
 
 class Meta(Base):
