@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from sqlalchemy import event, insert, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratch import scratch_postgres  # bench/scratch.py (the script's folder is on the path)
 
 from bot.dispatcher import Dispatcher, Pass
 from bot.runtime import Runtime, open_runtime
@@ -37,7 +36,6 @@ from flows.core.crypto import Cipher
 from flows.store.models import CpdTarget, Nudge, User
 from tests.test_nudges import Outbox
 
-SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 7, 3, 12, 30, tzinfo=UTC)  # a Friday, 13:30 in London: no quiet hours
 
 
@@ -141,17 +139,9 @@ async def main(count: int, only: str | None) -> None:
             await one(None, count, whole)
     if only in (None, "postgres"):
         print("  PostgreSQL")
-        admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
         for whole in (False, True):
-            name = f"bench14_claim_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-            async with admin.connect() as conn:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                await one(make_url(SERVER).set(database=name).render_as_string(hide_password=False), count, whole)
-            finally:
-                async with admin.connect() as conn:
-                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+            async with scratch_postgres("claim") as url:
+                await one(url, count, whole)
 
 
 if __name__ == "__main__":

@@ -28,16 +28,16 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import insert, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratch import scratch_postgres  # bench/scratch.py (the script's folder is on the path)
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -46,7 +46,6 @@ from flows.store.models import Nudge, User
 from tests.fakebot import ApiError, FakeTelegram, Sent
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-webhook-secret-" + "y" * 20
 NUDGED = 500_000  # chat ids of the users with a nudge due; the chatting users are 700_000 + i
 CHATTING = 700_000
@@ -77,22 +76,6 @@ class Fake(FakeTelegram):
         waiter = self.waiters.pop(s.chat_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-
-async def scratch() -> tuple[str, str]:
-    name = f"bench14_instances_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return make_url(SERVER).set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop(name: str) -> None:
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 async def populate(url: str, key: str, data_dir: Path, count: int) -> None:
@@ -211,7 +194,11 @@ def report(fake: Fake, spawned: float, began: float, ended: float, replies: int)
 
 
 async def main(users: int, nudges: int, seconds: float) -> None:
-    url, name = await scratch()
+    async with scratch_postgres("instances") as url:
+        await run(url, users, nudges, seconds)
+
+
+async def run(url: str, users: int, nudges: int, seconds: float) -> None:
     key = Cipher.generate_key()
     procs: list[asyncio.subprocess.Process] = []
     fake = Fake(rate_limit_per_second=30, chat_limit_per_second=1, limit_edits=True)
@@ -266,7 +253,6 @@ async def main(users: int, nudges: int, seconds: float) -> None:
         for proc in procs:
             await proc.wait()
         await fake.stop()
-        await drop(name)
     print(f"two instances, PostgreSQL, production limits; {users} users chatting, {nudges} nudges due; {seconds:.0f} s")
     report(fake, spawned, began, ended, sum(replies))
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from sqlalchemy import delete, event, func, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import delete, event, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratch import scratch_postgres  # bench/scratch.py (the script's folder is on the path)
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -30,7 +29,6 @@ from flows.core.crypto import Cipher
 from flows.core.retention import BATCH, INBOX_DAYS, purge
 from flows.store.models import InboxUpdate
 
-SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 FILL = {
     "postgresql": (
         "INSERT INTO inbox (channel, update_id, user_key, payload_enc, received_at, done_at) "
@@ -46,22 +44,6 @@ FILL = {
         "strftime('%Y-%m-%d %H:%M:%S', 'now') || '.000000' FROM g"
     ),
 }
-
-
-async def scratch() -> tuple[str, str]:
-    name = f"bench14_purge_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return make_url(SERVER).set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop(name: str) -> None:
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 async def one(url: str | None, rows: int, batch: int, baseline: bool = False) -> tuple[int, float, int, float]:
@@ -102,12 +84,11 @@ async def main(rows: int, batch: int, only: str | None) -> None:
         if only not in (None, store.lower().replace("postgresql", "postgres")):
             continue
         for baseline in (False, True):
-            url, name = (await scratch()) if store == "PostgreSQL" else (None, "")
-            try:
-                done, took, left, longest = await one(url, rows, batch, baseline)
-            finally:
-                if name:
-                    await drop(name)
+            if store == "PostgreSQL":
+                async with scratch_postgres("purge") as url:
+                    done, took, left, longest = await one(url, rows, batch, baseline)
+            else:
+                done, took, left, longest = await one(None, rows, batch, baseline)
             how = "one DELETE (baseline)" if baseline else "leadcoach purge"
             print(
                 f"  {store + ',':<12}{how:<22} {done:,} rows in {took:.2f} s ({done / took:,.0f} rows/s), {left} left; "

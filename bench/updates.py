@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import re
@@ -39,7 +40,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +49,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scratch import scratch_postgres  # bench/scratch.py (the script's folder is on the path)
+
 from flows.core.crypto import Cipher
 from tests.fakebot import FakeTelegram, Sent
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 SECRET = "bench-webhook-secret-" + "x" * 20
-SERVER = os.environ.get("LEADCOACH_BENCH_POSTGRES_SERVER", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
 # (what the user does, its argument, what the step must end with or None). "say" types a message; "tap"
 # presses the button whose label is, or else starts with, the argument, on the newest message showing one.
@@ -378,29 +379,6 @@ async def measure(target: Target, users: int) -> Run:
     return Run(target.name, sum(counts), seconds, cpu, harness, took, memory)
 
 
-async def scratch_postgres() -> tuple[str, str]:
-    """A new, uniquely named database on the local server: (its URL, its name)."""
-    from sqlalchemy import make_url, text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    name = f"bench14_updates_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return make_url(SERVER).set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop_postgres(name: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    admin = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
-
-
 def spread(values: list[float], digits: int) -> str:
     """min / median / max, or the one value."""
     if len(values) == 1:
@@ -412,7 +390,7 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
     base = {k: v for k, v in os.environ.items() if not k.startswith("LEADCOACH_")}
     bare_argv = [sys.executable, str(ROOT / "bench" / "bare_bot.py")]
     coach_argv = [sys.executable, "-m", "bot.cli", "run"]
-    databases: list[str] = []
+    databases = contextlib.AsyncExitStack()
     bare_steps = bare_script(COACH)
     results: dict[str, list[tuple[Run, float]]] = {}
     try:
@@ -423,8 +401,7 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
                 group = [Target(f"bare PTB bot, {mode}", bare_argv, base, bare_steps, webhook)]
                 stores: list[tuple[str, str | None]] = [("SQLite", None)]
                 if postgres:
-                    pg_url, name = await scratch_postgres()
-                    databases.append(name)
+                    pg_url = await databases.enter_async_context(scratch_postgres("updates"))
                     stores.append(("PostgreSQL", pg_url))
                 for store, url in stores:
                     env = {
@@ -452,8 +429,7 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
                             flush=True,
                         )
     finally:
-        for name in databases:
-            await drop_postgres(name)
+        await databases.aclose()
     print()
     print(
         f"{users} simulated users at once, {len(COACH)} updates each; real HTTP on 127.0.0.1; CPU = the bot "
