@@ -4,14 +4,18 @@ user's row is locked; a repeated update is still recognised."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import create_engine
 from bot.runtime import Runtime
 from flows.core.replies import CommandEvent, Identity
+from flows.core.storage import INSERT_DONE
+from flows.store.models import InboxUpdate
 from tests.test_e2e import ALICE, Bot
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -61,3 +65,32 @@ async def test_an_event_claims_its_update_and_reads_the_conversation_in_one_stat
     assert first[0].startswith("SELECT users.") and first[0].endswith("FOR UPDATE")
     assert first[1].startswith("WITH claimed AS (UPDATE inbox") and "FROM sessions" not in first[1].split("claimed")[0]
     assert not any(s.startswith("SELECT sessions.") for s in statements), statements
+
+
+async def test_the_engines_statements_on_the_driver_share_the_orms_transaction_and_errors(runtime: Runtime) -> None:
+    """On asyncpg the engine's statements skip SQLAlchemy's cursor (flows/core/storage.Direct): they run in the
+    transaction the ORM's statements join, a rollback undoes both, and a refused row is SQLAlchemy's
+    IntegrityError with no values in it, as for any statement."""
+    now = datetime.now(UTC)
+    row = {"channel": "telegram", "update_id": 77, "user_key": "secret-key-9", "payload_enc": b"", "received_at": now}
+    row["done_at"] = now
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with runtime.coach.tx.begin() as tx:
+            assert tx._direct is not None
+            assert await tx.run(INSERT_DONE, row) == 1
+            seen = await tx.db().scalar(select(func.count()).select_from(InboxUpdate))
+            assert seen == 1  # the ORM's statement sees the driver's insert: one transaction
+            raise Undo
+    async with runtime.coach.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+    with pytest.raises(IntegrityError) as refused:
+        async with runtime.coach.tx.begin() as tx:
+            await tx.run(INSERT_DONE, row)
+            await tx.run(INSERT_DONE, row)
+    assert "secret-key-9" not in str(refused.value)
+    async with runtime.coach.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 0

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from flows.core.replies import Identity
-from flows.core.storage import InlineDriver, Tx, inline_driver
+from flows.core.storage import Direct, InlineDriver, Tx, direct, inline_driver
 
 
 class Transactions:
@@ -37,7 +37,7 @@ class Transactions:
         """A transaction: on PostgreSQL on a pooled connection; on SQLite one at a time in this process, on
         the connection kept for them, which begins them with BEGIN IMMEDIATE (see ``bot/db.py``)."""
         if self._write_lock is None:
-            async with self.database.connect() as conn, self._transact(conn) as tx:
+            async with self.database.connect() as conn, self._transact(conn, None, await direct(conn)) as tx:
                 yield tx
             return
         async with self._write_lock:
@@ -49,8 +49,10 @@ class Transactions:
                 yield tx
 
     @contextlib.asynccontextmanager
-    async def _transact(self, conn: AsyncConnection, driver: InlineDriver | None = None) -> AsyncIterator[Tx]:
-        tx = Tx(conn, self.sessionmaker, driver)
+    async def _transact(
+        self, conn: AsyncConnection, driver: InlineDriver | None = None, fast: Direct | None = None
+    ) -> AsyncIterator[Tx]:
+        tx = Tx(conn, self.sessionmaker, driver, fast)
         await tx.begin()
         try:
             yield tx
