@@ -4,6 +4,7 @@ user's row is locked; a repeated update is still recognised."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.db import create_engine
 from bot.runtime import Runtime
 from flows.core.replies import CommandEvent, Identity
 from flows.core.storage import INSERT_DONE
+from flows.core.transactions import EVENTS_AT_ONCE
 from flows.store.models import InboxUpdate
 from tests.test_e2e import ALICE, Bot
 
@@ -94,3 +96,32 @@ async def test_the_engines_statements_on_the_driver_share_the_orms_transaction_a
     assert "secret-key-9" not in str(refused.value)
     async with runtime.coach.sessionmaker() as db:
         assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+
+
+async def test_a_burst_of_users_takes_a_few_connections_not_one_each(runtime: Runtime) -> None:
+    """Each connection opened is a connect and every statement prepared again: twenty users at once are
+    handled on at most ``EVENTS_AT_ONCE`` connections (was one each)."""
+    out, most = 0, 0
+
+    def checkout(*args: Any) -> None:
+        nonlocal out, most
+        out += 1
+        most = max(most, out)
+
+    def checkin(*args: Any) -> None:
+        nonlocal out
+        out -= 1
+
+    pool = runtime.db.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        users = [Identity("telegram", str(900 + n), "Ann") for n in range(20)]
+        outcomes = await asyncio.gather(
+            *(runtime.coach.handle(u, CommandEvent("start"), update_id=None) for u in users)
+        )
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+    assert all(o.replies for o in outcomes)
+    assert most <= EVENTS_AT_ONCE
