@@ -125,3 +125,35 @@ async def test_a_burst_of_users_takes_a_few_connections_not_one_each(runtime: Ru
         event.remove(pool, "checkin", checkin)
     assert all(o.replies for o in outcomes)
     assert most <= EVENTS_AT_ONCE
+
+
+async def test_export_and_assess_read_each_row_once(runtime: Runtime) -> None:
+    """Statements an event, every one counted (PostgreSQL shows the engine's too): /assess reads the user's
+    assessments once (was three times: the open one of each framework, then the finished ones); /export
+    reads the pack's choices and its kept copy once each (was twice), and the CPD summary it shows again
+    after it (the user is in /cpd) is one statement (was two)."""
+    coach, who = runtime.coach, Identity("telegram", "4343", "Ann")
+    await coach.handle(who, CommandEvent("start"))
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async def count(name: str) -> list[str]:
+        statements.clear()
+        event.listen(runtime.db.sync_engine, "before_cursor_execute", seen)
+        try:
+            outcome = await coach.handle(who, CommandEvent(name))
+        finally:
+            event.remove(runtime.db.sync_engine, "before_cursor_execute", seen)
+        assert outcome.replies
+        return list(statements)
+
+    await coach.handle(who, CommandEvent("cpd"))
+    export = await count("export")
+    assert len(export) <= 15, export  # lock, conversation, 12 reads of the user's data, the CPD summary
+    assert sum("FROM pack_choices" in s for s in export) == 1
+    assert sum("FROM pack_copies" in s for s in export) == 1
+    assessed = await count("assess")
+    assert sum("FROM assessments" in s for s in assessed) == 1, assessed
+    assert len(assessed) <= 4, assessed  # lock, conversation, the assessments, the conversation saved

@@ -34,7 +34,7 @@ from flows.store.models import (
 from flows.talks import pack_copy
 from flows.talks.common import menu_buttons
 from flows.talks.feedback_results import export as feedback_export
-from flows.talks.pack import load_choices
+from flows.talks.pack import choices_of
 
 
 async def menu(ctx: Ctx, args: str) -> None:
@@ -162,10 +162,10 @@ async def export(ctx: Ctx, args: str) -> None:
             for t in targets
         ],
     }
-    doc.update(await feedback_export(ctx))
-    doc.update(await _pack_export(ctx))
-    content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     copy = await pack_copy.kept(ctx.db, u.id)
+    doc.update(await feedback_export(ctx))
+    doc.update(await _pack_export(ctx, copy))
+    content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
         "Here is everything I hold about you"
         + (", and the appraisal pack PDF you asked me to keep" if copy is not None else "")
@@ -180,11 +180,11 @@ async def export(ctx: Ctx, args: str) -> None:
         )
 
 
-async def _pack_export(ctx: Ctx) -> dict[str, object]:
+async def _pack_export(ctx: Ctx, copy: PackCopy | None) -> dict[str, object]:
     """Dated actions and how they went, the appraisal pack's choices and its share links (their tokens are
-    not kept, so not exported)."""
-    choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
+    not kept, so not exported), and what the kept copy of the pack is (``copy``, read once by the caller)."""
     made = await ctx.db.get(PackChoice, ctx.user.id)
+    choices = choices_of(ctx.cipher, made)
     actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()
     shares = (
         await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
@@ -193,7 +193,7 @@ async def _pack_export(ctx: Ctx) -> dict[str, object]:
         "appraisal_pack": {
             **choices.model_dump(mode="json"),
             "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
-            "kept_copy": pack_copy.export(await pack_copy.kept(ctx.db, ctx.user.id)),  # the PDF is sent beside
+            "kept_copy": pack_copy.export(copy),  # the PDF is sent beside
         },
         "actions": [
             {

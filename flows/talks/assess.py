@@ -107,6 +107,26 @@ async def finished(db: AsyncSession, user: User, framework: str | None = None) -
     return list((await db.execute(query)).scalars())
 
 
+async def _mine(
+    db: AsyncSession, user: User, framework: str, other: str
+) -> tuple[Assessment | None, Assessment | None, list[Assessment]]:
+    """The unfinished assessment of ``framework`` and of ``other`` (the newest of each, as ``_open``), and
+    the finished ones of ``framework`` (as ``finished``): one read of the user's assessments of the two."""
+    query = select(Assessment).where(Assessment.user_id == user.id, Assessment.framework.in_((framework, other)))
+    rows = list((await db.execute(query)).scalars())
+    open_ = {
+        f: max((a for a in rows if a.framework == f and a.finished_at is None), key=_id, default=None)
+        for f in (framework, other)
+    }
+    done = [a for a in rows if a.framework == framework and a.finished_at is not None]
+    done.sort(key=lambda a: (a.finished_at, a.id), reverse=True)
+    return open_[framework], open_[other], done
+
+
+def _id(row: Assessment) -> int:
+    return row.id
+
+
 async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
     """The user's unfinished assessment the state names (a finished one is never rated again)."""
     row = await ctx.db.get(Assessment, s.assessment)
@@ -135,9 +155,7 @@ async def load(ctx: Ctx, s: AssessState) -> None:
     one, and one under way of the other framework (GMTS for /assess, the user's own for /assess gmts)."""
     u = ctx.user
     framework = s.framework or u.framework
-    row = await _open(ctx.db, u, framework)
-    other = await _open(ctx.db, u, u.framework if s.framework == GMTS else GMTS)
-    past = await finished(ctx.db, u, framework)
+    row, other, past = await _mine(ctx.db, u, framework, u.framework if s.framework == GMTS else GMTS)
     s.assessment = s.position = 0
     s.total = len(items_for(ctx.catalogue, framework))
     if row is not None and row.position > 0:

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.flow import Ctx
@@ -107,23 +108,25 @@ class Progress:
 
 
 async def _minutes(db: AsyncSession, user: User, start: date, end: date) -> tuple[int, int]:
-    """(all minutes, participatory minutes) logged from ``start`` to ``end``, reflections included."""
+    """(all minutes, participatory minutes) logged from ``start`` to ``end``, reflections included. One
+    statement (sums of the log, and the reflections' as a subquery), through the session's connection:
+    nothing here is an ORM object."""
     zone = ZoneInfo(user.timezone)
-    logged = (
-        await db.execute(
-            select(CpdActivity.minutes, CpdActivity.participatory).where(
-                CpdActivity.user_id == user.id, CpdActivity.done_on >= start, CpdActivity.done_on <= end
-            )
-        )
-    ).all()
-    reflected = await db.scalar(
-        select(func.coalesce(func.sum(Reflection.minutes), 0)).where(
+    reflected = (
+        select(func.coalesce(func.sum(Reflection.minutes), 0))
+        .where(
             Reflection.user_id == user.id,
             Reflection.created_at >= at_local(start, time(0), zone),
             Reflection.created_at < at_local(end + timedelta(days=1), time(0), zone),
         )
+        .scalar_subquery()
     )
-    return sum(m for m, _ in logged) + int(reflected or 0), sum(m for m, p in logged if p)
+    participatory = case((CpdActivity.participatory, CpdActivity.minutes), else_=0)
+    query = select(
+        func.coalesce(func.sum(CpdActivity.minutes), 0), func.coalesce(func.sum(participatory), 0), reflected
+    ).where(CpdActivity.user_id == user.id, CpdActivity.done_on >= start, CpdActivity.done_on <= end)
+    logged, part, mins = tuple[Any, ...]((await (await db.connection()).execute(query)).one())
+    return int(logged) + int(mins or 0), int(part)
 
 
 async def progress(db: AsyncSession, cat: Catalogue, user: User, now: datetime, round_: Round | None) -> list[Progress]:
