@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bot import inbox_store
 from bot.db import create_engine
 from bot.runtime import Runtime
 from flows.core.replies import CommandEvent, Identity
 from flows.core.storage import INSERT_DONE
 from flows.core.transactions import EVENTS_AT_ONCE
-from flows.store.models import InboxUpdate
+from flows.store.models import DeadLetter, InboxUpdate
 from tests.test_e2e import ALICE, Bot
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -157,3 +158,23 @@ async def test_export_and_assess_read_each_row_once(runtime: Runtime) -> None:
     assessed = await count("assess")
     assert sum("FROM assessments" in s for s in assessed) == 1, assessed
     assert len(assessed) <= 4, assessed  # lock, conversation, the assessments, the conversation saved
+
+
+async def test_a_batch_the_database_refuses_in_part_is_stored_row_by_row_on_the_driver(runtime: Runtime) -> None:
+    """The inbox's batch insert runs on asyncpg in autocommit (bot/inbox_store.py): a row the database
+    refuses fails the batch as SQLAlchemy's IntegrityError (nothing stored), then each row is tried alone and the
+    refused one is kept aside (here a row with no user key: NOT NULL)."""
+    now = datetime.now(UTC)
+
+    def row(update_id: int, key: str | None) -> dict[str, Any]:
+        return {"channel": "telegram", "update_id": update_id, "user_key": key, "payload_enc": b"x", "received_at": now}
+
+    good, bad = row(1, "42"), row(2, None)
+    batch = inbox_store.Batch(good=[(cast(Any, "u1"), good), (cast(Any, "u2"), bad)])
+    stored = await inbox_store.store(runtime.coach, batch)
+    assert [r["update_id"] for _, r in stored] == [1]
+    assert await inbox_store.earliest(runtime.coach, "42") == (1, now)
+    async with runtime.coach.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 1
+        aside = (await db.execute(select(DeadLetter.update_id, DeadLetter.reason))).all()
+    assert [a[0] for a in aside] == ["2"] and "IntegrityError" in aside[0][1]

@@ -73,7 +73,9 @@ _Processor = Callable[[Any], Any] | None
 class Prepared:
     """One of the engine's statements. ``columns``: for an INSERT or UPDATE, the columns it sets."""
 
-    def __init__(self, statement: Select[Any] | Insert | Update | Delete, columns: Sequence[str] = ()) -> None:
+    def __init__(
+        self, statement: Select[*tuple[Any, ...]] | Insert | Update | Delete, columns: Sequence[str] = ()
+    ) -> None:
         self.statement = statement
         self.columns = list(columns)
         self._sql: dict[str, tuple[str, list[tuple[str, _Processor]], list[_Processor]]] = {}
@@ -151,12 +153,33 @@ class Direct:
     same transaction join it), committed or rolled back by SQLAlchemy. Errors go through SQLAlchemy's
     handling (``_failed``)."""
 
-    __slots__ = ("_adapter", "_conn", "_driver")
+    __slots__ = ("_adapter", "_autocommit", "_conn", "_driver")
 
-    def __init__(self, conn: AsyncConnection, adapter: Any, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, adapter: Any, driver: Any, autocommit: bool = False) -> None:
         self._conn = conn
         self._adapter = adapter  # SQLAlchemy's AsyncAdapt_asyncpg_connection
         self._driver = driver  # the asyncpg connection
+        self._autocommit = autocommit  # each statement its own transaction (no BEGIN)
+
+    async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
+        """The first row of a query compiled once (``Prepared``), with SQLAlchemy's result conversions."""
+        sql, binds, results = statement.compiled(self._conn.dialect)
+        row = await self.fetchrow(sql, _bound(binds, params))
+        if row is None:
+            return None
+        return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
+
+    async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        """An INSERT for each of ``rows``, in one round trip; in autocommit, atomic (asyncpg's
+        ``executemany`` runs them in one implicit transaction)."""
+        sql, binds, _ = statement.compiled(self._conn.dialect)
+        values = [_bound(binds, row) for row in rows]
+        self._seen(sql, values[0] if values else [])
+        try:
+            await self._begun()
+            await self._driver.executemany(sql, values)
+        except Exception as exc:
+            raise await self._failed(exc, sql, values[0] if values else []) from exc
 
     async def fetchrow(self, sql: str, values: list[Any]) -> Sequence[Any] | None:
         self._seen(sql, values)
@@ -178,7 +201,9 @@ class Direct:
         return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
     async def _begun(self) -> None:
-        if self._adapter._transaction is None:  # as the adapter does before its own first statement
+        if (
+            not self._autocommit and self._adapter._transaction is None
+        ):  # as the adapter does before its own first statement
             await self._adapter._start_transaction()
 
     def _seen(self, sql: str, values: list[Any]) -> None:
@@ -318,12 +343,13 @@ def inline_driver(driver: Any) -> InlineDriver | None:
     return driver if isinstance(driver, InlineDriver) else None
 
 
-async def direct(conn: AsyncConnection) -> Direct | None:
-    """The engine's statements straight on the driver, for PostgreSQL through asyncpg (else None)."""
+async def direct(conn: AsyncConnection, *, autocommit: bool = False) -> Direct | None:
+    """Statements straight on the driver, for PostgreSQL through asyncpg (else None). ``autocommit``: each
+    its own transaction (the connection must not be in one)."""
     if conn.dialect.driver != "asyncpg":
         return None
     raw = await conn.get_raw_connection()
-    return Direct(conn, raw.dbapi_connection, raw.driver_connection)
+    return Direct(conn, raw.dbapi_connection, raw.driver_connection, autocommit)
 
 
 def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:
