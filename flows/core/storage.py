@@ -352,6 +352,20 @@ async def direct(conn: AsyncConnection, *, autocommit: bool = False) -> Direct |
     return Direct(conn, raw.dbapi_connection, raw.driver_connection, autocommit)
 
 
+async def first_on(conn: AsyncConnection, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
+    """The first row of a query compiled once (``Prepared``: no statement built, no cache key made per
+    call), on a connection in use, in its transaction (a handler's: ``await ctx.db.connection()``). On
+    asyncpg straight on the driver (see ``Direct``); elsewhere through ``exec_driver_sql``."""
+    fast = await direct(conn)
+    if fast is not None:
+        return await fast.first(statement, params)
+    sql, binds, results = statement.compiled(conn.dialect)
+    row = (await conn.exec_driver_sql(sql, tuple(_bound(binds, params)))).first()
+    if row is None:
+        return None
+    return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
+
+
 def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:
     values = []
     for name, process in binds:
