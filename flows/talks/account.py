@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind
@@ -58,8 +58,11 @@ async def cancel(ctx: Ctx, args: str) -> None:
     ctx.finish()
 
 
+_REFLECTIONS = select(func.count()).select_from(Reflection).where(Reflection.user_id == bindparam("user_id"))
+
+
 async def privacy(ctx: Ctx, args: str) -> None:
-    count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
+    count = await ctx.db.scalar(_REFLECTIONS, {"user_id": ctx.user.id})
     ctx.say(
         render(
             "privacy",
