@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, select, update
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind
@@ -75,20 +75,23 @@ async def privacy(ctx: Ctx, args: str) -> None:
     )
 
 
+# /export's reads of the user's rows, built once with a bind parameter.
+_USER_ID: BindParameter[int] = bindparam("user_id")
+_EXPORT_REFLECTIONS = select(Reflection).where(Reflection.user_id == _USER_ID).order_by(Reflection.created_at)
+_EXPORT_ACTIVITIES = select(CpdActivity).where(CpdActivity.user_id == _USER_ID).order_by(CpdActivity.id)
+_EXPORT_TARGETS = select(CpdTarget).where(CpdTarget.user_id == _USER_ID).order_by(CpdTarget.id)
+_EXPORT_ASSESSMENTS = select(Assessment).where(Assessment.user_id == _USER_ID).order_by(Assessment.id)
+_EXPORT_ACTIONS = select(Action).where(Action.user_id == _USER_ID).order_by(Action.id)
+_EXPORT_SHARES = select(PackShare).where(PackShare.user_id == _USER_ID).order_by(PackShare.id)
+
+
 async def export(ctx: Ctx, args: str) -> None:
     u = ctx.user
-    rows = (
-        await ctx.db.execute(select(Reflection).where(Reflection.user_id == u.id).order_by(Reflection.created_at))
-    ).scalars()
-    activities = (
-        await ctx.db.execute(select(CpdActivity).where(CpdActivity.user_id == u.id).order_by(CpdActivity.id))
-    ).scalars()
-    targets = (
-        await ctx.db.execute(select(CpdTarget).where(CpdTarget.user_id == u.id).order_by(CpdTarget.id))
-    ).scalars()
-    assessments = (
-        await ctx.db.execute(select(Assessment).where(Assessment.user_id == u.id).order_by(Assessment.id))
-    ).scalars()
+    mine = {"user_id": u.id}
+    rows = (await ctx.db.execute(_EXPORT_REFLECTIONS, mine)).scalars()
+    activities = (await ctx.db.execute(_EXPORT_ACTIVITIES, mine)).scalars()
+    targets = (await ctx.db.execute(_EXPORT_TARGETS, mine)).scalars()
+    assessments = (await ctx.db.execute(_EXPORT_ASSESSMENTS, mine)).scalars()
     doc: dict[str, object] = {
         "exported_at": ctx.now.isoformat(),
         "user": {
@@ -188,10 +191,8 @@ async def _pack_export(ctx: Ctx, copy: PackCopy | None) -> dict[str, object]:
     not kept, so not exported), and what the kept copy of the pack is (``copy``, read once by the caller)."""
     made = await ctx.db.get(PackChoice, ctx.user.id)
     choices = choices_of(ctx.cipher, made)
-    actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()
-    shares = (
-        await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
-    ).scalars()
+    actions = (await ctx.db.execute(_EXPORT_ACTIONS, {"user_id": ctx.user.id})).scalars()
+    shares = (await ctx.db.execute(_EXPORT_SHARES, {"user_id": ctx.user.id})).scalars()
     return {
         "appraisal_pack": {
             **choices.model_dump(mode="json"),
