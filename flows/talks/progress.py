@@ -147,9 +147,12 @@ async def _minutes(db: AsyncSession, user: User, start: date, end: date) -> tupl
     return int(logged or 0) + int(mins or 0), int(part or 0)
 
 
+_TARGETS = select(CpdTarget).where(CpdTarget.user_id == bindparam("user_id")).order_by(CpdTarget.id)  # built once
+
+
 async def progress(db: AsyncSession, cat: Catalogue, user: User, now: datetime, round_: Round | None) -> list[Progress]:
     today = local_today(user, now)
-    targets = (await db.execute(select(CpdTarget).where(CpdTarget.user_id == user.id).order_by(CpdTarget.id))).scalars()
+    targets = (await db.execute(_TARGETS, {"user_id": user.id})).scalars()
     out = []
     for t in targets:
         if t.kind == "hours":
