@@ -80,6 +80,10 @@ class Pump:
         self._order: deque[int] = deque()
         self._forgotten = 0
         self._workers: dict[str, asyncio.Task[None]] = {}
+        # Shared inbox: users whose worker must ask the database even with nothing of theirs stored here
+        # (woken by ``recover``: updates another instance stored and left). Otherwise a worker whose queue
+        # is empty is done: what another instance stores, its own worker handles, in turn.
+        self._look: set[str] = set()
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
         self._idle = asyncio.Event()
@@ -148,6 +152,8 @@ class Pump:
                 self._hold(key, _Held(update_id, received.timestamp(), update))
         keys = list(dict.fromkeys(key for key, *_ in rows))
         for key in keys:
+            if not self.local:
+                self._look.add(key)
             self.wake(key)
         return len(keys)
 
@@ -161,11 +167,14 @@ class Pump:
             return queue[0] if queue else None
         coach = self.runtime.coach
         while True:
-            found = await inbox_store.earliest(coach, key)
             queue = self._queues.get(key, [])
+            if not queue and key not in self._look:  # nothing stored here: no need to ask (see ``_look``)
+                return None
+            found = await inbox_store.earliest(coach, key)
             while queue and (found is None or queue[0].update_id < found[0]):  # handled by another instance
                 self._held.discard(heapq.heappop(queue).update_id)
             if found is None:
+                self._look.discard(key)
                 return None
             if queue and queue[0].update_id == found[0]:  # stored here: as it was parsed
                 return queue[0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,7 +24,7 @@ from telegram import Bot, Update
 from bot.faults import describe
 from flows.core.crypto import Cipher
 from flows.core.engine import Engine
-from flows.core.storage import Prepared
+from flows.core.storage import Prepared, direct
 from flows.store.models import DeadLetter, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,22 @@ def _parse(data: object, now: datetime, bot: Bot, cipher: Cipher) -> tuple[Updat
 
 _COLUMNS = ["channel", "update_id", "user_key", "payload_enc", "received_at"]
 _SQLITE_INSERT = Prepared(sqlite_insert(InboxUpdate).on_conflict_do_nothing(), _COLUMNS)
+_PG_INSERT = Prepared(pg_insert(InboxUpdate).on_conflict_do_nothing(), _COLUMNS)
+_EARLIEST = Prepared(
+    select(InboxUpdate.update_id, InboxUpdate.received_at)
+    .where(InboxUpdate.user_key == bindparam("b_key"), InboxUpdate.done_at.is_(None))
+    .order_by(InboxUpdate.update_id)
+    .limit(bindparam("b_one"))
+)
 
 
 async def _write(coach: Engine, good: list[Row], bad: list[Row]) -> None:
-    if good and not bad and not coach.single_writer:  # PostgreSQL: one statement, one round trip
+    if good and not bad and not coach.single_writer:  # PostgreSQL: one round trip, in autocommit
         async with coach.database.connect() as conn:
+            fast = await direct(conn, autocommit=True)  # asyncpg: on the driver, compiled once
+            if fast is not None:
+                await fast.run_many(_PG_INSERT, good)
+                return
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(pg_insert(InboxUpdate).on_conflict_do_nothing(), good)
         return
@@ -167,6 +178,12 @@ async def _rows(coach: Engine, query: Select[*tuple[Any, ...]]) -> list[Any]:
 
 async def earliest(coach: Engine, key: str) -> tuple[int, datetime] | None:
     """The user's earliest unhandled update in the inbox (its id and when it was received), or None."""
+    if not coach.single_writer:  # PostgreSQL through asyncpg: one autocommit statement on the driver
+        async with coach.database.connect() as conn:
+            fast = await direct(conn, autocommit=True)
+            if fast is not None:
+                row = await fast.first(_EARLIEST, {"b_key": key, "b_one": 1})
+                return (row[0], row[1]) if row is not None else None
     query = (
         select(InboxUpdate.update_id, InboxUpdate.received_at)
         .where(InboxUpdate.user_key == key, InboxUpdate.done_at.is_(None))

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import event
 
 from bot.service import Service
 from flows.core.crypto import Cipher
@@ -89,3 +90,38 @@ async def test_answers_delivered_out_of_order_are_stored_in_order(
         await http.close()
         for service, _ in services:
             await service.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_webhook_update_stored_here_asks_the_shared_inbox_once(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """Shared inbox (webhook on PostgreSQL): before handling, the worker asks which is the user's earliest
+    unhandled update (another instance may have stored one); once its queue is empty it stops without
+    asking again (was: once more an update)."""
+    service, port = await webhook_service(fake, database_url, tmp_path)
+    for task in service._tasks:
+        if task.get_name() == "inbox-rescan":  # (its look every 5 s for updates left behind asks too)
+            task.cancel()
+    asked: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM inbox" in statement and "inbox.user_key" in statement:
+            asked.append(statement)
+
+    runtime = service.app.bot_data["runtime"]
+    http = aiohttp.ClientSession()
+    try:
+        await post(http, port, {"update_id": 1, "message": fake._message(ALICE, "/start")})
+        await fake.wait_for(ALICE, 1)
+        event.listen(runtime.db.sync_engine, "before_cursor_execute", seen)
+        for n, text in enumerate(["/help", "/privacy", "/menu"], start=2):
+            await post(http, port, {"update_id": n, "message": fake._message(ALICE, text)})
+            await fake.wait_for(ALICE, 1)
+        assert service.pump is not None
+        await service.pump.idle()
+    finally:
+        event.remove(runtime.db.sync_engine, "before_cursor_execute", seen)
+        await http.close()
+        await service.stop()
+    assert len(asked) == 3, asked

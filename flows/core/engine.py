@@ -129,7 +129,7 @@ class Engine:
 
     async def handle(self, who: Identity, event: Event, *, update_id: int | None = None) -> Outcome:
         """Handle one event from a user, strictly after their earlier ones."""
-        async with self.tx.user_lock(who):
+        async with self.tx.user_lock(who), self.tx.event():
             try:
                 return await self._handle(who, event, update_id)
             except IntegrityError:
@@ -141,7 +141,7 @@ class Engine:
         """Send a bot-initiated message (a nudge, an invitation): ``compose`` runs like a handler, in the
         user's transaction (it may start a flow), then the replies go out through ``sender``."""
         async with self.tx.user_lock(who):
-            async with self.tx.begin() as tx:
+            async with self.tx.event(), self.tx.begin() as tx:
                 found = await self.store.load(tx, who, create=False)
                 if found is None or found[0].blocked:
                     return SendResult(SendStatus.SKIPPED)

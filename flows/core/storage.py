@@ -2,10 +2,15 @@
 
 Per event the engine claims the inbox row, reads the user and their conversation and writes the
 conversation back. It does that with plain statements built once, not through the ORM: the unit of
-work, and SQLAlchemy's work per statement, cost more than SQLite did. On SQLite (whose driver answers
-inline, ``bot/sqlite_inline.py``) each statement is compiled once and run straight on the driver's
-connection, in the transaction SQLAlchemy began; elsewhere (PostgreSQL) its SQL, compiled once, runs
-through SQLAlchemy's connection (``exec_driver_sql``), with SQLAlchemy's error handling. Handlers still
+work, and SQLAlchemy's work per statement, cost more than SQLite did. Each statement is compiled once
+per dialect and run straight on the driver's connection: on SQLite (whose driver answers inline,
+``bot/sqlite_inline.py``) in the transaction SQLAlchemy began; on PostgreSQL (asyncpg) in the
+transaction SQLAlchemy's asyncpg adapter keeps for the connection, begun on the driver with the first
+statement as the adapter begins it (``Direct``), so a handler's ORM statements join it and SQLAlchemy
+commits it. A driver's error is handed to SQLAlchemy as its own statements' are (the same exceptions, the
+same handling of a dropped connection, the same logging without values), and listeners of
+``before_cursor_execute`` still see each statement. Any other driver runs the SQL through
+SQLAlchemy's connection (``exec_driver_sql``). Handlers still
 get an ORM session (``ctx.db``) and the user as an ORM object (``ctx.user``): the session is opened on
 the transaction's connection only when a handler asks for it, and the user's object joins it then.
 """
@@ -26,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.sql import Delete, Insert, Select, Update
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from flows.store.models import ConversationSession, InboxUpdate, User
 
@@ -67,7 +73,9 @@ _Processor = Callable[[Any], Any] | None
 class Prepared:
     """One of the engine's statements. ``columns``: for an INSERT or UPDATE, the columns it sets."""
 
-    def __init__(self, statement: Select[Any] | Insert | Update | Delete, columns: Sequence[str] = ()) -> None:
+    def __init__(
+        self, statement: Select[*tuple[Any, ...]] | Insert | Update | Delete, columns: Sequence[str] = ()
+    ) -> None:
         self.statement = statement
         self.columns = list(columns)
         self._sql: dict[str, tuple[str, list[tuple[str, _Processor]], list[_Processor]]] = {}
@@ -137,19 +145,113 @@ INSERT_USER = {
 }
 
 
+class Direct:
+    """PostgreSQL through asyncpg: statements straight on the driver's connection (its own prepared
+    statement cache), skipping SQLAlchemy's cursor, execution context and result objects (about 50 µs a
+    statement, more than asyncpg's own work). They run in the transaction SQLAlchemy's asyncpg adapter keeps:
+    begun with the first statement exactly as the adapter begins it (so the ORM's statements later in the
+    same transaction join it), committed or rolled back by SQLAlchemy. Errors go through SQLAlchemy's
+    handling (``_failed``)."""
+
+    __slots__ = ("_adapter", "_autocommit", "_conn", "_driver")
+
+    def __init__(self, conn: AsyncConnection, adapter: Any, driver: Any, autocommit: bool = False) -> None:
+        self._conn = conn
+        self._adapter = adapter  # SQLAlchemy's AsyncAdapt_asyncpg_connection
+        self._driver = driver  # the asyncpg connection
+        self._autocommit = autocommit  # each statement its own transaction (no BEGIN)
+
+    async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
+        """The first row of a query compiled once (``Prepared``), with SQLAlchemy's result conversions."""
+        sql, binds, results = statement.compiled(self._conn.dialect)
+        row = await self.fetchrow(sql, _bound(binds, params))
+        if row is None:
+            return None
+        return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
+
+    async def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        """An INSERT for each of ``rows``, in one round trip; in autocommit, atomic (asyncpg's
+        ``executemany`` runs them in one implicit transaction)."""
+        sql, binds, _ = statement.compiled(self._conn.dialect)
+        values = [_bound(binds, row) for row in rows]
+        self._seen(sql, values[0] if values else [])
+        try:
+            await self._begun()
+            await self._driver.executemany(sql, values)
+        except Exception as exc:
+            raise await self._failed(exc, sql, values[0] if values else []) from exc
+
+    async def fetchrow(self, sql: str, values: list[Any]) -> Sequence[Any] | None:
+        self._seen(sql, values)
+        try:
+            await self._begun()
+            row = await self._driver.fetchrow(sql, *values)
+        except Exception as exc:
+            raise await self._failed(exc, sql, values) from exc
+        return None if row is None else tuple(row)
+
+    async def execute(self, sql: str, values: list[Any]) -> int:
+        """Run an INSERT or UPDATE; how many rows it changed."""
+        self._seen(sql, values)
+        try:
+            await self._begun()
+            status = await self._driver.execute(sql, *values)
+        except Exception as exc:
+            raise await self._failed(exc, sql, values) from exc
+        return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
+
+    async def _begun(self) -> None:
+        if (
+            not self._autocommit and self._adapter._transaction is None
+        ):  # as the adapter does before its own first statement
+            await self._adapter._start_transaction()
+
+    def _seen(self, sql: str, values: list[Any]) -> None:
+        """Tell ``before_cursor_execute`` listeners (statement counts in tests), as SQLAlchemy would."""
+        sync = self._conn.sync_connection
+        if sync is not None and sync.dispatch.before_cursor_execute:
+            for listener in sync.dispatch.before_cursor_execute:
+                listener(sync, None, sql, tuple(values), None, False)
+
+    async def _failed(self, exc: Exception, sql: str, values: list[Any]) -> BaseException:
+        """The error SQLAlchemy raises for a statement of its own that fails so: the driver's error
+        translated (IntegrityError, OperationalError...), a dropped connection invalidated with the pool's
+        older connections, ``handle_error`` listeners run, parameters hidden as the engine says."""
+        sync = self._conn.sync_connection
+        assert sync is not None
+
+        def handle() -> None:
+            try:
+                self._adapter._handle_exception(exc)  # raises the DBAPI error the driver's error maps to
+            except Exception as dbapi_error:
+                sync._handle_dbapi_exception(dbapi_error, sql, tuple(values), None, None)
+
+        try:
+            await greenlet_spawn(handle)
+        except BaseException as raised:
+            return raised
+        return exc  # (not reached: SQLAlchemy always raises)
+
+
 class Tx:
     """One transaction of the engine's, on one connection. With an inline driver the transaction is begun
     (BEGIN IMMEDIATE) and ended on the driver; if anything goes through SQLAlchemy meanwhile (the ORM
-    session, a handler's statement), SQLAlchemy joins it (``bot/db.py``) and ends it."""
+    session, a handler's statement), SQLAlchemy joins it (``bot/db.py``) and ends it. With ``direct``
+    (PostgreSQL) SQLAlchemy begins and ends it, and the engine's statements run on the driver."""
 
-    __slots__ = ("_driver", "_maker", "conn", "session", "user")
+    __slots__ = ("_direct", "_driver", "_maker", "conn", "session", "user")
 
     def __init__(
-        self, conn: AsyncConnection, maker: async_sessionmaker[AsyncSession], driver: InlineDriver | None = None
+        self,
+        conn: AsyncConnection,
+        maker: async_sessionmaker[AsyncSession],
+        driver: InlineDriver | None = None,
+        direct: Direct | None = None,
     ) -> None:
         self.conn = conn
         self._maker = maker
         self._driver = driver  # an InlineDriver (see ``inline_driver``), or None
+        self._direct = direct  # PostgreSQL through asyncpg (see ``direct``), or None
         self.session: AsyncSession | None = None
         self.user: User | None = None  # the user whose event this is, once loaded
 
@@ -182,7 +284,10 @@ class Tx:
 
     async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row the query returns, or None."""
-        if self._driver is None:
+        if self._direct is not None:
+            sql, binds, results = statement.compiled(self.conn.dialect)
+            row = await self._direct.fetchrow(sql, _bound(binds, params))
+        elif self._driver is None:
             results = statement.compiled(self.conn.dialect)[2]
             row = (await self._through(statement, params)).first()
         else:
@@ -194,6 +299,9 @@ class Tx:
 
     async def run(self, statement: Prepared, params: dict[str, Any]) -> int:
         """Run an INSERT or UPDATE; how many rows it changed."""
+        if self._direct is not None:
+            sql, binds, _ = statement.compiled(self.conn.dialect)
+            return await self._direct.execute(sql, _bound(binds, params))
         if self._driver is None:
             return int((await self._through(statement, params)).rowcount)
         cursor, _ = self._now(self._driver, statement, params)
@@ -233,6 +341,29 @@ class Tx:
 def inline_driver(driver: Any) -> InlineDriver | None:
     """The connection's driver connection if it runs statements inline (checked once per connection)."""
     return driver if isinstance(driver, InlineDriver) else None
+
+
+async def direct(conn: AsyncConnection, *, autocommit: bool = False) -> Direct | None:
+    """Statements straight on the driver, for PostgreSQL through asyncpg (else None). ``autocommit``: each
+    its own transaction (the connection must not be in one)."""
+    if conn.dialect.driver != "asyncpg":
+        return None
+    raw = await conn.get_raw_connection()
+    return Direct(conn, raw.dbapi_connection, raw.driver_connection, autocommit)
+
+
+async def first_on(conn: AsyncConnection, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
+    """The first row of a query compiled once (``Prepared``: no statement built, no cache key made per
+    call), on a connection in use, in its transaction (a handler's: ``await ctx.db.connection()``). On
+    asyncpg straight on the driver (see ``Direct``); elsewhere through ``exec_driver_sql``."""
+    fast = await direct(conn)
+    if fast is not None:
+        return await fast.first(statement, params)
+    sql, binds, results = statement.compiled(conn.dialect)
+    row = (await conn.exec_driver_sql(sql, tuple(_bound(binds, params)))).first()
+    if row is None:
+        return None
+    return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
 
 
 def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, select, update
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind
@@ -34,7 +34,7 @@ from flows.store.models import (
 from flows.talks import pack_copy
 from flows.talks.common import menu_buttons
 from flows.talks.feedback_results import export as feedback_export
-from flows.talks.pack import load_choices
+from flows.talks.pack import choices_of
 
 
 async def menu(ctx: Ctx, args: str) -> None:
@@ -58,8 +58,11 @@ async def cancel(ctx: Ctx, args: str) -> None:
     ctx.finish()
 
 
+_REFLECTIONS = select(func.count()).select_from(Reflection).where(Reflection.user_id == bindparam("user_id"))
+
+
 async def privacy(ctx: Ctx, args: str) -> None:
-    count = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(Reflection.user_id == ctx.user.id))
+    count = await ctx.db.scalar(_REFLECTIONS, {"user_id": ctx.user.id})
     ctx.say(
         render(
             "privacy",
@@ -72,20 +75,23 @@ async def privacy(ctx: Ctx, args: str) -> None:
     )
 
 
+# /export's reads of the user's rows, built once with a bind parameter.
+_USER_ID: BindParameter[int] = bindparam("user_id")
+_EXPORT_REFLECTIONS = select(Reflection).where(Reflection.user_id == _USER_ID).order_by(Reflection.created_at)
+_EXPORT_ACTIVITIES = select(CpdActivity).where(CpdActivity.user_id == _USER_ID).order_by(CpdActivity.id)
+_EXPORT_TARGETS = select(CpdTarget).where(CpdTarget.user_id == _USER_ID).order_by(CpdTarget.id)
+_EXPORT_ASSESSMENTS = select(Assessment).where(Assessment.user_id == _USER_ID).order_by(Assessment.id)
+_EXPORT_ACTIONS = select(Action).where(Action.user_id == _USER_ID).order_by(Action.id)
+_EXPORT_SHARES = select(PackShare).where(PackShare.user_id == _USER_ID).order_by(PackShare.id)
+
+
 async def export(ctx: Ctx, args: str) -> None:
     u = ctx.user
-    rows = (
-        await ctx.db.execute(select(Reflection).where(Reflection.user_id == u.id).order_by(Reflection.created_at))
-    ).scalars()
-    activities = (
-        await ctx.db.execute(select(CpdActivity).where(CpdActivity.user_id == u.id).order_by(CpdActivity.id))
-    ).scalars()
-    targets = (
-        await ctx.db.execute(select(CpdTarget).where(CpdTarget.user_id == u.id).order_by(CpdTarget.id))
-    ).scalars()
-    assessments = (
-        await ctx.db.execute(select(Assessment).where(Assessment.user_id == u.id).order_by(Assessment.id))
-    ).scalars()
+    mine = {"user_id": u.id}
+    rows = (await ctx.db.execute(_EXPORT_REFLECTIONS, mine)).scalars()
+    activities = (await ctx.db.execute(_EXPORT_ACTIVITIES, mine)).scalars()
+    targets = (await ctx.db.execute(_EXPORT_TARGETS, mine)).scalars()
+    assessments = (await ctx.db.execute(_EXPORT_ASSESSMENTS, mine)).scalars()
     doc: dict[str, object] = {
         "exported_at": ctx.now.isoformat(),
         "user": {
@@ -162,10 +168,10 @@ async def export(ctx: Ctx, args: str) -> None:
             for t in targets
         ],
     }
-    doc.update(await feedback_export(ctx))
-    doc.update(await _pack_export(ctx))
-    content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     copy = await pack_copy.kept(ctx.db, u.id)
+    doc.update(await feedback_export(ctx))
+    doc.update(await _pack_export(ctx, copy))
+    content = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     ctx.say(
         "Here is everything I hold about you"
         + (", and the appraisal pack PDF you asked me to keep" if copy is not None else "")
@@ -180,20 +186,18 @@ async def export(ctx: Ctx, args: str) -> None:
         )
 
 
-async def _pack_export(ctx: Ctx) -> dict[str, object]:
+async def _pack_export(ctx: Ctx, copy: PackCopy | None) -> dict[str, object]:
     """Dated actions and how they went, the appraisal pack's choices and its share links (their tokens are
-    not kept, so not exported)."""
-    choices = await load_choices(ctx.db, ctx.cipher, ctx.user)
+    not kept, so not exported), and what the kept copy of the pack is (``copy``, read once by the caller)."""
     made = await ctx.db.get(PackChoice, ctx.user.id)
-    actions = (await ctx.db.execute(select(Action).where(Action.user_id == ctx.user.id).order_by(Action.id))).scalars()
-    shares = (
-        await ctx.db.execute(select(PackShare).where(PackShare.user_id == ctx.user.id).order_by(PackShare.id))
-    ).scalars()
+    choices = choices_of(ctx.cipher, made)
+    actions = (await ctx.db.execute(_EXPORT_ACTIONS, {"user_id": ctx.user.id})).scalars()
+    shares = (await ctx.db.execute(_EXPORT_SHARES, {"user_id": ctx.user.id})).scalars()
     return {
         "appraisal_pack": {
             **choices.model_dump(mode="json"),
             "last_made_at": made.made_at.isoformat() if made is not None and made.made_at else None,
-            "kept_copy": pack_copy.export(await pack_copy.kept(ctx.db, ctx.user.id)),  # the PDF is sent beside
+            "kept_copy": pack_copy.export(copy),  # the PDF is sent beside
         },
         "actions": [
             {

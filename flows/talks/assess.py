@@ -10,7 +10,7 @@ from enum import StrEnum
 from html import escape
 from typing import ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.engine import Engine
@@ -93,18 +93,45 @@ async def _open(db: AsyncSession, user: User, framework: str) -> Assessment | No
     return (await db.execute(query)).scalar_one_or_none()
 
 
+# Read on most screens (/reflect, /develop, /history, /assess): built once, with bind parameters (building a
+# statement each time cost about as much as running it).
+_FINISHED = (
+    select(Assessment)
+    .where(
+        Assessment.user_id == bindparam("user_id"),
+        Assessment.framework == bindparam("framework"),
+        Assessment.finished_at.is_not(None),
+    )
+    .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
+)
+_OF_TWO = select(Assessment).where(
+    Assessment.user_id == bindparam("user_id"), Assessment.framework.in_(bindparam("frameworks", expanding=True))
+)
+
+
 async def finished(db: AsyncSession, user: User, framework: str | None = None) -> list[Assessment]:
     """Finished assessments of a framework (default: the user's), newest first."""
-    query = (
-        select(Assessment)
-        .where(
-            Assessment.user_id == user.id,
-            Assessment.framework == (framework or user.framework),
-            Assessment.finished_at.is_not(None),
-        )
-        .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
-    )
-    return list((await db.execute(query)).scalars())
+    params = {"user_id": user.id, "framework": framework or user.framework}
+    return list((await db.execute(_FINISHED, params)).scalars())
+
+
+async def _mine(
+    db: AsyncSession, user: User, framework: str, other: str
+) -> tuple[Assessment | None, Assessment | None, list[Assessment]]:
+    """The unfinished assessment of ``framework`` and of ``other`` (the newest of each, as ``_open``), and
+    the finished ones of ``framework`` (as ``finished``): one read of the user's assessments of the two."""
+    rows = list((await db.execute(_OF_TWO, {"user_id": user.id, "frameworks": [framework, other]})).scalars())
+    open_ = {
+        f: max((a for a in rows if a.framework == f and a.finished_at is None), key=_id, default=None)
+        for f in (framework, other)
+    }
+    done = [a for a in rows if a.framework == framework and a.finished_at is not None]
+    done.sort(key=lambda a: (a.finished_at, a.id), reverse=True)
+    return open_[framework], open_[other], done
+
+
+def _id(row: Assessment) -> int:
+    return row.id
 
 
 async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
@@ -135,9 +162,7 @@ async def load(ctx: Ctx, s: AssessState) -> None:
     one, and one under way of the other framework (GMTS for /assess, the user's own for /assess gmts)."""
     u = ctx.user
     framework = s.framework or u.framework
-    row = await _open(ctx.db, u, framework)
-    other = await _open(ctx.db, u, u.framework if s.framework == GMTS else GMTS)
-    past = await finished(ctx.db, u, framework)
+    row, other, past = await _mine(ctx.db, u, framework, u.framework if s.framework == GMTS else GMTS)
     s.assessment = s.position = 0
     s.total = len(items_for(ctx.catalogue, framework))
     if row is not None and row.position > 0:

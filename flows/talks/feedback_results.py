@@ -8,7 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.crypto import Cipher
@@ -204,14 +204,20 @@ def _chart(ctx: Ctx, rnd: FeedbackRound, res: Results, me: dict[str, float] | No
     )
 
 
+# /export's reads, built once with a bind parameter.
+_EXPORT_ROUNDS = select(FeedbackRound).where(FeedbackRound.user_id == bindparam("user_id")).order_by(FeedbackRound.id)
+_EXPORT_GIVEN = (
+    select(FeedbackResponse, FeedbackRound.subject_name)
+    .join(FeedbackRound, FeedbackRound.id == FeedbackResponse.round_id)
+    .where(FeedbackResponse.rater_id == bindparam("user_id"))
+    .order_by(FeedbackResponse.id)
+)
+
+
 async def export(ctx: Ctx) -> dict[str, Any]:
     """For /export: the subject's rounds as they can see them (aggregated, above the threshold only), and the
     answers this user gave others (whose round by first name, their own ratings and comments)."""
-    rounds = (
-        await ctx.db.execute(
-            select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id).order_by(FeedbackRound.id)
-        )
-    ).scalars()
+    rounds = (await ctx.db.execute(_EXPORT_ROUNDS, {"user_id": ctx.user.id})).scalars()
     mine = []
     for rnd in rounds:
         res = None if is_open(rnd, ctx.now) else await results_of(ctx, rnd)  # as the subject can see them
@@ -228,14 +234,7 @@ async def export(ctx: Ctx) -> dict[str, Any]:
                 else {"raters": res.raters, "others_average": res.others, "keep": res.keep, "change": res.change},
             }
         )
-    given = (
-        await ctx.db.execute(
-            select(FeedbackResponse, FeedbackRound.subject_name)
-            .join(FeedbackRound, FeedbackRound.id == FeedbackResponse.round_id)
-            .where(FeedbackResponse.rater_id == ctx.user.id)
-            .order_by(FeedbackResponse.id)
-        )
-    ).all()
+    given = (await ctx.db.execute(_EXPORT_GIVEN, {"user_id": ctx.user.id})).all()
     return {
         "feedback_rounds": mine,
         "feedback_given": [
@@ -256,10 +255,18 @@ def history_label(ctx: Ctx, rnd: FeedbackRound) -> str:
     return f"360° feedback · started {long_date(rnd.created_at.date())}"
 
 
+# The subject's newest three rounds not revoked (/develop, /history), built once with a bind parameter.
+_LATEST_ROUNDS = (
+    select(FeedbackRound)
+    .where(FeedbackRound.user_id == bindparam("user_id"), FeedbackRound.revoked.is_(False))
+    .order_by(FeedbackRound.id.desc())
+    .limit(3)
+)
+
+
 async def latest_with_results(ctx: Ctx) -> tuple[FeedbackRound, Results] | None:
     """The subject's newest round that has results to show."""
-    query = select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id, FeedbackRound.revoked.is_(False))
-    for rnd in (await ctx.db.execute(query.order_by(FeedbackRound.id.desc()).limit(3))).scalars():
+    for rnd in (await ctx.db.execute(_LATEST_ROUNDS, {"user_id": ctx.user.id})).scalars():
         res = None if is_open(rnd, ctx.now) else await results_of(ctx, rnd)
         if res is not None:
             return rnd, res
@@ -281,8 +288,7 @@ async def develop_note(ctx: Ctx) -> str:
 
 async def history_buttons(ctx: Ctx) -> list[list[Button]]:
     """For /history: the subject's rounds (newest three), each opening its results."""
-    query = select(FeedbackRound).where(FeedbackRound.user_id == ctx.user.id, FeedbackRound.revoked.is_(False))
-    rows = (await ctx.db.execute(query.order_by(FeedbackRound.id.desc()).limit(3))).scalars()
+    rows = (await ctx.db.execute(_LATEST_ROUNDS, {"user_id": ctx.user.id})).scalars()
     return [[Button(history_label(ctx, r), "fr", str(r.id), scoped=False)] for r in rows]
 
 

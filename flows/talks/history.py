@@ -12,7 +12,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from flows.core.engine import Engine
 from flows.core.flow import Action, Ctx, Flow, FlowError, Kind, Rows, Step
@@ -71,10 +71,20 @@ def _local(ctx: Ctx, moment: datetime) -> datetime:
 # --- the list (runs on top of anything) -----------------------------------------------------------
 
 
+# /history's reads, built once with bind parameters (it runs on top of anything, often).
+_COUNT = select(func.count()).select_from(Reflection).where(Reflection.user_id == bindparam("user_id"))
+_LATEST_ASSESSMENTS = (
+    select(Assessment)
+    .where(Assessment.user_id == bindparam("user_id"), Assessment.finished_at.is_not(None))
+    .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
+    .limit(3)
+)
+
+
 async def list_entries(ctx: Ctx, args: str) -> None:
     page = max(int(args), 0) if args.isdigit() else 0
     mine = Reflection.user_id == ctx.user.id
-    total = await ctx.db.scalar(select(func.count()).select_from(Reflection).where(mine)) or 0
+    total = await ctx.db.scalar(_COUNT, {"user_id": ctx.user.id}) or 0
     assessed = await _assessments(ctx) + await history_buttons(ctx)
     if not total:
         ctx.say("You haven't saved any reflections yet. Send /reflect to make your first.", assessed or None)
@@ -104,14 +114,7 @@ async def list_entries(ctx: Ctx, args: str) -> None:
 
 async def _assessments(ctx: Ctx) -> list[list[Button]]:
     """The user's finished self-assessments (newest three), each opening its results and chart."""
-    rows = (
-        await ctx.db.execute(
-            select(Assessment)
-            .where(Assessment.user_id == ctx.user.id, Assessment.finished_at.is_not(None))
-            .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
-            .limit(3)
-        )
-    ).scalars()
+    rows = (await ctx.db.execute(_LATEST_ASSESSMENTS, {"user_id": ctx.user.id})).scalars()
     return [
         [Button(f"Self-assessment · {_local(ctx, a.finished_at):%a %d %b %Y}", "ar", str(a.id), scoped=False)]
         for a in rows

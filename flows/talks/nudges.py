@@ -17,7 +17,7 @@ from html import escape
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.engine import Engine
@@ -137,18 +137,25 @@ def next_due(  # noqa: C901 - one branch per kind of nudge
     return quiet.defer(slot, zone), f"c{slot.astimezone(zone):%Y-%m}"
 
 
+# The statements of ``plan`` (after onboarding, settings, a target or an action changes), built once.
+_NUDGES = select(Nudge).where(Nudge.user_id == bindparam("user_id"))
+_HAS_TARGETS = (
+    select(CpdTarget.id).where(CpdTarget.user_id == bindparam("user_id"), CpdTarget.done_on.is_(None)).limit(1)
+)
+_ACTION_DAYS = (
+    select(Action.due_on)
+    .where(Action.user_id == bindparam("user_id"), Action.outcome == "")
+    .distinct()
+    .order_by(Action.due_on)
+)
+
+
 async def _has_targets(db: AsyncSession, user_id: int) -> bool:
-    found = await db.scalar(
-        select(CpdTarget.id).where(CpdTarget.user_id == user_id, CpdTarget.done_on.is_(None)).limit(1)
-    )
-    return found is not None
+    return await db.scalar(_HAS_TARGETS, {"user_id": user_id}) is not None
 
 
 async def _action_days(db: AsyncSession, user_id: int) -> list[date]:
-    rows = await db.execute(
-        select(Action.due_on).where(Action.user_id == user_id, Action.outcome == "").distinct().order_by(Action.due_on)
-    )
-    return list(rows.scalars())
+    return list((await db.execute(_ACTION_DAYS, {"user_id": user_id})).scalars())
 
 
 async def reschedule(ctx: Ctx, kinds: Sequence[str] = KINDS) -> None:
@@ -157,7 +164,7 @@ async def reschedule(ctx: Ctx, kinds: Sequence[str] = KINDS) -> None:
 
 
 async def plan(db: AsyncSession, engine: Engine, user: User, now: datetime, kinds: Sequence[str] = KINDS) -> None:
-    rows = {n.kind: n for n in (await db.execute(select(Nudge).where(Nudge.user_id == user.id))).scalars()}
+    rows = {n.kind: n for n in (await db.execute(_NUDGES, {"user_id": user.id})).scalars()}
     targets = await _has_targets(db, user.id) if "cpd_pace" in kinds else False
     actions = await _action_days(db, user.id) if "action" in kinds else []
     for kind in kinds:

@@ -75,7 +75,10 @@ async def pack_command(ctx: Ctx, args: str) -> None:
 
 
 async def load_choices(db: AsyncSession, cipher: Cipher, user: User) -> Choices:
-    row = await db.get(PackChoice, user.id)
+    return choices_of(cipher, await db.get(PackChoice, user.id))
+
+
+def choices_of(cipher: Cipher, row: PackChoice | None) -> Choices:
     return Choices.model_validate(cipher.decrypt_json(row.choices_enc)) if row is not None else Choices()
 
 

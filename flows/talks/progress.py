@@ -10,11 +10,12 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.flow import Ctx
 from flows.core.replies import Button
+from flows.core.storage import Prepared, first_on
 from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.schedule import Round, at_local, round_window
 from flows.store.models import CpdActivity, CpdTarget, Reflection, User
@@ -106,29 +107,52 @@ class Progress:
     behind: str | None  # "4 hours behind pace for 31 March 2027", or None when on pace
 
 
+_REFLECTED = (
+    select(func.coalesce(func.sum(Reflection.minutes), literal_column("0")))
+    .where(
+        Reflection.user_id == bindparam("b_user"),
+        Reflection.created_at >= bindparam("b_from"),
+        Reflection.created_at < bindparam("b_to"),
+    )
+    .scalar_subquery()
+)
+_PARTICIPATORY = case((CpdActivity.participatory, CpdActivity.minutes), else_=literal_column("0"))
+# The log's minutes and participatory minutes between two days, and the reflections' between two instants:
+# one statement, built and compiled once (building it each time cost more than running it).
+_MINUTES = Prepared(
+    select(
+        func.coalesce(func.sum(CpdActivity.minutes), literal_column("0")),
+        func.coalesce(func.sum(_PARTICIPATORY), literal_column("0")),
+        _REFLECTED,
+    ).where(
+        CpdActivity.user_id == bindparam("b_user"),
+        CpdActivity.done_on >= bindparam("b_start"),
+        CpdActivity.done_on <= bindparam("b_end"),
+    )
+)
+
+
 async def _minutes(db: AsyncSession, user: User, start: date, end: date) -> tuple[int, int]:
     """(all minutes, participatory minutes) logged from ``start`` to ``end``, reflections included."""
     zone = ZoneInfo(user.timezone)
-    logged = (
-        await db.execute(
-            select(CpdActivity.minutes, CpdActivity.participatory).where(
-                CpdActivity.user_id == user.id, CpdActivity.done_on >= start, CpdActivity.done_on <= end
-            )
-        )
-    ).all()
-    reflected = await db.scalar(
-        select(func.coalesce(func.sum(Reflection.minutes), 0)).where(
-            Reflection.user_id == user.id,
-            Reflection.created_at >= at_local(start, time(0), zone),
-            Reflection.created_at < at_local(end + timedelta(days=1), time(0), zone),
-        )
-    )
-    return sum(m for m, _ in logged) + int(reflected or 0), sum(m for m, p in logged if p)
+    params = {
+        "b_user": user.id,
+        "b_start": start,
+        "b_end": end,
+        "b_from": at_local(start, time(0), zone),
+        "b_to": at_local(end + timedelta(days=1), time(0), zone),
+    }
+    found = await first_on(await db.connection(), _MINUTES, params)
+    logged, part, mins = found if found is not None else (0, 0, 0)
+    return int(logged or 0) + int(mins or 0), int(part or 0)
+
+
+_TARGETS = select(CpdTarget).where(CpdTarget.user_id == bindparam("user_id")).order_by(CpdTarget.id)  # built once
 
 
 async def progress(db: AsyncSession, cat: Catalogue, user: User, now: datetime, round_: Round | None) -> list[Progress]:
     today = local_today(user, now)
-    targets = (await db.execute(select(CpdTarget).where(CpdTarget.user_id == user.id).order_by(CpdTarget.id))).scalars()
+    targets = (await db.execute(_TARGETS, {"user_id": user.id})).scalars()
     out = []
     for t in targets:
         if t.kind == "hours":

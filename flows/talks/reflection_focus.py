@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from flows.core.flow import Ctx, Rows
 from flows.core.replies import Button
@@ -22,13 +22,16 @@ def _item_kind(framework: str) -> str:
     return "competency" if framework == "mlf2025" else "element"
 
 
+_LAST_BY_ITEM = (
+    select(Reflection.item_id, func.max(Reflection.created_at))
+    .where(Reflection.user_id == bindparam("user_id"))
+    .group_by(Reflection.item_id)
+)  # built once, with a bind parameter (every /reflect reads it)
+
+
 async def suggestion(ctx: Ctx) -> str:
     """An item not covered recently: never reflected on first, then the longest ago."""
-    rows = await ctx.db.execute(
-        select(Reflection.item_id, func.max(Reflection.created_at))
-        .where(Reflection.user_id == ctx.user.id)
-        .group_by(Reflection.item_id)
-    )
+    rows = await ctx.db.execute(_LAST_BY_ITEM, {"user_id": ctx.user.id})
     last = {item: when for item, when in rows.all()}
     items = [e.id for e in ctx.catalogue.of_kind(ctx.user.framework, _item_kind(ctx.user.framework))]
     # The weakest areas of their latest self-assessment come first.
