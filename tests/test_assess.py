@@ -5,16 +5,17 @@ from __future__ import annotations
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.runtime import Runtime
 from flows.core.replies import Attachment
 from flows.rules.areas import unit_of
 from flows.rules.scoring import current_id, profile, weakest
 from flows.store.models import Assessment, CpdTarget
-from flows.talks.assess import items_for
+from flows.talks.assess import _ASSESSMENT, items_for
 from flows.talks.common import statement_for
 from flows.talks.develop import recommend
 from frameworks.catalogue import Catalogue
@@ -282,3 +283,32 @@ async def test_develop_asks_the_profession_once_and_offers_bodies_only_where_the
         assert "Which best describes your profession?" not in client.text and "Development ideas" in client.text
     await client.send("/develop profession")  # changed on request
     assert "Which best describes your profession?" in client.text
+
+
+async def test_a_rating_reads_its_assessment_by_a_statement_compiled_once_and_saves_it(runtime: Runtime) -> None:
+    """A rating (most of an assessment's events) reads the assessment by the statement built once
+    (``_ASSESSMENT``, on the driver on asyncpg: no ORM load built per event), once, and the rating and the
+    next position are still saved."""
+    client = FakeClient(runtime.coach)
+    await onboard_client(client)
+    await client.send("/assess")
+    await client.click("Start")
+    reads: list[tuple[str, object]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if "FROM assessments" in statement:
+            reads.append((statement, context))
+
+    event.listen(runtime.db.sync_engine, "before_cursor_execute", seen)
+    try:
+        await client.click("4 ")
+    finally:
+        event.remove(runtime.db.sync_engine, "before_cursor_execute", seen)
+    assert "2 of 27" in client.text
+    dialect = runtime.db.dialect
+    assert [sql for sql, _ in reads] == [_ASSESSMENT.compiled(dialect)[0]]
+    if dialect.driver == "asyncpg":
+        assert reads[0][1] is None  # straight on the driver (flows/core/storage.Direct)
+    async with runtime.coach.sessionmaker() as db:
+        row = (await db.execute(select(Assessment))).scalar_one()
+    assert row.position == 1 and list(row.ratings.values()) == [4]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from sqlalchemy import Table, bindparam, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Delete, Insert, Select, Update
 from sqlalchemy.util.concurrency import greenlet_spawn
 
@@ -68,6 +69,7 @@ class InlineDriver(Protocol):
 
 
 _Processor = Callable[[Any], Any] | None
+_T = TypeVar("_T")
 
 
 class Prepared:
@@ -377,13 +379,32 @@ def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[
 def user_object(values: Sequence[Any]) -> User:
     """The user's row as an ORM object, not in any session yet (see ``Tx.db``): made as the ORM makes the
     objects it loads (no constructor, no attribute events), then given its identity."""
-    user: User = _USER_CLASS.new_instance()
-    user.__dict__.update(zip(USER_KEYS, values, strict=True))
-    make_transient_to_detached(user)
-    return user
+    return _loaded(User, USER_KEYS, values)
 
 
-_USER_CLASS = manager_of_class(User)
+def _loaded(cls: type[_T], keys: Sequence[str], values: Sequence[Any]) -> _T:
+    made: _T = manager_of_class(cls).new_instance()
+    made.__dict__.update(zip(keys, values, strict=True))
+    make_transient_to_detached(made)
+    return made
+
+
+async def get_by_id(db: AsyncSession, cls: type[_T], read: Prepared, key: int) -> _T | None:
+    """``db.get(cls, key)`` for a row read often (an assessment rated item by item): the object in the
+    session if it is there, else the row read by ``read`` (all the table's columns, bound ``id``;
+    compiled once, on the driver on asyncpg, see ``first_on``) and added to the session as it would have
+    loaded it, so that changes to it are flushed as for any object the session loaded. No autoflush before
+    the read (``get`` would): an object of ``cls`` with that key changed in the session is found in it."""
+    found: _T | None = db.sync_session.identity_map.get(identity_key(cls, key))
+    if found is not None:
+        return found
+    values = await first_on(await db.connection(), read, {"id": key})
+    if values is None:
+        return None
+    assert isinstance(read.statement, Select)
+    made = _loaded(cls, [str(c.key) for c in read.statement.selected_columns], values)
+    db.add(made)
+    return made
 
 
 def stored(values: Sequence[Any] | None) -> Stored | None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from html import escape
-from typing import ClassVar
+from typing import ClassVar, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.core.engine import Engine
 from flows.core.flow import Ctx, Flow, FlowState, Kind, Rows, Step
 from flows.core.replies import Attachment, Button
 from flows.core.steps import number
+from flows.core.storage import Prepared, get_by_id
 from flows.rules.areas import UNIT, UNIT_NAMES, unit_of, units
 from flows.rules.gmts import END_OF_SCHEME, YEAR_ONE, personal, summarise
 from flows.rules.scale import RATING_LABELS
@@ -134,9 +135,13 @@ def _id(row: Assessment) -> int:
     return row.id
 
 
+# Read on each rating (half the events of an assessment): compiled once, run on the driver (``get_by_id``).
+_ASSESSMENT = Prepared(select(*cast(Table, Assessment.__table__).c).where(Assessment.id == bindparam("id")))
+
+
 async def _current(ctx: Ctx, s: AssessState) -> Assessment | None:
     """The user's unfinished assessment the state names (a finished one is never rated again)."""
-    row = await ctx.db.get(Assessment, s.assessment)
+    row = await get_by_id(ctx.db, Assessment, _ASSESSMENT, s.assessment)
     return row if row is not None and row.user_id == ctx.user.id and row.finished_at is None else None
 
 
