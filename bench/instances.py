@@ -33,16 +33,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scratch import scratch_postgres  # bench/scratch.py (the script's folder is on the path)
+from scratch import scratch_postgres
+from seed import users_with_nudges_due  # bench/seed.py  # bench/scratch.py (the script's folder is on the path)
 
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from flows.core.crypto import Cipher
-from flows.store.models import Nudge, User
 from tests.fakebot import ApiError, FakeTelegram, Sent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,44 +82,18 @@ async def populate(url: str, key: str, data_dir: Path, count: int) -> None:
     settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, encryption_key=key)
     runtime = await open_runtime(settings)
     now = datetime.now(UTC)
-    try:
-        async with runtime.coach.transaction() as db:
-            users = [
-                {
-                    "channel": "telegram",
-                    "external_id": str(NUDGED + i),
-                    "created_at": now,
-                    "last_seen_at": now,
-                    "onboarded": True,
-                    "framework": "mlf2025",
-                    "stage": "1",
-                    "reflect_day": now.weekday(),
-                    "reflect_time": "12:00",
-                    "timezone": "Asia/Karachi",  # UTC+5 all year: midday while the bench runs, no quiet hours
-                    "prompt_model": "rolfe",
-                    "blocked": False,
-                }
-                for i in range(count)
-            ]
-            for start in range(0, count, 5000):
-                await db.execute(insert(User), users[start : start + 5000])
-            ids: list[int] = list((await db.execute(text("SELECT id FROM users ORDER BY id"))).scalars())
-            week = now.isocalendar()
-            nudges = [
-                {
-                    "user_id": uid,
-                    "kind": "reflection",
-                    "due_at": now - timedelta(minutes=1),
-                    "occurrence": f"w{week.year}-{week.week:02d}",
-                    "snoozed": False,
-                    "seq": 0,
-                    "sent_virtual": False,
-                    "updated_at": now,
-                }
-                for uid in ids
-            ]
-            for start in range(0, count, 5000):
-                await db.execute(insert(Nudge), nudges[start : start + 5000])
+    week = now.isocalendar()
+    try:  # midday in Karachi (UTC+5 all year) while the bench runs: no quiet hours
+        await users_with_nudges_due(
+            runtime,
+            count,
+            now - timedelta(minutes=1),
+            first_id=NUDGED,
+            timezone="Asia/Karachi",
+            reflect_day=now.weekday(),
+            reflect_time="12:00",
+            occurrence=f"w{week.year}-{week.week:02d}",
+        )
     finally:
         await runtime.close()
 

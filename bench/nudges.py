@@ -27,7 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, text
+from seed import users_with_nudges_due  # bench/seed.py (the script's folder is on the path)
+from sqlalchemy import text
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -36,7 +37,6 @@ from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.telegram import TelegramSender
 from flows.core.crypto import Cipher
-from flows.store.models import Nudge, User
 from tests.fakebot import FakeTelegram
 
 POSTGRES = os.environ.get("LEADCOACH_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench")
@@ -76,46 +76,6 @@ async def database(url: str) -> str:
     return url
 
 
-async def populate(runtime: Any, count: int, due: datetime) -> None:
-    now = datetime.now(UTC)
-    async with runtime.coach.transaction() as db:
-        users = [
-            {
-                "channel": "telegram",
-                "external_id": str(100_000 + i),
-                "created_at": now,
-                "last_seen_at": now,
-                "onboarded": True,
-                "framework": "mlf2025",
-                "stage": "1",
-                "reflect_day": 0,
-                "reflect_time": "09:00",
-                "timezone": "Europe/London",
-                "prompt_model": "rolfe",
-                "blocked": False,
-            }
-            for i in range(count)
-        ]
-        for start in range(0, count, 5000):
-            await db.execute(insert(User), users[start : start + 5000])
-        ids = (await db.execute(text("SELECT id FROM users ORDER BY id"))).scalars().all()
-        nudges = [
-            {
-                "user_id": uid,
-                "kind": "reflection",
-                "due_at": due,
-                "occurrence": "w2027-01",
-                "snoozed": False,
-                "seq": 0,
-                "sent_virtual": False,
-                "updated_at": now,
-            }
-            for uid in ids
-        ]
-        for start in range(0, count, 5000):
-            await db.execute(insert(Nudge), nudges[start : start + 5000])
-
-
 async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
     port = free_port()
     ours, theirs = mp.Pipe()
@@ -131,7 +91,7 @@ async def dispatch(url: str, count: int, limit: float) -> dict[str, Any]:
         )
         runtime = await open_runtime(settings)
         try:
-            await populate(runtime, count, AT - timedelta(minutes=1))
+            await users_with_nudges_due(runtime, count, AT - timedelta(minutes=1), first_id=100_000)
             bot = Bot(
                 "123456:TEST-TOKEN",
                 base_url=f"http://127.0.0.1:{port}/bot",
