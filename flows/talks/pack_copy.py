@@ -17,11 +17,10 @@ from flows.core.retention import PACK_COPY_DAYS
 from flows.store.models import PackCopy
 from flows.talks.pack_text import long_day
 
-KEEP_DAYS = PACK_COPY_DAYS  # the purge erases it then
 
-
-def _day(moment: datetime) -> date:
-    return moment.date()
+def _kept_until(row: PackCopy) -> date:
+    """The day the purge erases it."""
+    return row.made_at.date() + timedelta(days=PACK_COPY_DAYS)
 
 
 async def kept(db: AsyncSession, user_id: int) -> PackCopy | None:
@@ -53,8 +52,7 @@ def attachment(cipher: Cipher, row: PackCopy, caption: str = "") -> Attachment:
 
 def made_words(row: PackCopy) -> str:
     """ "made 1 December 2026, kept until 1 December 2027" """
-    made = _day(row.made_at)
-    return f"made {long_day(made)}, kept until {long_day(made + timedelta(days=KEEP_DAYS))}"
+    return f"made {long_day(row.made_at.date())}, kept until {long_day(_kept_until(row))}"
 
 
 def export(row: PackCopy | None) -> dict[str, object] | None:
@@ -64,5 +62,5 @@ def export(row: PackCopy | None) -> dict[str, object] | None:
     return {
         "filename": row.filename,
         "made_at": row.made_at.isoformat(),
-        "kept_until": (_day(row.made_at) + timedelta(days=KEEP_DAYS)).isoformat(),
+        "kept_until": _kept_until(row).isoformat(),
     }
