@@ -22,7 +22,9 @@ what it expects from some steps (a button, a text, a photo): the learnt replies 
 Reported per process: updates/s; CPU per update (the bot process's own, from /proc/<pid>/stat, all its
 threads, so the harness and the fake are not counted); the ratio of that to the bare bot's in the same
 round; start to first getUpdates (or, by webhook, to setWebhook) on a database an earlier start has
-migrated; resident memory at the end. The harness's own CPU per update is printed too (it shares the
+migrated, and, by polling, start to the reply to a message sent while the process was down (LeadCoach
+asks for updates before it has finished starting: bot/early.py); resident memory at the end. The
+measured window opens once that reply has come, so it holds no start-up work. The harness's own CPU per update is printed too (it shares the
 two cores: when it is as busy as the bot, updates/s is the harness's figure, CPU per update the bot's).
 Replies are not rate limited here (``LEADCOACH_TELEGRAM_RATE`` lifted), as the bare bot has no limiter;
 bench/instances.py measures the production limits."""
@@ -256,6 +258,7 @@ class Run:
     cpu: float
     harness_cpu: float
     start: float
+    reply: float | None  # start to the reply to a message waiting at start (polling)
     rss_mb: float
 
     @property
@@ -310,7 +313,14 @@ class Target:
     runs: int = 0  # each run's managers are new users (ids 20,000 + 10,000 a run on)
 
 
-async def start(target: Target, fake: Fake) -> tuple[asyncio.subprocess.Process, float, Deliver, aiohttp.ClientSession]:
+WAITING = 5  # the chat whose message waits at Telegram while the bot starts (polling)
+
+
+async def start(
+    target: Target, fake: Fake
+) -> tuple[asyncio.subprocess.Process, float, float | None, Deliver, aiohttp.ClientSession]:
+    """Start the process; how long to its first getUpdates (webhook: setWebhook) and, by polling, to its
+    reply to a message sent before it started. Once it has replied it has finished starting."""
     port = free_port() if target.webhook else 0
     env = _with(target.env, fake)
     if target.webhook:
@@ -322,6 +332,10 @@ async def start(target: Target, fake: Fake) -> tuple[asyncio.subprocess.Process,
             "BARE_WEBHOOK_PORT": str(port),
         }
     ready = "setWebhook" if target.webhook else "getUpdates"
+    http = aiohttp.ClientSession()
+    deliver = webhook_poster(http, port, target.ids) if target.webhook else poller(fake, target.ids)
+    if not target.webhook:
+        await deliver({"message": fake._message(WAITING, "/help")})
     began = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*target.argv, cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL)
     while ready not in fake.calls:
@@ -329,11 +343,13 @@ async def start(target: Target, fake: Fake) -> tuple[asyncio.subprocess.Process,
             raise AssertionError(f"{target.name}: exited with {proc.returncode} before {ready}")
         await asyncio.sleep(0.002)
     took = time.perf_counter() - began
+    replied = None
     if target.webhook:
         await asyncio.sleep(0.2)  # the server answers once setWebhook has gone
-    http = aiohttp.ClientSession()
-    deliver = webhook_poster(http, port, target.ids) if target.webhook else poller(fake, target.ids)
-    return proc, took, deliver, http
+    else:
+        await fake.until(WAITING, 1, 60)
+        replied = time.perf_counter() - began
+    return proc, took, replied, deliver, http
 
 
 async def stop(proc: asyncio.subprocess.Process, http: aiohttp.ClientSession, fake: Fake) -> None:
@@ -355,7 +371,7 @@ async def measure(target: Target, users: int) -> Run:
     if target.learnt is None:  # a first start migrates the database (and shows what each step sends)
         fake = Fake()
         await fake.start()
-        proc, _, deliver, http = await start(target, fake)
+        proc, _, _, deliver, http = await start(target, fake)
         try:
             if id(target.script) not in LEARNT:
                 LEARNT[id(target.script)] = await learn(fake, 10, target.script, deliver)
@@ -364,7 +380,7 @@ async def measure(target: Target, users: int) -> Run:
         target.learnt = LEARNT[id(target.script)]
     fake = Fake()
     await fake.start()
-    proc, took, deliver, http = await start(target, fake)
+    proc, took, replied, deliver, http = await start(target, fake)
     try:
         first, target.runs = 20_000 + 10_000 * target.runs, target.runs + 1
         cpu, harness, wall = cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
@@ -376,7 +392,7 @@ async def measure(target: Target, users: int) -> Run:
         memory = rss_mb(proc.pid)
     finally:
         await stop(proc, http, fake)
-    return Run(target.name, sum(counts), seconds, cpu, harness, took, memory)
+    return Run(target.name, sum(counts), seconds, cpu, harness, took, replied, memory)
 
 
 def spread(values: list[float], digits: int) -> str:
@@ -435,13 +451,18 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
         f"{users} simulated users at once, {len(COACH)} updates each; real HTTP on 127.0.0.1; CPU = the bot "
         f"process's own; {rounds} round(s): min/median/max"
     )
-    print(f"{'':<32}{'updates/s':>14}{'CPU ms/upd':>17}{'ratio':>17}{'start s':>17}{'RSS MB':>14}{'harness ms':>12}")
+    print(
+        f"{'':<32}{'updates/s':>14}{'CPU ms/upd':>17}{'ratio':>17}{'start s':>17}{'reply s':>17}{'RSS MB':>14}"
+        f"{'harness ms':>12}"
+    )
     for name, runs in results.items():
         rs = [r for r, _ in runs]
         print(
             f"{name:<32}{spread([r.rate for r in rs], 0):>14}{spread([r.per_update for r in rs], 2):>18}"
             f"{spread([q for _, q in runs], 2) if not name.startswith('bare') else '-':>17}"
-            f"{spread([r.start for r in rs], 2):>17}{spread([r.rss_mb for r in rs], 0):>14}"
+            f"{spread([r.start for r in rs], 2):>17}"
+            f"{spread([r.reply for r in rs if r.reply is not None], 2) if rs[0].reply is not None else '-':>17}"
+            f"{spread([r.rss_mb for r in rs], 0):>14}"
             f"{statistics.median(r.harness_cpu / r.updates * 1000 for r in rs):>12.2f}"
         )
     print(

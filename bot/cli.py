@@ -8,15 +8,17 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from frameworks.catalogue import Catalogue, Entry, default_catalogue
-from frameworks.lookup import LookupIndex, programme_facts, quoted_stage
+if TYPE_CHECKING:  # imported by the commands that use them: `leadcoach run` starts without them
+    from frameworks.catalogue import Catalogue, Entry
 
 _FRAMEWORK_IDS = ("mlf2025", "lf2011", "gmts-gm", "hlm", "programmes", "guidance")
 
 
 def _cmd_frameworks(args: argparse.Namespace) -> int:
+    from frameworks.catalogue import default_catalogue
+
     cat = default_catalogue()
     rows: list[dict[str, Any]] = [
         {"id": f.id, "title": f.title, "year": f.year, "counts": cat.counts(f.id)} for f in cat.files
@@ -33,6 +35,9 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
 
 
 def _cmd_lookup(args: argparse.Namespace) -> int:
+    from frameworks.catalogue import default_catalogue
+    from frameworks.lookup import LookupIndex
+
     cat = default_catalogue()
     hits = LookupIndex(cat).search(args.query, framework=args.framework, limit=args.limit)
     if args.json:
@@ -48,6 +53,8 @@ def _cmd_lookup(args: argparse.Namespace) -> int:
 
 def _describe(cat: Catalogue, e: Entry) -> str:
     """A hit as plain text: code and title, then [framework · stage, or core/specialist], then the text."""
+    from frameworks.lookup import programme_facts, quoted_stage
+
     label = cat.framework(e.framework).short_title
     stage = quoted_stage(e)
     if stage and e.kind != "stage":

@@ -27,10 +27,10 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import inbox_store, polling
+from bot.early import ALLOWED_UPDATES, FirstPoll
 from bot.faults import describe, retrying, transient
 from bot.inbox_store import CHANNEL, Batch, Row, user_key
 from bot.metrics import LATENCY, UPDATES
-from bot.polling import ALLOWED_UPDATES
 from bot.runtime import Runtime
 from bot.telegram import consumed, failure
 from flows.store.models import DeadLetter, InboxUpdate
@@ -112,10 +112,11 @@ class Pump:
         for key in keys:
             self.wake(key)
 
-    async def poll(self, *, timeout: int = 30) -> None:
-        """Long-poll getUpdates (bot/polling.py) over the one HTTP stack; it never stops."""
+    async def poll(self, *, timeout: int = 30, first: FirstPoll | None = None) -> None:
+        """Long-poll getUpdates (bot/polling.py) over the one HTTP stack; it never stops. ``first``: the
+        getUpdates sent as the process started (bot/early.py)."""
         api = self.app.bot_data.get("api")
-        await polling.poll(polling.Poller(self.app.bot, api), self.receive, timeout=timeout)
+        await polling.poll(polling.Poller(self.app.bot, api), self.receive, timeout=timeout, first=first)
 
     # --- handling -----------------------------------------------------------------------
 

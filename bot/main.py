@@ -14,16 +14,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot import logs
-from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.startup import check_log_level
-from bot.terminal import Terminal
 
+# Imported where used: `leadcoach run` asks for its first updates before python-telegram-bot, SQLAlchemy
+# and the flows are imported (bot/early.py).
 if TYPE_CHECKING:
     from telegram import Bot
 
     from bot.budget import Heartbeat
     from bot.dispatcher import Pass
+    from bot.runtime import Runtime
+    from bot.service import Service
 
 log = logging.getLogger("leadcoach")
 
@@ -38,7 +40,9 @@ def chat(user: str = "me", settings: Settings | None = None) -> int:
     _logging(settings)
 
     async def main() -> None:
+        from bot.runtime import open_runtime
         from bot.scheduler import Scheduler
+        from bot.terminal import Terminal
 
         runtime = await open_runtime(settings)
         terminal = Terminal(runtime, user)
@@ -65,6 +69,8 @@ def _job(
     _logging(settings)
 
     async def main() -> None:
+        from bot.runtime import open_runtime
+
         runtime = await open_runtime(settings)
         try:
             show(await job(runtime))
@@ -181,6 +187,8 @@ def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> in
     _logging(settings)
 
     async def main() -> None:
+        from bot.runtime import open_runtime
+
         bot = await connect_bot(settings)
         try:
             runtime = await open_runtime(settings)
@@ -219,10 +227,30 @@ def run(terminal: bool | None = False, settings: Settings | None = None) -> int:
 
 
 async def _serve(settings: Settings) -> None:
+    from bot.early import FirstPoll
+
+    first = None
+    if not settings.webhook_url:  # long polling: the first batch is asked for now, while the rest loads
+        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+        first = FirstPoll(f"{settings.telegram_api_url}{token}")
+        await first.sending.wait()
+    try:
+        # In a thread, so the event loop carries that getUpdates meanwhile.
+        service = (await asyncio.to_thread(_service_class))(settings)
+        await service.start(first=first)
+        await _until_stopped(service, settings)
+    finally:
+        if first is not None:
+            await first.cancel()
+
+
+def _service_class() -> type[Service]:
     from bot.service import Service
 
-    service = Service(settings)
-    await service.start()
+    return Service
+
+
+async def _until_stopped(service: Service, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,14 +9,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from telegram import Bot, Update
+from telegram import Bot
 from telegram.error import Conflict
 
 from bot.botapi import BotApi
+from bot.early import ALLOWED_UPDATES, FirstPoll
 from bot.faults import Backoff, describe, retrying, transient
 
 log = logging.getLogger(__name__)
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 CONFLICT_WAIT = 5.0  # seconds: another process is polling with this token
 Receive = Callable[[Sequence[object]], Awaitable[None]]
 
@@ -45,14 +45,18 @@ class Poller:
         return await self.api.request("getUpdates", data, timeout=timeout + 10)
 
 
-async def poll(poller: Poller, receive: Receive, *, timeout: int = 30) -> None:
-    """Long-poll for ever: a batch is received (stored) before the next getUpdates confirms it."""
+async def poll(poller: Poller, receive: Receive, *, timeout: int = 30, first: FirstPoll | None = None) -> None:
+    """Long-poll for ever: a batch is received (stored) before the next getUpdates confirms it. ``first``:
+    the getUpdates sent as the process started (bot/early.py); its batch is the first one received."""
     await retrying(poller.delete_webhook, "deleteWebhook")
     offset: int | None = None
     backoff = Backoff(most=30.0)
     while True:
         try:
-            raw = await poller.updates(offset, timeout)
+            if first is not None:  # (if storing its batch fails, the next getUpdates asks for it again)
+                raw, first = await first.batch(), None
+            else:
+                raw = await poller.updates(offset, timeout)
             if isinstance(raw, list) and raw:
                 await receive(raw)
                 offset = next_offset(raw, offset)

@@ -16,10 +16,10 @@ from telegram.request import BaseRequest
 from bot.app import build_application
 from bot.botapi import BotApi
 from bot.budget import Budget, Heartbeat
+from bot.early import ALLOWED_UPDATES, LONG_POLL, FirstPoll
 from bot.faults import describe, transient
 from bot.inbox import Pump
 from bot.metrics import add_routes
-from bot.polling import ALLOWED_UPDATES
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import StartupError
@@ -80,11 +80,12 @@ class Service:
         self.pump: Pump | None = None
         self.scheduler: Scheduler | None = None
 
-    async def start(self, *, poll_timeout: int = 30) -> None:
+    async def start(self, *, poll_timeout: int = LONG_POLL, first: FirstPoll | None = None) -> None:
         """Listen (webhook), reach Telegram, open the database, then receive. Each failure at start is a
-        StartupError; the webhook port is taken first, so a port in use writes nothing."""
+        StartupError; the webhook port is taken first, so a port in use writes nothing. ``first``: polling's
+        first getUpdates, sent as the process started (bot/early.py): its batch is received first."""
         try:
-            await self._start(poll_timeout)
+            await self._start(poll_timeout, first)
         except BaseException:
             await self._abandon()
             raise
@@ -99,7 +100,7 @@ class Service:
         with contextlib.suppress(Exception):
             await self.app.shutdown()
 
-    async def _start(self, poll_timeout: int) -> None:
+    async def _start(self, poll_timeout: int, first: FirstPoll | None) -> None:
         s = self.settings
         if s.webhook_url:
             await self._listen()
@@ -132,7 +133,7 @@ class Service:
                 max_connections=s.webhook_max_connections,
             )
         else:
-            self._tasks.append(asyncio.create_task(pump.poll(timeout=poll_timeout), name="getUpdates"))
+            self._tasks.append(asyncio.create_task(pump.poll(timeout=poll_timeout, first=first), name="getUpdates"))
         runtime.warm()  # what the first update did not need, now that it can arrive
 
     async def _initialize(self) -> None:

@@ -1,6 +1,7 @@
 """A local fake of the Telegram Bot API, for end-to-end tests and benchmarks.
 
-It behaves like Telegram where it matters: long-polling getUpdates with offsets, 400 for text
+It behaves like Telegram where it matters: long-polling getUpdates with offsets (409 while a webhook
+is set), 400 for text
 over 4096 characters, callback data over 64 bytes and bad HTML entities, 429 with retry_after
 above a configurable rate (per bot, and per chat if asked; edits counted too if asked), and 403 for a
 user who blocked the bot.
@@ -366,6 +367,7 @@ class FakeTelegram:
         return BOT
 
     async def _api_deleteWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = {}
         return True
 
     async def _api_setMyCommands(self, p: dict[str, Any]) -> bool:
@@ -377,6 +379,8 @@ class FakeTelegram:
         if self.conflict_next > 0:
             self.conflict_next -= 1
             raise ApiError(409, "Conflict: terminated by other getUpdates request")
+        if self.webhook.get("url"):
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = int(p.get("offset") or 0)
         timeout = float(p.get("timeout") or 0)
         limit = int(p.get("limit") or 100)
