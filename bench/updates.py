@@ -24,8 +24,9 @@ threads, so the harness and the fake are not counted); the ratio of that to the 
 round; start to first getUpdates (or, by webhook, to setWebhook) on a database an earlier start has
 migrated, and, by polling, start to the reply to a message sent while the process was down (LeadCoach
 asks for updates before it has finished starting: bot/early.py); resident memory at the end. The
-measured window opens once that reply has come, so it holds no start-up work. The harness's own CPU per update is printed too (it shares the
-two cores: when it is as busy as the bot, updates/s is the harness's figure, CPU per update the bot's).
+measured window opens once that reply has come, so it holds no start-up work. The harness's own CPU
+per update is printed too (it shares the two cores: when it is as busy as the bot, updates/s is the
+harness's figure, CPU per update the bot's).
 Replies are not rate limited here (``LEADCOACH_TELEGRAM_RATE`` lifted), as the bare bot has no limiter;
 bench/instances.py measures the production limits."""
 
