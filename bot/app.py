@@ -11,13 +11,14 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
 
 from bot import inline
 from bot import telegram as tg
+from bot.botapi import BotApi
 from bot.budget import Budget, SharedLimiter
 from bot.runtime import open_runtime
 from bot.settings import Settings
+from bot.transport import SessionRequest
 
 COMMANDS = [
     ("reflect", "Five-minute weekly reflection"),
@@ -43,8 +44,9 @@ COMMANDS = [
 
 
 def build_application(
-    settings: Settings, *, rate_limit: bool = True, request: BaseRequest | None = None, budget: Budget | None = None
+    settings: Settings, api: BotApi, *, rate_limit: bool = True, budget: Budget | None = None
 ) -> Application:  # type: ignore[type-arg]
+    """The Application for ``settings``; its bot's own calls go over ``api``'s session."""
     if settings.telegram_token is None:
         raise ValueError("LEADCOACH_TELEGRAM_TOKEN is not set")
 
@@ -69,9 +71,9 @@ def build_application(
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        .request(SessionRequest(api))
+        .get_updates_request(SessionRequest(api))
     )
-    if request is not None:  # benchmarks fake the network in-process
-        builder = builder.request(request).get_updates_request(request)
     if rate_limit:  # one budget for replies and nudges, shared with the other instances (bot/budget.py)
         builder = builder.rate_limiter(SharedLimiter(budget or Budget()))
     app = builder.build()

@@ -5,7 +5,8 @@ long poll (getUpdates, deleteWebhook) all go this way.
 Chosen by measurement: PTB's httpx transport cost about 3.5 ms of CPU a message against 0.3 ms for
 plain JSON over aiohttp (bench/RESULTS.md), and a getUpdates through it about 12% of the CPU of an
 update. PTB keeps what it does once at start (getMe, setMyCommands, setWebhook), a few rare answers
-(to a group, an edited message, a sticker) and files pushed to a user (nudges carry none).
+(to a group, an edited message, a sticker) and files pushed to a user (nudges carry none), and makes
+them on this session too (bot/transport.py).
 Errors are PTB's exceptions (Forbidden for a 403, BadRequest, RetryAfter, Conflict for a 409,
 InvalidToken for a 401, NetworkError for a fault or a 5xx), so the code that handles them is the
 same whichever way a call went."""
@@ -80,19 +81,23 @@ class BotApi:
         timeout: float | None = None,
         files: dict[str, tuple[str, bytes]] | None = None,
     ) -> dict[str, Any]:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         extra: dict[str, Any] = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
         if files is None:
             extra["json"] = data
         else:
             extra["data"] = _form(data, files)
         try:
-            async with self._http.post(f"{self.base_url}/{method}", **extra) as response:
+            async with self.session().post(f"{self.base_url}/{method}", **extra) as response:
                 answer: dict[str, Any] = await response.json(content_type=None)
                 return answer if isinstance(answer, dict) else {}
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise NetworkError(f"{method}: {exc.__class__.__name__}") from None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one session, opened on first use: this class's calls and PTB's own (bot/transport.py)."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._http
 
     async def close(self) -> None:
         if self._http is not None:

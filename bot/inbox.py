@@ -27,7 +27,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import inbox_store, polling
-from bot.early import ALLOWED_UPDATES, FirstPoll
+from bot.early import ALLOWED_UPDATES, LONG_POLL, FirstPoll
 from bot.faults import describe, retrying, transient
 from bot.inbox_store import CHANNEL, Batch, Row, user_key
 from bot.metrics import LATENCY, UPDATES
@@ -112,11 +112,10 @@ class Pump:
         for key in keys:
             self.wake(key)
 
-    async def poll(self, *, timeout: int = 30, first: FirstPoll | None = None) -> None:
+    async def poll(self, *, timeout: int = LONG_POLL, first: FirstPoll | None = None) -> None:
         """Long-poll getUpdates (bot/polling.py) over the one HTTP stack; it never stops. ``first``: the
         getUpdates sent as the process started (bot/early.py)."""
-        api = self.app.bot_data.get("api")
-        await polling.poll(polling.Poller(self.app.bot, api), self.receive, timeout=timeout, first=first)
+        await polling.poll(self.app.bot_data["api"], self.receive, timeout=timeout, first=first)
 
     # --- handling -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from bot.startup import check_log_level
 if TYPE_CHECKING:
     from telegram import Bot
 
+    from bot.botapi import BotApi
     from bot.budget import Heartbeat
     from bot.dispatcher import Pass
     from bot.runtime import Runtime
@@ -118,53 +119,66 @@ def nudges_due(at: datetime | None, as_json: bool, settings: Settings | None = N
     return _job(settings, job) if as_json else _job(settings, job, text)
 
 
-async def connect_bot(settings: Settings) -> Bot:
-    """A Bot for the configured token, checked with getMe (one line if Telegram refuses or can't be reached)."""
+@contextlib.asynccontextmanager
+async def telegram_client(settings: Settings) -> AsyncIterator[tuple[Bot, BotApi]]:
+    """The bot for the configured token and the one HTTP stack it calls through (with the rate budget),
+    checked with getMe (one line if Telegram refuses or can't be reached); both closed after."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError
 
+    from bot.botapi import BotApi
+    from bot.budget import Budget
     from bot.startup import StartupError
+    from bot.transport import SessionRequest
 
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
+    api = BotApi(f"{settings.telegram_api_url}{token}", Budget(settings.telegram_rate))
+    bot = Bot(
+        token,
+        base_url=settings.telegram_api_url,
+        base_file_url=settings.telegram_file_url,
+        request=SessionRequest(api),
+        get_updates_request=SessionRequest(api),
+    )
     try:
-        await bot.initialize()
-    except InvalidToken:
-        raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
-    except NetworkError as exc:  # (TimedOut is one)
-        raise StartupError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url} ({exc})") from None
-    return bot
+        try:
+            await bot.initialize()
+        except InvalidToken:
+            raise StartupError("Telegram refused LEADCOACH_TELEGRAM_TOKEN (401 Unauthorized)") from None
+        except NetworkError as exc:  # (TimedOut is one)
+            raise StartupError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url} ({exc})") from None
+        yield bot, api
+    finally:
+        await bot.shutdown()
+        await api.close()
 
 
 async def dispatch_once(
-    runtime: Runtime, at: datetime | None = None, rate: float | None = None, bot: Bot | None = None
+    runtime: Runtime, at: datetime | None = None, rate: float | None = None, telegram: tuple[Bot, BotApi] | None = None
 ) -> Pass:
     """One dispatch pass over Telegram with the runtime's settings (``leadcoach nudges send-due``). It
     takes part in the bot's rate budget like a running instance: a heartbeat with its demand while it
     sends (so together with the running instances it stays within Telegram's limit), gone when it ends."""
-    from bot.botapi import BotApi
-    from bot.budget import Budget, Heartbeat
+    from bot.budget import Heartbeat
     from bot.dispatcher import Dispatcher
     from bot.telegram import TelegramSender
 
-    settings = runtime.settings
-    own = bot is None
-    bot = bot or await connect_bot(settings)
-    budget = Budget(settings.telegram_rate)
+    if telegram is None:
+        async with telegram_client(runtime.settings) as made:
+            return await dispatch_once(runtime, at, rate, made)
+    bot, api = telegram
+    budget = api.budget
+    assert budget is not None  # (telegram_client gives it one)
     heartbeat = Heartbeat(runtime.coach, budget)
-    api = BotApi(bot.base_url, budget)
     sender = TelegramSender(bot, api)
     try:
         await heartbeat.beat()
         async with _beating(heartbeat):
-            dispatcher = Dispatcher(runtime.coach, sender, rate=rate or settings.nudge_rate, budget=budget)
+            dispatcher = Dispatcher(runtime.coach, sender, rate=rate or runtime.settings.nudge_rate, budget=budget)
             return await dispatcher.run_once(at)
     finally:
         with contextlib.suppress(Exception):
             await heartbeat.leave()
-        await api.close()
-        if own:
-            await bot.shutdown()
 
 
 @contextlib.asynccontextmanager
@@ -189,15 +203,12 @@ def nudges_send_due(at: datetime | None, settings: Settings | None = None) -> in
     async def main() -> None:
         from bot.runtime import open_runtime
 
-        bot = await connect_bot(settings)
-        try:
+        async with telegram_client(settings) as telegram:
             runtime = await open_runtime(settings)
             try:
-                print(json.dumps(asdict(await dispatch_once(runtime, at, bot=bot))))
+                print(json.dumps(asdict(await dispatch_once(runtime, at, telegram=telegram))))
             finally:
                 await runtime.close()
-        finally:
-            await bot.shutdown()
 
     asyncio.run(main())
     return 0

@@ -9,11 +9,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from telegram import Bot
 from telegram.error import Conflict
 
 from bot.botapi import BotApi
-from bot.early import ALLOWED_UPDATES, FirstPoll
+from bot.early import ALLOWED_UPDATES, LONG_POLL, FirstPoll
 from bot.faults import Backoff, describe, retrying, transient
 
 log = logging.getLogger(__name__)
@@ -21,34 +20,18 @@ CONFLICT_WAIT = 5.0  # seconds: another process is polling with this token
 Receive = Callable[[Sequence[object]], Awaitable[None]]
 
 
-class Poller:
-    """getUpdates and deleteWebhook through ``api`` (the aiohttp session replies use), or through PTB's
-    bot when there is none (a benchmark that fakes the network inside the process)."""
-
-    def __init__(self, bot: Bot, api: BotApi | None) -> None:
-        self.bot = bot
-        self.api = api
-
-    async def delete_webhook(self) -> None:
-        if self.api is None:
-            await self.bot.delete_webhook()
-        else:
-            await self.api.request("deleteWebhook", {})
-
-    async def updates(self, offset: int | None, timeout: int) -> Any:
-        """The next batch, as Telegram sent it (JSON, not parsed)."""
-        data: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
-        if offset is not None:
-            data["offset"] = offset
-        if self.api is None:
-            return await self.bot.do_api_request("getUpdates", api_kwargs=data, read_timeout=timeout + 10)
-        return await self.api.request("getUpdates", data, timeout=timeout + 10)
+async def updates(api: BotApi, offset: int | None, timeout: int) -> Any:
+    """The next batch, as Telegram sent it (JSON, not parsed)."""
+    data: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+    if offset is not None:
+        data["offset"] = offset
+    return await api.request("getUpdates", data, timeout=timeout + 10)
 
 
-async def poll(poller: Poller, receive: Receive, *, timeout: int = 30, first: FirstPoll | None = None) -> None:
+async def poll(api: BotApi, receive: Receive, *, timeout: int = LONG_POLL, first: FirstPoll | None = None) -> None:
     """Long-poll for ever: a batch is received (stored) before the next getUpdates confirms it. ``first``:
     the getUpdates sent as the process started (bot/early.py); its batch is the first one received."""
-    await retrying(poller.delete_webhook, "deleteWebhook")
+    await retrying(lambda: api.request("deleteWebhook", {}), "deleteWebhook")
     offset: int | None = None
     backoff = Backoff(most=30.0)
     while True:
@@ -56,7 +39,7 @@ async def poll(poller: Poller, receive: Receive, *, timeout: int = 30, first: Fi
             if first is not None:  # (if storing its batch fails, the next getUpdates asks for it again)
                 raw, first = await first.batch(), None
             else:
-                raw = await poller.updates(offset, timeout)
+                raw = await updates(api, offset, timeout)
             if isinstance(raw, list) and raw:
                 await receive(raw)
                 offset = next_offset(raw, offset)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from aiohttp import web
 from telegram.error import InvalidToken, NetworkError, TimedOut
-from telegram.request import BaseRequest
 
 from bot.app import build_application
 from bot.botapi import BotApi
@@ -65,15 +64,15 @@ class Service:
     """The coach on Telegram: the Application (for the bot and its handlers), the inbox pump, and either
     long polling or the webhook server. ``leadcoach run`` and the end-to-end tests both use it."""
 
-    def __init__(self, settings: Settings, *, request: BaseRequest | None = None, rate_limit: bool = True) -> None:
+    def __init__(self, settings: Settings, *, rate_limit: bool = True) -> None:
         self.settings = settings
         self.budget = Budget(settings.telegram_rate)
-        self.app = build_application(settings, rate_limit=rate_limit, request=request, budget=self.budget)
-        # The one send path for replies, button answers, edits and nudges (PTB keeps getUpdates and files).
+        # The one send path for replies, button answers, edits, nudges and getUpdates; PTB's own calls go
+        # over its session too.
         token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-        # (A benchmark that fakes the network inside the process passes ``request``: replies stay on it.)
         self.api = BotApi(f"{settings.telegram_api_url}{token}", self.budget if rate_limit else None)
-        self.app.bot_data["api"] = self.api if request is None else None
+        self.app = build_application(settings, self.api, rate_limit=rate_limit, budget=self.budget)
+        self.app.bot_data["api"] = self.api
         self.heartbeat: Heartbeat | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: web.AppRunner | None = None
@@ -99,6 +98,7 @@ class Service:
             await self.app.post_shutdown(self.app)
         with contextlib.suppress(Exception):
             await self.app.shutdown()
+        await self.api.close()
 
     async def _start(self, poll_timeout: int, first: FirstPoll | None) -> None:
         s = self.settings

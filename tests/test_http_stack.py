@@ -34,6 +34,35 @@ async def test_files_go_over_the_session_replies_use(bot: Bot) -> None:
     assert all("aiohttp" in agent for agent in _agents(bot, "sendDocument"))
 
 
+async def test_ptbs_own_calls_go_over_the_session_replies_use(bot: Bot) -> None:
+    """getMe and setMyCommands at start, and a reply PTB sends itself (to a sticker), take the same session
+    as replies (bot/transport.py): one HTTP stack, no httpx client."""
+    await bot.say(ALICE, "/help")
+    await bot.fake.send_sticker(ALICE)
+    await bot.fake.wait_for(ALICE, 1)
+    sent = _agents(bot, "sendMessage")
+    assert len(sent) == 1 and "aiohttp" in next(iter(sent)), sent
+    assert _agents(bot, "getMe") == _agents(bot, "setMyCommands") == sent
+
+
+async def test_ptbs_uploads_and_errors_over_the_session(bot: Bot) -> None:
+    """A file PTB uploads itself is multipart on the session; a refusal and a bad gateway are PTB's errors,
+    as before."""
+    assert bot.service is not None
+    ptb = bot.service.app.bot
+    await ptb.send_document(ALICE, document=b'{"a": 1}', filename="a.json", caption="<b>x</b>", parse_mode="HTML")
+    document = bot.fake.to(ALICE)[-1]
+    assert (document.method, document.filename, document.document) == ("sendDocument", "a.json", b'{"a": 1}')
+    assert "aiohttp" in next(iter(_agents(bot, "sendDocument")))
+    bot.fake.blocked.add(ALICE)
+    with pytest.raises(Forbidden):
+        await ptb.send_message(ALICE, "hello")
+    bot.fake.blocked.discard(ALICE)
+    bot.fake.fail_next["sendMessage"] = 1
+    with pytest.raises(NetworkError):
+        await ptb.send_message(ALICE, "hello")
+
+
 async def test_polling_rides_out_a_conflict_and_bad_gateways(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
