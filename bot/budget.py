@@ -10,7 +10,8 @@ Never more than the total together, even while demand moves: heartbeats take tur
 at most what the others hold no claim to, and writes down what it holds (what it sent in the last second
 included). One whose share shrinks uses less at once; the others take what it gave back at their next
 heartbeat. An instance that stops cleanly gives its share back at once; one that dies is no longer
-counted after ``LIVE``, and one whose heartbeats fail that long stops sending by then. Within an
+counted after ``LIVE``, and one whose heartbeats fail or hang that long stops sending before then (a
+share is good for ``LIVE`` less two beats from the heartbeat that gave it). Within an
 instance, one sliding window counts every message sent in the last second: replies may use all of the
 instance's share, nudges leave a little room for replies.
 
@@ -166,6 +167,7 @@ class Budget:
     def __init__(self, total: float = TOTAL) -> None:
         self.total = total
         self.share = max(1, int(total))  # alone until a heartbeat says otherwise
+        self.good_until = math.inf  # (time.monotonic()) the share holds until then: set by each heartbeat
         self.live = 1
         self.in_flight = 0
         self.done_at: deque[float] = deque()  # when each message of the last second was answered
@@ -176,7 +178,7 @@ class Budget:
 
     @property
     def per_second(self) -> int:
-        return self.share
+        return self.share if time.monotonic() < self.good_until else 0
 
     def demand(self, now: float | None = None) -> Demand:
         """What this instance wanted a second over the last ``WINDOW`` seconds, plus what waits now."""
@@ -227,6 +229,8 @@ class Budget:
         now = time.monotonic()
         if self.paused_until > now:
             return self.paused_until - now
+        if now >= self.good_until:
+            return 0.05  # no heartbeat lately: the others may be about to count this one gone
         room = self.share if reply else self.share - min(REPLY_ROOM, max(0, self.share - 1))
         if room <= 0:
             return 0.05  # nothing held yet: the next heartbeat brings a share
@@ -251,12 +255,16 @@ class Heartbeat:
     def __init__(self, engine: Engine, budget: Budget) -> None:
         self.engine, self.budget = engine, budget
         self.id = uuid.uuid4().hex
-        self.beaten = time.monotonic()  # when a heartbeat last went through
+        self.beating = asyncio.Lock()  # one heartbeat of this instance at a time (their shares in order)
 
     async def beat(self) -> int:
         """One heartbeat: this instance's demand written, its share of the budget taken (at most what the
         others do not hold). The number of live instances."""
-        now = datetime.now(UTC)
+        async with self.beating:
+            return await self._beat()
+
+    async def _beat(self) -> int:
+        now, started = datetime.now(UTC), time.monotonic()  # the others count this one live from ``now``
         demand = self.budget.demand()
         total = max(1, int(self.budget.total))
         mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
@@ -282,17 +290,18 @@ class Heartbeat:
             held = max(share, min(self.budget.in_use(), free))  # what it sent this second still counts
             await db.execute(update(Instance).where(Instance.id == self.id).values(share=held))
         self.budget.share, self.budget.live = share, max(1, len(rows))
-        self.beaten = time.monotonic()
+        # The others count it gone ``LIVE`` after ``now``: it stops a second before that and a second
+        # more (a beat), for what its last messages hold (a second after their answers) and answers on
+        # their way. A heartbeat that is slow, not only one that fails, so stops it in time.
+        self.budget.good_until = started + LIVE.total_seconds() - 2 * BEAT
         return self.budget.live
 
     async def run(self) -> None:
         while True:
             try:
                 await self.beat()
-            except Exception as exc:  # the share stays as it was, for a while; the database is said elsewhere
+            except Exception as exc:  # the share holds until ``good_until``; the database is said elsewhere
                 log.warning("heartbeat failed (%s)", describe(exc))
-                if time.monotonic() - self.beaten > LIVE.total_seconds() - BEAT:
-                    self.budget.share = 0  # the others are about to count it gone and take its share
             # Holding nothing yet (others held it all when it came): ask again soon, they give back at theirs.
             await asyncio.sleep(BEAT if self.budget.share > 0 else BEAT / 4)
 
