@@ -264,14 +264,15 @@ class Heartbeat:
             return await self._beat()
 
     async def _beat(self) -> int:
-        now, started = datetime.now(UTC), time.monotonic()  # the others count this one live from ``now``
-        demand = self.budget.demand()
         total = max(1, int(self.budget.total))
-        mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
         async with self.engine.transaction() as db:
             postgres = db.get_bind().dialect.name == "postgresql"
             if postgres:  # one heartbeat at a time (SQLite: BEGIN IMMEDIATE already is)
                 await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK})
+            # Once its turn has come (a connection, the lock): the others count it live from ``now``.
+            now, started = datetime.now(UTC), time.monotonic()
+            demand = self.budget.demand()
+            mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
             insert = (pg_insert if postgres else sqlite_insert)(Instance).values(id=self.id, share=0, **mine)
             await db.execute(insert.on_conflict_do_update(index_elements=["id"], set_=mine))
             await db.execute(delete(Instance).where(Instance.seen_at < now - 10 * LIVE))
