@@ -62,7 +62,7 @@ class Fake(FakeTelegram):
 
     def _check_rate(self, chat_id: int = 0) -> None:
         now = time.monotonic()
-        chat_full = len([t for t in self._chat_times.get(chat_id, []) if now - t < 1.0]) >= 1
+        chat_full = not self.chat_allows(chat_id, now)
         try:
             super()._check_rate(chat_id)
         except ApiError:

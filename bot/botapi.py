@@ -42,18 +42,19 @@ class BotApi:
         kind: str = "reply",
         files: dict[str, tuple[str, bytes]] | None = None,
     ) -> Any:
-        """Call ``method``; a message takes its place in the budget first (unless ``paced``: the nudge
-        pacer took it). A 429 holds the budget for as long as Telegram says, then tries again.
+        """Call ``method``; a message takes its place in the budget, and in its chat's limit, first (unless
+        ``paced``: the nudge pacer took both). A 429 holds the budget for as long as Telegram says, then tries again.
         ``files``: field -> (file name, content), sent as multipart form data (sendDocument, sendPhoto)."""
         counted = self.budget is not None and method in MESSAGES and not paced
+        chat = data.get("chat_id")  # a message to one chat: its place in that chat's limit too
         for attempt in range(self.retries + 1):
             if counted and self.budget is not None:
-                await self.budget.take(reply=True)
+                await self.budget.take(reply=True, chat=chat)
             try:
                 answer = await self._post(method, data, files=files)
             finally:
                 if counted and self.budget is not None:
-                    self.budget.done()
+                    self.budget.done(chat)
             if answer.get("ok"):
                 if method in MESSAGES:
                     SENT.labels(kind).inc()

@@ -10,9 +10,16 @@ Never more than the total together, even while demand moves: heartbeats take tur
 at most what the others hold no claim to, and writes down what it holds (what it sent in the last second
 included). One whose share shrinks uses less at once; the others take what it gave back at their next
 heartbeat. An instance that stops cleanly gives its share back at once; one that dies is no longer
-counted after ``LIVE``, and one whose heartbeats fail that long stops sending by then. Within an
+counted after ``LIVE``, and one whose heartbeats fail or hang that long stops sending before then (a
+share is good for ``LIVE`` less two beats from the heartbeat that gave it). Within an
 instance, one sliding window counts every message sent in the last second: replies may use all of the
-instance's share, nudges leave a little room for replies."""
+instance's share, nudges leave a little room for replies.
+
+Per chat (``Chats``), Telegram takes a short burst and then about one message a second: a reply of two
+or three messages goes at once, a fast tapper's further replies a second apart, and a nudge waits for
+the chat's burst to be whole again (replies first). That part is per process: one user's updates are
+handled one at a time under a lock on their row, and a nudge is sent by the one instance holding the
+dispatch lease, so two instances rarely write to one chat in the same second (see README)."""
 
 from __future__ import annotations
 
@@ -46,6 +53,9 @@ WINDOW = 2.0  # seconds of demand a heartbeat reports
 LIVE = timedelta(seconds=5)  # an instance not heard from for this long no longer counts
 LOCK = 7_164_322_102  # PostgreSQL advisory lock: one heartbeat at a time, across instances
 MESSAGES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendDocument"}
+CHAT_BURST = 3  # messages one chat may get at once: a reply of a few messages, or an edit and its replies
+CHAT_RATE = 1.0  # messages a second to one chat once its burst is spent (Telegram: about 1)
+PATIENCE = 10.0  # seconds a nudge waits for the chat's whole burst; then one free place will do
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,67 @@ def split(total: int, demands: Mapping[str, Demand], floor: int = FLOOR) -> dict
     return _whole(total, {k: base + replies[k] + nudges[k] + even for k in demands})
 
 
+class Chats:
+    """Telegram's per-chat limit as a token bucket: ``burst`` messages at once, then ``rate`` a second.
+    Kept on the safe side of Telegram's count, which falls somewhere between a message's take and its
+    answer: a message taken and not yet answered counts as sent now, and an answered one as sent when
+    it was answered (a GCRA over the answers: ``full_at`` is when the chat's bucket is whole again).
+
+    A reply needs one place; a nudge needs the whole burst (nothing in flight to the chat and nothing
+    answered within the last ``burst / rate`` seconds' worth), so it never spends what the user's next
+    replies need, and replies, needing less, always go first. A nudge kept waiting ``patience`` seconds
+    (a user writing faster than a message a second all that while) needs one place, like a reply."""
+
+    def __init__(
+        self,
+        burst: int | None = None,
+        rate: float | None = None,
+        patience: float = PATIENCE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.burst = CHAT_BURST if burst is None else burst
+        self.gap = 1.0 / (CHAT_RATE if rate is None else rate)
+        self.patience, self.clock = patience, clock
+        self.full_at: dict[str, float] = {}  # chat -> when its answered messages no longer count
+        self.flying: dict[str, int] = {}  # chat -> messages taken and not answered yet
+        self.answers = 0
+
+    def wait(self, chat: str, need: int = 1) -> float | None:
+        """0 if ``need`` places are free in the chat now, else seconds until they are (None: not before
+        a message in flight is answered)."""
+        flying = self.flying.get(chat, 0)
+        if flying + need > self.burst:
+            return None
+        now = self.clock()
+        behind = max(0.0, self.full_at.get(chat, now) - now)  # answered ones still counted, as seconds
+        return max(0.0, behind - (self.burst - flying - need) * self.gap)
+
+    async def take(self, chat: str, *, reply: bool = True) -> None:
+        """Wait for a place for one message to ``chat``; ``done(chat)`` once Telegram has answered it."""
+        since = self.clock()
+        while True:
+            need = 1 if reply or self.clock() - since >= self.patience else self.burst
+            wait = self.wait(chat, need)
+            if wait == 0:
+                break
+            await asyncio.sleep(0.02 if wait is None else min(wait, self.patience))
+        self.flying[chat] = self.flying.get(chat, 0) + 1
+
+    def done(self, chat: str, *, sent: bool = True) -> None:
+        """The message to ``chat`` was answered (``sent``) or never went (its place given back)."""
+        left = self.flying.get(chat, 0) - 1
+        if left > 0:
+            self.flying[chat] = left
+        else:
+            self.flying.pop(chat, None)
+        if sent:
+            now = self.clock()
+            self.full_at[chat] = max(self.full_at.get(chat, now), now) + self.gap
+            self.answers += 1
+            if self.answers % 256 == 0:  # forget the chats whose bucket is whole again
+                self.full_at = {c: t for c, t in self.full_at.items() if t > now}
+
+
 class Budget:
     """This instance's share of the messages a second. A message holds its place from when it is
     taken until a second after Telegram answered it: Telegram counts it somewhere in between, so
@@ -96,16 +167,18 @@ class Budget:
     def __init__(self, total: float = TOTAL) -> None:
         self.total = total
         self.share = max(1, int(total))  # alone until a heartbeat says otherwise
+        self.good_until = math.inf  # (time.monotonic()) the share holds until then: set by each heartbeat
         self.live = 1
         self.in_flight = 0
         self.done_at: deque[float] = deque()  # when each message of the last second was answered
         self.paused_until = 0.0
         self.wanted: dict[bool, deque[float]] = {True: deque(), False: deque()}  # reply? -> when asked
         self.waiting: dict[bool, int] = {True: 0, False: 0}
+        self.chats = Chats()  # and each chat's own limit
 
     @property
     def per_second(self) -> int:
-        return self.share
+        return self.share if time.monotonic() < self.good_until else 0
 
     def demand(self, now: float | None = None) -> Demand:
         """What this instance wanted a second over the last ``WINDOW`` seconds, plus what waits now."""
@@ -127,9 +200,20 @@ class Budget:
             self.done_at.popleft()
         return self.in_flight + len(self.done_at)
 
-    async def take(self, *, reply: bool = True) -> None:
-        """Wait for room for one message (a nudge leaves ``REPLY_ROOM`` of the share to replies); call
-        ``done()`` once Telegram has answered it."""
+    async def take(self, *, reply: bool = True, chat: object = None) -> None:
+        """Wait for room for one message (a nudge leaves ``REPLY_ROOM`` of the share to replies), in
+        ``chat`` first if it is given (so waiting for a busy chat holds nothing of the share); call
+        ``done(chat)`` once Telegram has answered it."""
+        if chat is not None:
+            await self.chats.take(str(chat), reply=reply)
+        try:
+            await self._take(reply)
+        except BaseException:
+            if chat is not None:
+                self.chats.done(str(chat), sent=False)
+            raise
+
+    async def _take(self, reply: bool) -> None:
         now = time.monotonic()
         self._asked(reply, now).append(now)
         self.waiting[reply] += 1
@@ -145,6 +229,8 @@ class Budget:
         now = time.monotonic()
         if self.paused_until > now:
             return self.paused_until - now
+        if now >= self.good_until:
+            return 0.05  # no heartbeat lately: the others may be about to count this one gone
         room = self.share if reply else self.share - min(REPLY_ROOM, max(0, self.share - 1))
         if room <= 0:
             return 0.05  # nothing held yet: the next heartbeat brings a share
@@ -152,9 +238,11 @@ class Budget:
             return 0.0
         return self.done_at[0] + 1.0 - now if self.done_at else 0.005
 
-    def done(self) -> None:
+    def done(self, chat: object = None) -> None:
         self.in_flight = max(0, self.in_flight - 1)
         self.done_at.append(time.monotonic())
+        if chat is not None:
+            self.chats.done(str(chat))
 
     def hold(self, seconds: float) -> None:
         """Telegram said 429: nothing more from this instance for ``seconds``."""
@@ -167,19 +255,24 @@ class Heartbeat:
     def __init__(self, engine: Engine, budget: Budget) -> None:
         self.engine, self.budget = engine, budget
         self.id = uuid.uuid4().hex
-        self.beaten = time.monotonic()  # when a heartbeat last went through
+        self.beating = asyncio.Lock()  # one heartbeat of this instance at a time (their shares in order)
 
     async def beat(self) -> int:
         """One heartbeat: this instance's demand written, its share of the budget taken (at most what the
         others do not hold). The number of live instances."""
-        now = datetime.now(UTC)
-        demand = self.budget.demand()
+        async with self.beating:
+            return await self._beat()
+
+    async def _beat(self) -> int:
         total = max(1, int(self.budget.total))
-        mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
         async with self.engine.transaction() as db:
             postgres = db.get_bind().dialect.name == "postgresql"
             if postgres:  # one heartbeat at a time (SQLite: BEGIN IMMEDIATE already is)
                 await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK})
+            # Once its turn has come (a connection, the lock): the others count it live from ``now``.
+            now, started = datetime.now(UTC), time.monotonic()
+            demand = self.budget.demand()
+            mine = dict(seen_at=now, replies=demand.replies, nudges=demand.nudges)
             insert = (pg_insert if postgres else sqlite_insert)(Instance).values(id=self.id, share=0, **mine)
             await db.execute(insert.on_conflict_do_update(index_elements=["id"], set_=mine))
             await db.execute(delete(Instance).where(Instance.seen_at < now - 10 * LIVE))
@@ -198,17 +291,18 @@ class Heartbeat:
             held = max(share, min(self.budget.in_use(), free))  # what it sent this second still counts
             await db.execute(update(Instance).where(Instance.id == self.id).values(share=held))
         self.budget.share, self.budget.live = share, max(1, len(rows))
-        self.beaten = time.monotonic()
+        # The others count it gone ``LIVE`` after ``now``: it stops a second before that and a second
+        # more (a beat), for what its last messages hold (a second after their answers) and answers on
+        # their way. A heartbeat that is slow, not only one that fails, so stops it in time.
+        self.budget.good_until = started + LIVE.total_seconds() - 2 * BEAT
         return self.budget.live
 
     async def run(self) -> None:
         while True:
             try:
                 await self.beat()
-            except Exception as exc:  # the share stays as it was, for a while; the database is said elsewhere
+            except Exception as exc:  # the share holds until ``good_until``; the database is said elsewhere
                 log.warning("heartbeat failed (%s)", describe(exc))
-                if time.monotonic() - self.beaten > LIVE.total_seconds() - BEAT:
-                    self.budget.share = 0  # the others are about to count it gone and take its share
             # Holding nothing yet (others held it all when it came): ask again soon, they give back at theirs.
             await asyncio.sleep(BEAT if self.budget.share > 0 else BEAT / 4)
 
@@ -243,10 +337,11 @@ class SharedLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        counted = endpoint in MESSAGES
+        chat = data.get("chat_id") if counted else None
         for attempt in range(self.retries + 1):
-            counted = endpoint in MESSAGES
             if counted:
-                await self.budget.take(reply=True)
+                await self.budget.take(reply=True, chat=chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -256,5 +351,5 @@ class SharedLimiter(BaseRateLimiter[None]):
                 self.budget.hold(float(wait))
             finally:
                 if counted:
-                    self.budget.done()
+                    self.budget.done(chat)
         raise AssertionError("unreachable")

@@ -196,17 +196,17 @@ class Dispatcher:
                         result.skip("not-sent")
                         return None
                     replies = self._weekly(item)
-                await pacer.admit()
+                await pacer.admit(item.who.external_id)  # after the replies the user's chat has had
                 try:
                     outcome = await self.sender.send(item.who, replies)
                 finally:
-                    pacer.answered()
+                    pacer.answered(item.who.external_id)
             else:
-                await pacer.admit()
+                await pacer.admit(item.who.external_id)
                 try:
                     outcome = await self.engine.push(item.who, compose, self.sender)
                 finally:
-                    pacer.answered()
+                    pacer.answered(item.who.external_id)
                 was = "sending"  # a retry sends what this attempt marked
             if outcome.status is not SendStatus.RETRY:
                 return await self._outcome(item, outcome, result, bool(replies), said)

@@ -154,9 +154,11 @@ class Pacer:
         if self.budget is not None:
             self.budget.hold(seconds)  # a 429 holds replies too
 
-    async def admit(self) -> None:
+    async def admit(self, chat: object = None) -> None:
         """Just before a send: never more than ``rate`` in any second, even when sends whose turns came
-        during a stall (a slow transaction, a busy machine) would otherwise go out together."""
+        during a stall (a slow transaction, a busy machine) would otherwise go out together; and, with
+        the bot's budget, a place in it and in ``chat``'s limit (a nudge waits for the chat's whole
+        burst: the replies it has just had, and those it may get next, go first)."""
         while len(self.sent) >= self.per_second:
             wait = self.sent[0] + 1.0 - clock.monotonic()
             if wait <= 0:
@@ -165,12 +167,12 @@ class Pacer:
             await asyncio.sleep(wait)
         self.sent.append(clock.monotonic())
         if self.budget is not None:
-            await self.budget.take(reply=False)
+            await self.budget.take(reply=False, chat=chat)
 
-    def answered(self) -> None:
+    def answered(self, chat: object = None) -> None:
         """The send ``admit`` let through has had Telegram's answer."""
         if self.budget is not None:
-            self.budget.done()
+            self.budget.done(chat)
 
 
 class PacedSender:
@@ -182,8 +184,8 @@ class PacedSender:
 
     async def send(self, who: Identity, replies: list[Reply]) -> SendResult:
         await self.pacer.wait()
-        await self.pacer.admit()
+        await self.pacer.admit(who.external_id)
         try:
             return await self.sender.send(who, replies)
         finally:
-            self.pacer.answered()
+            self.pacer.answered(who.external_id)

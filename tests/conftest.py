@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot import budget
 from bot.db import create_engine, migrate
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
@@ -41,6 +42,14 @@ def _main_thread_loop() -> Iterator[None]:
     yield
     asyncio.set_event_loop(None)
     loop.close()
+
+
+@pytest.fixture(autouse=True)
+def _scripted_users_write_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scripted user answers in milliseconds, faster than any person, and the fake Bot API has no
+    per-chat limit unless a test asks for one: the bot's own (bot/budget.py ``Chats``, a burst then a
+    message a second) is lifted here, and set back by the tests of it (tests/test_chat_pace.py)."""
+    monkeypatch.setattr(budget, "CHAT_RATE", 1_000_000.0)
 
 
 @pytest.fixture(scope="session")

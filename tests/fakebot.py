@@ -3,8 +3,8 @@
 It behaves like Telegram where it matters: long-polling getUpdates with offsets (409 while a webhook
 is set), 400 for text
 over 4096 characters, callback data over 64 bytes and bad HTML entities, 429 with retry_after
-above a configurable rate (per bot, and per chat if asked; edits counted too if asked), and 403 for a
-user who blocked the bot.
+above a configurable rate (per bot, and per chat if asked: a burst, then a rate; edits counted too if
+asked), and 403 for a user who blocked the bot.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class FakeTelegram:
     token: str = "123456:TEST-TOKEN"
     rate_limit_per_second: float | None = None  # total sends per second before 429
     chat_limit_per_second: float | None = None  # sends to one chat per second before 429 (Telegram: about 1)
+    chat_burst: int = 1  # sends one chat takes at once before its rate applies (a token bucket; Telegram: a few)
     limit_edits: bool = False  # edits count against both limits too (as Telegram counts them)
     accepted: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic(), chat) of each counted send
     blocked: set[int] = field(default_factory=set)
@@ -141,7 +142,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(100)
         self._new = asyncio.Condition()
         self._send_times: list[float] = []
-        self._chat_times: dict[int, list[float]] = {}
+        self._chat_full_at: dict[int, float] = {}  # chat -> when its bucket is whole again
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._output = asyncio.Condition()
@@ -407,13 +408,21 @@ class FakeTelegram:
             if len(self._send_times) >= self.rate_limit_per_second:
                 raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
         if self.chat_limit_per_second is not None:
-            recent = self._chat_times.setdefault(chat_id, [])
-            recent[:] = [t for t in recent if now - t < 1.0]
-            if len(recent) >= self.chat_limit_per_second:
+            if not self.chat_allows(chat_id, now):
                 raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
-            recent.append(now)
+            gap = 1.0 / self.chat_limit_per_second
+            self._chat_full_at[chat_id] = max(self._chat_full_at.get(chat_id, now), now) + gap
         self._send_times.append(now)
         self.accepted.append((now, chat_id))
+
+    def chat_allows(self, chat_id: int, now: float) -> bool:
+        """Whether the chat's bucket (``chat_burst`` at once, refilled at ``chat_limit_per_second``) has a
+        place: what it received still counts for a gap each after it (with a burst of 1 and a rate of 1,
+        a message a second at most)."""
+        if self.chat_limit_per_second is None:
+            return True
+        gap = 1.0 / self.chat_limit_per_second
+        return self._chat_full_at.get(chat_id, now) - now <= (self.chat_burst - 1) * gap + 1e-9
 
     def _check_chat(self, chat_id: int) -> None:
         if chat_id in self.blocked:

@@ -4,10 +4,13 @@ share and split Telegram's ~30 messages a second; replies and nudges draw from t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,8 +24,9 @@ from bot.settings import Settings
 from flows.store.models import Instance
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import make_settings
+from tests.test_e2e_faults import SECRET
 from tests.test_nudges_e2e import make_due, send_due_in_process, set_up_users
-from tests.test_webhook_order import post, webhook_service
+from tests.test_webhook_order import webhook_service
 
 
 def test_the_split_follows_demand_replies_first() -> None:
@@ -121,24 +125,53 @@ async def test_a_busy_instance_gets_most_of_the_budget_and_never_more_than_the_t
     assert busiest <= 30, busiest
 
 
+async def deliver(http: aiohttp.ClientSession, port: int, body: dict[str, Any]) -> None:
+    """POST an update as Telegram does: again a little later while the instance answers 503 (it could
+    not store it: on a loaded test machine, PostgreSQL out of connections for a moment)."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    for _ in range(50):
+        async with http.post(f"http://127.0.0.1:{port}/hook", json=body, headers=headers) as r:
+            if r.status != 503:
+                assert r.status == 200
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the update was never stored")
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_instances_together_stay_within_telegrams_limit(
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
+    """150 users' /help POSTed to two instances in turn: no 429 from a fake allowing 30 a second, and
+    whenever both had replies waiting for the budget it had given out (nearly) all 30 between them.
+    (How many a second they reached depends on the machine: on a loaded one the CPU, not the budget,
+    holds them back; >= 27 on a quiet machine, bench/RESULTS.md.)"""
     services = [await webhook_service(fake, database_url, tmp_path) for _ in range(2)]
+    budgets = [service.budget for service, _ in services]
     fake.rate_limit_per_second = 30  # as Telegram: 429 beyond 30 messages in a second
     users = list(range(7000, 7150))
     http = aiohttp.ClientSession()
+    given: list[int] = []  # the shares together, at moments both instances had replies waiting
+
+    async def watch() -> None:
+        while True:
+            if all(b.waiting[True] for b in budgets):
+                given.append(sum(b.per_second for b in budgets))
+            await asyncio.sleep(0.01)
+
+    watching = asyncio.create_task(watch())
     try:
         for service, _ in services:
             assert service.heartbeat is not None
             await service.heartbeat.beat()  # both know of the other now
         before = len(fake.sent)
         bodies = [{"update_id": 100 + i, "message": fake._message(user, "/help")} for i, user in enumerate(users)]
-        await asyncio.gather(*(post(http, services[i % 2][1], body) for i, body in enumerate(bodies)))
+        await asyncio.gather(*(deliver(http, services[i % 2][1], body) for i, body in enumerate(bodies)))
         async with fake._output:
-            await asyncio.wait_for(fake._output.wait_for(lambda: len(fake.sent) >= before + len(users)), 30)
+            await asyncio.wait_for(fake._output.wait_for(lambda: len(fake.sent) >= before + len(users)), 60)
     finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
         await http.close()
         for service, _ in services:
             await service.stop()
@@ -146,7 +179,9 @@ async def test_two_instances_together_stay_within_telegrams_limit(
     times = fake.send_times[-len(users) :]
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     rate = (len(times) - 1) / (times[-1] - times[0])
-    assert busiest <= 30 and rate >= 15, (busiest, rate)  # (>= 27 on a quiet machine: bench/RESULTS.md)
+    assert busiest <= 30, (busiest, rate)
+    # A budget that gave out less (stuck at the floors, or one instance at nothing) would show here.
+    assert not given or sum(given) / len(given) >= 24, (sum(given) / len(given), len(given), rate)
 
 
 async def test_send_due_shares_the_budget_with_a_running_instance(
@@ -198,6 +233,51 @@ async def test_send_due_shares_the_budget_with_a_running_instance(
     assert any(live == 2 and nudges > 0 for live, nudges, _ in seen)  # it took part, asking for nudges
     assert max(held for _, _, held in seen) <= 30
     assert seen[-1][0] == 1 and share.per_second == 30  # and left: the running instance has it all again
+
+
+class Hanging:
+    """A database that takes a transaction and never answers (slow, not failing)."""
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        await asyncio.sleep(3600)
+        yield
+
+
+async def test_an_instance_whose_heartbeats_hang_stops_sending_before_the_others_take_its_share(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two busy instances; the heartbeats of one hang (its database answers nothing, no error). The
+    other counts it gone after ``LIVE`` and takes the whole budget; by then the hung one has stopped
+    sending, so no second sees more than 30 messages of theirs together."""
+    monkeypatch.setattr(budget, "BEAT", 0.1)
+    monkeypatch.setattr(budget, "LIVE", timedelta(seconds=0.6))
+    budgets = [Budget(), Budget()]
+    beats = [Heartbeat(runtime.coach, b) for b in budgets]
+    for beat in beats * 2:
+        await beat.beat()
+    assert [b.per_second for b in budgets] == [15, 15]
+    sent: list[float] = []
+
+    async def user(b: Budget) -> None:
+        while True:
+            await b.take()
+            await asyncio.sleep(0.002)  # Telegram answers
+            b.done()
+            sent.append(time.monotonic())
+
+    monkeypatch.setattr(beats[1], "engine", Hanging())
+    tasks = [asyncio.create_task(t) for t in (beats[0].run(), beats[1].run())]
+    tasks += [asyncio.create_task(user(b)) for b in budgets for _ in range(20)]
+    try:
+        await asyncio.sleep(2.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    busiest = max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent)
+    assert busiest <= 30, busiest
+    assert budgets[0].per_second == 30 and budgets[1].per_second == 0  # the live one has it all
 
 
 async def test_an_instance_that_cannot_beat_stops_sending_before_the_others_take_its_share(
