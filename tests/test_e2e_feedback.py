@@ -4,6 +4,7 @@ with two series, and nothing the subject receives names a rater, their id or whe
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from datetime import UTC, datetime
@@ -122,5 +123,8 @@ async def test_a_blocked_rater_is_skipped(bot: Bot) -> None:
     assert token
     bot.fake.blocked.add(RATERS[0])
     await bot.fake.send_text(RATERS[0], f"/start {token.group(1)}")
+    async with asyncio.timeout(15):  # (nothing reaches the chat: there is no reply to wait for)
+        while await bot.count(User, blocked=True) != 1:
+            await asyncio.sleep(0.05)
     await bot.fake.settle(0.3)
     assert await bot.count(User, blocked=True) == 1
