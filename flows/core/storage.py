@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, literal_column, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, Dialect
@@ -120,12 +120,32 @@ CLAIM = Prepared(update(INBOX).where(_UPDATE, INBOX.c.done_at.is_(None)).values(
 SEEN = Prepared(select(INBOX.c.update_id).where(_UPDATE))
 # PostgreSQL, once the user's row is locked: the update claimed and their conversation read in one
 # statement (one round trip less an event). Read after the lock, so it sees what a transaction that
-# held the lock before committed. One row: how many rows the claim took (0 or 1), then the conversation
-# (NULLs if there is none).
-_CLAIMED = CLAIM.statement.returning(INBOX.c.update_id).cte("claimed")  # type: ignore[union-attr]
+# held the lock before committed. The claim takes the update only if none of the user's earlier ones is
+# unhandled in the inbox (whichever instance stored it): updates are handled in update order per user
+# however the instances sharing the database received them. One row: how many rows the claim took (0 or
+# 1), the user's earliest unhandled update before this one (NULL if none), whether this one is stored
+# and unhandled (NULL: not stored), then the conversation (NULLs if there is none).
+_EARLIER = (
+    (INBOX.c.user_key == bindparam("b_key"))
+    & INBOX.c.done_at.is_(None)
+    & (INBOX.c.update_id < bindparam("b_update_id"))
+    & (INBOX.c.channel == bindparam("b_channel"))
+)
+_CLAIMED = (
+    CLAIM.statement.where(~exists().where(_EARLIER))  # type: ignore[union-attr]
+    .returning(INBOX.c.update_id)
+    .cte("claimed")
+)
+_FIRST = select(func.min(INBOX.c.update_id)).where(_EARLIER).scalar_subquery()
+_PENDING = select(INBOX.c.done_at.is_(None)).where(_UPDATE).scalar_subquery()
 _ONE = select(literal_column("1").label("one")).subquery("one")
 CLAIM_AND_STORED = Prepared(
-    select(select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"), *_STORED_COLUMNS)
+    select(
+        select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"),
+        _FIRST.label("earlier"),
+        _PENDING.label("pending"),
+        *_STORED_COLUMNS,
+    )
     .select_from(_ONE)
     .outerjoin(SESSIONS, SESSIONS.c.user_id == bindparam("b_user_id"))
 )
