@@ -91,12 +91,43 @@ class Pump:
         self._slots = asyncio.Semaphore(parallel)
         self._idle = asyncio.Event()
         self._idle.set()
+        # Batches waiting to be stored while another write is under way (webhook requests side by side),
+        # and the task writing them: one statement for all of them (see ``store``).
+        self._to_store: list[tuple[Batch, asyncio.Future[list[tuple[Update, Row]]]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # --- storing ------------------------------------------------------------------------
 
     async def store(self, batch: Batch) -> list[tuple[Update, Row]]:
-        """Write a batch to the inbox and its bad updates aside (see ``inbox_store.store``)."""
-        return await inbox_store.store(self.runtime.coach, batch)
+        """Write a batch to the inbox and its bad updates aside (see ``inbox_store.store``); returns what was
+        stored, once it is. Batches that arrive while a write is under way (webhook requests side by side)
+        are written together when it is done, in one statement (one round trip and one connection, not one
+        each), and each is answered with its own rows; an outage fails each of them."""
+        future: asyncio.Future[list[tuple[Update, Row]]] = asyncio.get_running_loop().create_future()
+        self._to_store.append((batch, future))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_waiting(), name="inbox-store")
+        return await future
+
+    async def _store_waiting(self) -> None:
+        while self._to_store:
+            group, self._to_store = self._to_store, []
+            together = Batch([g for batch, _ in group for g in batch.good], [b for one, _ in group for b in one.bad])
+            try:
+                stored = await inbox_store.store(self.runtime.coach, together)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # cancelled: the batches waiting fail with the ones in hand
+                    group, self._to_store = group + self._to_store, []
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            kept = {id(row) for _, row in stored}
+            for batch, future in group:
+                if not future.done():
+                    future.set_result([(update, row) for update, row in batch.good if id(row) in kept])
 
     # --- receiving ----------------------------------------------------------------------
 
