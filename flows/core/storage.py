@@ -17,7 +17,7 @@ the transaction's connection only when a handler asks for it, and the user's obj
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
@@ -28,10 +28,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.orm import ColumnProperty, make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql import Delete, Insert, Select, Update
+from sqlalchemy.sql import ClauseElement, Delete, Insert, Select, Update
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from flows.store.models import ConversationSession, InboxUpdate, User
@@ -347,17 +348,82 @@ class Tx:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
     async def flush(self) -> None:
-        """Before the commit: what handlers changed in the session, or in the user's object. (The session
-        began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
+        """Before the commit: what handlers changed in the session, or in the user's object. Changes to
+        loaded rows' columns only (a rating, the user's last visit) are written by UPDATEs compiled once,
+        as the engine's own statements are (``updates``); anything else by the session's flush. (The
+        session began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
         if self.session is not None:
-            await self.session.flush()
-            return
-        if self.user is None:
-            return
-        state = inspect(self.user)
-        if state.modified and state.committed_state:
-            changed = {key: state.dict[key] for key in state.committed_state}
-            await self.conn.execute(update(USERS).where(USERS.c.id == self.user.id).values(changed))
+            sync = self.session.sync_session
+            events = sync.dispatch.before_flush or sync.dispatch.after_flush
+            writes = None if sync.new or sync.deleted or events else updates(sync.dirty)
+            if writes is None:
+                await self.session.flush()
+                return
+        else:
+            writes = updates([self.user] if self.user is not None else [])
+            assert writes is not None  # (a user row has no events, versions or relationships)
+        for obj, statement, params in writes:
+            if await self.run(statement, params) != 1:
+                raise StaleDataError(f"UPDATE of {statement.columns} on a row the database no longer has")
+            state = inspect(obj)
+            for key in list(state.committed_state):
+                set_committed_value(obj, key, state.dict[key])  # written: nothing left for the session
+
+
+_UPDATES: dict[tuple[Table, tuple[str, ...]], Prepared] = {}
+
+
+def _plain(mapper: Any, table: Table) -> bool:
+    """Whether a mapped class's rows are updated by a plain UPDATE of their changed columns by their key."""
+    return (
+        mapper.inherits is None
+        and mapper.version_id_col is None
+        and not mapper.dispatch.before_update
+        and not mapper.dispatch.after_update
+        and len(table.primary_key.columns) == 1
+        and not any(c.onupdate is not None or c.server_onupdate is not None for c in table.c)
+    )
+
+
+def updates(objects: Iterable[object]) -> list[tuple[object, Prepared, dict[str, Any]]] | None:
+    """For loaded rows whose columns changed: each row's UPDATE of its changed columns by its key (compiled
+    once per table and set of columns) and its parameters, as the ORM's flush would write them; None if
+    any of them needs the ORM's flush (a relationship or primary key changed, a SQL expression assigned,
+    a version counter, update defaults, mapper events, a table of its own per subclass)."""
+    writes = []
+    for obj in objects:
+        state = inspect(obj)
+        if not state.modified or not state.committed_state:
+            continue
+        mapper = state.mapper
+        table = mapper.local_table
+        if state.key is None or not isinstance(table, Table) or not _plain(mapper, table):
+            return None
+        params: dict[str, Any] = {}
+        for key, before in state.committed_state.items():
+            prop = mapper.attrs.get(key)
+            value = state.dict.get(key)
+            if (
+                not isinstance(prop, ColumnProperty)
+                or len(prop.columns) != 1
+                or prop.columns[0].table is not table
+                or prop.columns[0].primary_key
+                or isinstance(value, ClauseElement)
+                or hasattr(value, "__clause_element__")
+            ):
+                return None
+            if state.manager[key].impl.is_equal(value, before) is not True:  # as the flush decides
+                params[prop.columns[0].key] = value
+        if not params:
+            continue
+        columns = tuple(sorted(params))
+        statement = _UPDATES.get((table, columns))
+        if statement is None:
+            key_column = next(iter(table.primary_key.columns))
+            where = update(table).where(key_column == bindparam("b_key"))
+            statement = _UPDATES[(table, columns)] = Prepared(where, columns)
+        writes.append((obj, statement, {**params, "b_key": mapper.primary_key_from_instance(obj)[0]}))
+    return writes
 
 
 def inline_driver(driver: Any) -> InlineDriver | None:
