@@ -115,15 +115,16 @@ class Pump:
             together = Batch([g for batch, _ in group for g in batch.good], [b for one, _ in group for b in one.bad])
             try:
                 stored = await inbox_store.store(self.runtime.coach, together)
-            except BaseException as exc:
-                if not isinstance(exc, Exception):  # cancelled: the batches waiting fail with the ones in hand
-                    group, self._to_store = group + self._to_store, []
+            except Exception as exc:
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
                 continue
+            except BaseException:  # cancelled (a stop): the batches waiting are cancelled with the ones in hand
+                for _, future in group + self._to_store:
+                    future.cancel()
+                self._to_store = []
+                raise
             kept = {id(row) for _, row in stored}
             for batch, future in group:
                 if not future.done():

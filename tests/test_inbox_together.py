@@ -79,3 +79,24 @@ async def test_an_outage_fails_every_request_in_hand_and_the_next_write_is_tried
     assert all(isinstance(g, OperationalError) for g in got), got
     monkeypatch.setattr(inbox_store, "store", write)
     assert ids(await pump.store(batch(1, "1"))) == [1]
+
+
+async def test_a_stop_while_a_write_is_in_hand_cancels_the_requests_waiting(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pump = Pump(cast(Any, None), runtime)
+    started = asyncio.Event()
+
+    async def slow(coach: Any, together: Batch) -> Any:
+        started.set()
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(inbox_store, "store", slow)
+    first = asyncio.create_task(pump.store(batch(1, "1")))
+    await started.wait()
+    second = asyncio.create_task(pump.store(batch(2, "2")))  # waits for the write in hand
+    await asyncio.sleep(0)
+    assert pump._storing is not None
+    pump._storing.cancel()
+    got = await asyncio.gather(first, second, return_exceptions=True)
+    assert all(isinstance(g, asyncio.CancelledError) for g in got), got
