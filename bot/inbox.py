@@ -32,7 +32,7 @@ from bot.faults import describe, retrying, transient
 from bot.inbox_store import CHANNEL, Batch, Row, user_key
 from bot.metrics import LATENCY, UPDATES
 from bot.runtime import Runtime
-from bot.telegram import consumed, failure
+from bot.telegram import behind, consumed, failure
 from flows.store.models import DeadLetter, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,11 @@ class Pump:
         self.app = app
         self.runtime = runtime
         # Updates this process stored are handed to its workers in memory, as they were parsed. When
-        # ``shared`` (webhook instances on one PostgreSQL each receive part of a user's updates) each
-        # worker asks the database which is the user's earliest unhandled update, whoever stored it, and
-        # reads and parses it only if another instance did. (Polling has one receiver; the others pick up
-        # what it left, in update order, when they rescan.)
+        # ``shared`` (webhook instances on one PostgreSQL each receive part of a user's updates) the engine's
+        # claim, which locks the user, takes an update only if none of the user's earlier ones is unhandled,
+        # whoever stored it; if one is, the worker asks the database for the user's earliest unhandled
+        # update and handles it first, reading and parsing it only if another instance stored it. (Polling
+        # has one receiver; the others pick up what it left, in update order, when they rescan.)
         self.local = not shared
         # Webhook deliveries can arrive side by side or out of order (even at two instances): an update
         # whose predecessor has not arrived waits up to this long, so an earlier one still in flight
@@ -80,20 +81,54 @@ class Pump:
         self._order: deque[int] = deque()
         self._forgotten = 0
         self._workers: dict[str, asyncio.Task[None]] = {}
-        # Shared inbox: users whose worker must ask the database even with nothing of theirs stored here
-        # (woken by ``recover``: updates another instance stored and left). Otherwise a worker whose queue
-        # is empty is done: what another instance stores, its own worker handles, in turn.
+        # Shared inbox: users whose worker must ask the database for their earliest unhandled update (woken
+        # by ``recover``: updates another instance stored and left; or a claim found an earlier update of
+        # theirs unhandled), until it has none. Otherwise a worker takes its queue's head (the claim checks
+        # that it is the user's earliest), and one whose queue is empty is done: what another instance
+        # stores, its own worker handles, in turn.
         self._look: set[str] = set()
         self._again: set[str] = set()
         self._slots = asyncio.Semaphore(parallel)
         self._idle = asyncio.Event()
         self._idle.set()
+        # Batches waiting to be stored while another write is under way (webhook requests side by side),
+        # and the task writing them: one statement for all of them (see ``store``).
+        self._to_store: list[tuple[Batch, asyncio.Future[list[tuple[Update, Row]]]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # --- storing ------------------------------------------------------------------------
 
     async def store(self, batch: Batch) -> list[tuple[Update, Row]]:
-        """Write a batch to the inbox and its bad updates aside (see ``inbox_store.store``)."""
-        return await inbox_store.store(self.runtime.coach, batch)
+        """Write a batch to the inbox and its bad updates aside (see ``inbox_store.store``); returns what was
+        stored, once it is. Batches that arrive while a write is under way (webhook requests side by side)
+        are written together when it is done, in one statement (one round trip and one connection, not one
+        each), and each is answered with its own rows; an outage fails each of them."""
+        future: asyncio.Future[list[tuple[Update, Row]]] = asyncio.get_running_loop().create_future()
+        self._to_store.append((batch, future))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_waiting(), name="inbox-store")
+        return await future
+
+    async def _store_waiting(self) -> None:
+        while self._to_store:
+            group, self._to_store = self._to_store, []
+            together = Batch([g for batch, _ in group for g in batch.good], [b for one, _ in group for b in one.bad])
+            try:
+                stored = await inbox_store.store(self.runtime.coach, together)
+            except Exception as exc:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (a stop): the batches waiting are cancelled with the ones in hand
+                for _, future in group + self._to_store:
+                    future.cancel()
+                self._to_store = []
+                raise
+            kept = {id(row) for _, row in stored}
+            for batch, future in group:
+                if not future.done():
+                    future.set_result([(update, row) for update, row in batch.good if id(row) in kept])
 
     # --- receiving ----------------------------------------------------------------------
 
@@ -161,15 +196,14 @@ class Pump:
         return await inbox_store.readable(self.runtime.coach, self.app.bot, update_id, payload)
 
     async def _head(self, key: str) -> _Held | None:
-        """The user's earliest waiting update (not taken yet)."""
-        if self.local:
+        """The user's earliest waiting update here (not taken yet); for a user in ``_look``, their
+        earliest unhandled one, whoever stored it."""
+        if key not in self._look:
             queue = self._queues.get(key)
             return queue[0] if queue else None
         coach = self.runtime.coach
         while True:
             queue = self._queues.get(key, [])
-            if not queue and key not in self._look:  # nothing stored here: no need to ask (see ``_look``)
-                return None
             found = await inbox_store.earliest(coach, key)
             while queue and (found is None or queue[0].update_id < found[0]):  # handled by another instance
                 self._held.discard(heapq.heappop(queue).update_id)
@@ -229,16 +263,7 @@ class Pump:
                 in_turn = partial(self._in_turn, key, head, received)
                 if self.settle > 0 and not await retrying(in_turn, "reading the inbox"):
                     continue
-                queue = self._queues.get(key)
-                if queue and queue[0].update_id == head.update_id:
-                    heapq.heappop(queue)
-                try:
-                    async with self._slots:
-                        handled = await self._process(head.update)
-                    UPDATES.labels("handled" if handled else "ignored").inc()
-                    LATENCY.observe(max(0.0, time.time() - head.received))
-                finally:
-                    self._held.discard(head.update_id)
+                await self._take(key, head)
         except Exception:
             log.exception("the inbox worker stopped; unhandled updates are picked up again shortly")
         finally:
@@ -248,28 +273,51 @@ class Pump:
             if not self._workers:
                 self._idle.set()
 
-    async def _process(self, update: Update) -> bool:
-        """Handle one update (True: the engine handled it); a database outage while handling it is waited
-        out and it is tried again."""
-        handled = await retrying(lambda: self._attempt(update), f"handling update {update.update_id}")
-        if not handled:
-            await retrying(lambda: self._done(update.update_id), f"marking update {update.update_id} done")
-        return handled
+    async def _take(self, key: str, head: _Held) -> None:
+        """Handle the head. If the engine finds an earlier update of the user's unhandled (another
+        instance's), the head waits in the queue again and the user's earliest is asked for (``_look``)."""
+        queue = self._queues.get(key, [])
+        mine = bool(queue) and queue[0].update_id == head.update_id
+        if mine:
+            heapq.heappop(queue)
+        try:
+            async with self._slots:
+                handled, earlier = await self._process(head.update)
+        finally:
+            self._held.discard(head.update_id)
+        if earlier is not None:
+            self._look.add(key)
+            if mine:
+                self._hold(key, head)
+            return
+        UPDATES.labels("handled" if handled else "ignored").inc()
+        LATENCY.observe(max(0.0, time.time() - head.received))
 
-    async def _attempt(self, update: Update) -> bool:
-        """True if the engine handled (and so marked done) the update. A passing fault is raised."""
-        token, fault = consumed.set(False), failure.set(None)
+    async def _process(self, update: Update) -> tuple[bool, int | None]:
+        """Handle one update: whether the engine handled it, and the user's earlier update that must go
+        first if the engine would not (it is left unhandled then). A database outage while handling it is
+        waited out and it is tried again."""
+        handled, earlier = await retrying(lambda: self._attempt(update), f"handling update {update.update_id}")
+        if not handled and earlier is None:
+            await retrying(lambda: self._done(update.update_id), f"marking update {update.update_id} done")
+        return handled, earlier
+
+    async def _attempt(self, update: Update) -> tuple[bool, int | None]:
+        """Whether the engine handled (and so marked done) the update, and the earlier update it found
+        unhandled instead (see ``bot.telegram.behind``). A passing fault is raised."""
+        token, fault, first = consumed.set(False), failure.set(None), behind.set(None)
         try:
             await self.app.process_update(update)
         except Exception:
             log.exception("update %s could not be handled; it is set aside", update.update_id)
         finally:
-            handled, error = consumed.get(), failure.get()
+            handled, error, earlier = consumed.get(), failure.get(), behind.get()
             consumed.reset(token)
             failure.reset(fault)
+            behind.reset(first)
         if error is not None and not handled:
             raise error
-        return handled
+        return handled, earlier
 
     async def _done(self, update_id: int) -> None:
         await inbox_store.mark_done(self.runtime.coach, update_id)

@@ -35,6 +35,9 @@ RETRY_PAUSES = (0.2, 0.5, 1.0)
 Context = ContextTypes.DEFAULT_TYPE
 # Set when the engine handled (and so marked done in the inbox) the update being processed.
 consumed: contextvars.ContextVar[bool] = contextvars.ContextVar("consumed", default=False)
+# Set when the engine did not handle the update because an earlier update of the user's (this id) is still
+# unhandled in the inbox (another instance stored it): the inbox handles that one first, then this one.
+behind: contextvars.ContextVar[int | None] = contextvars.ContextVar("behind", default=None)
 # Set by the error handler when handling failed for a reason that passes (the database is down): the
 # inbox keeps the update and tries it again, rather than setting it aside.
 failure: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("failure", default=None)
@@ -279,6 +282,9 @@ async def _handle(update: Update, context: Context, event: Event) -> Outcome | N
     if who is None or not _private(update):
         return None
     outcome = await runtime_of(context).coach.handle(who, event, update_id=update.update_id)
+    if outcome.behind is not None:
+        behind.set(outcome.behind)
+        return outcome
     consumed.set(True)
     if outcome.duplicate:
         log.info("update %s was already handled; ignored", update.update_id)
@@ -287,7 +293,7 @@ async def _handle(update: Update, context: Context, event: Event) -> Outcome | N
 
 async def _deliver(update: Update, context: Context, outcome: Outcome, edit: Message | None = None) -> None:
     chat, who = update.effective_chat, identity(update)
-    if chat is None or who is None or outcome.duplicate:
+    if chat is None or who is None or outcome.duplicate or outcome.behind is not None:
         return
     coach = runtime_of(context).coach
     try:
@@ -320,6 +326,8 @@ async def on_callback(update: Update, context: Context) -> None:
         await query.answer(texts.GROUP_CHAT)
         return
     outcome = await _handle(update, context, ClickEvent(query.data or ""))
+    if outcome is not None and outcome.behind is not None:  # not handled yet: answered when it is
+        return
     if outcome is None or outcome.duplicate:
         await query.answer()
         return

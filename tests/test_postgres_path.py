@@ -178,3 +178,34 @@ async def test_a_batch_the_database_refuses_in_part_is_stored_row_by_row_on_the_
         assert await db.scalar(select(func.count()).select_from(InboxUpdate)) == 1
         aside = (await db.execute(select(DeadLetter.update_id, DeadLetter.reason))).all()
     assert [a[0] for a in aside] == ["2"] and "IntegrityError" in aside[0][1]
+
+
+async def test_an_update_is_not_claimed_while_an_earlier_one_of_the_users_is_unhandled(runtime: Runtime) -> None:
+    """Instances sharing the database agree on each user's order in the claim itself (the statement that
+    claims the update after the user's row is locked): an update is handled only once none of the user's
+    earlier ones is unhandled in the inbox, whoever stored it; else nothing is done and the earlier one is
+    named. Another user's earlier update does not hold it back; neither does one already handled."""
+    coach, who = runtime.coach, Identity("telegram", "4242", "Ann")
+    now = datetime.now(UTC)
+
+    def row(update_id: int, key: str) -> dict[str, Any]:
+        return {"channel": "telegram", "update_id": update_id, "user_key": key, "payload_enc": b"x", "received_at": now}
+
+    rows = [row(5, "4242"), row(6, "4242"), row(4, "777")]
+    await inbox_store.store(runtime.coach, inbox_store.Batch(good=[(cast(Any, None), r) for r in rows]))
+
+    async def pending() -> list[int]:
+        async with coach.sessionmaker() as db:
+            found = select(InboxUpdate.update_id).where(InboxUpdate.done_at.is_(None)).order_by(InboxUpdate.update_id)
+            return list((await db.execute(found)).scalars())
+
+    later = await coach.handle(who, CommandEvent("start"), update_id=6)
+    assert later.behind == 5 and not later.replies and not later.duplicate
+    assert await pending() == [4, 5, 6]
+    first = await coach.handle(who, CommandEvent("start"), update_id=5)
+    assert first.behind is None and first.replies
+    then = await coach.handle(who, CommandEvent("help"), update_id=6)
+    assert then.behind is None and then.replies
+    assert await pending() == [4]  # another user's
+    again = await coach.handle(who, CommandEvent("help"), update_id=6)
+    assert again.duplicate and again.behind is None

@@ -4,17 +4,19 @@ PostgreSQL), are still handled in update order per user; setWebhook asks for a f
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from bot import inbox_store
 from bot.service import Service
 from flows.core.crypto import Cipher
-from flows.store.models import Reflection
+from flows.store.models import InboxUpdate, Reflection
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ALICE, Bot, make_settings
@@ -93,21 +95,21 @@ async def test_answers_delivered_out_of_order_are_stored_in_order(
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-async def test_a_webhook_update_stored_here_asks_the_shared_inbox_once(
+async def test_a_webhook_update_stored_here_is_claimed_in_turn_without_reading_the_inbox_first(
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    """Shared inbox (webhook on PostgreSQL): before handling, the worker asks which is the user's earliest
-    unhandled update (another instance may have stored one); once its queue is empty it stops without
-    asking again (was: once more an update)."""
+    """Shared inbox (webhook on PostgreSQL): each update stored here is handled with one statement on the
+    inbox besides its INSERT, the claim, which checks that none of the user's earlier updates is unhandled
+    (was: a read of the user's earliest unhandled update before each one as well)."""
     service, port = await webhook_service(fake, database_url, tmp_path)
     for task in service._tasks:
-        if task.get_name() == "inbox-rescan":  # (its look every 5 s for updates left behind asks too)
+        if task.get_name() == "inbox-rescan":  # (its look every 5 s for updates left behind reads the inbox)
             task.cancel()
-    asked: list[str] = []
+    inbox: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "FROM inbox" in statement and "inbox.user_key" in statement:
-            asked.append(statement)
+        if "inbox" in statement:
+            inbox.append(" ".join(statement.split()))
 
     runtime = service.app.bot_data["runtime"]
     http = aiohttp.ClientSession()
@@ -124,4 +126,37 @@ async def test_a_webhook_update_stored_here_asks_the_shared_inbox_once(
         event.remove(runtime.db.sync_engine, "before_cursor_execute", seen)
         await http.close()
         await service.stop()
-    assert len(asked) == 3, asked
+    kinds = sorted(" ".join(s.split(" ")[:3]) for s in inbox)
+    assert kinds == ["INSERT INTO inbox"] * 3 + ["WITH claimed AS"] * 3, inbox
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_users_earlier_update_another_instance_stored_is_handled_first(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """An update stored here whose user has an earlier one unhandled in the shared inbox, stored by another
+    instance that has not handled it: the claim refuses the later one, so this instance reads the earlier
+    one, handles it, then the later one; each is handled once."""
+    service, port = await webhook_service(fake, database_url, tmp_path)
+    runtime = service.app.bot_data["runtime"]
+    http = aiohttp.ClientSession()
+    try:
+        await post(http, port, {"update_id": 1, "message": fake._message(ALICE, "/start")})
+        await fake.wait_for(ALICE, 1)
+        other = {"update_id": 2, "message": fake._message(ALICE, "/privacy")}  # another instance stored it
+        batch = inbox_store.sort([other], datetime.now(UTC), service.app.bot, runtime.coach.cipher)
+        assert len(await inbox_store.store(runtime.coach, batch)) == 1
+        await post(http, port, {"update_id": 3, "message": fake._message(ALICE, "/help")})
+        assert service.pump is not None
+        await service.pump.idle()
+        await fake.settle(0.3)
+        async with runtime.coach.sessionmaker() as db:
+            unhandled = (await db.execute(select(InboxUpdate.update_id).where(InboxUpdate.done_at.is_(None)))).all()
+    finally:
+        await http.close()
+        await service.stop()
+    assert unhandled == []
+    shown = [s.text[:30] for s in fake.to(ALICE)]
+    privacy = [i for i, text in enumerate(shown) if text.startswith("<b>What I store about you")]
+    help_ = [i for i, text in enumerate(shown) if text.startswith("<b>What I can do")]
+    assert len(privacy) == len(help_) == 1 and privacy[0] < help_[0], shown

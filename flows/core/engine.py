@@ -179,9 +179,12 @@ class Engine:
         async with self.tx.begin() as tx:
             # A button pressed by no one we know (its user erased): stored again neither they nor the update.
             new = not isinstance(event, ClickEvent)
-            duplicate, found = await self.store.begin_event(tx, who, update_id, new=new)
-            if duplicate:
+            begun = await self.store.begin_event(tx, who, update_id, new=new)
+            if begun.duplicate:
                 return Outcome(duplicate=True)
+            if begun.behind is not None:
+                return Outcome(behind=begun.behind)
+            found = begun.found
             if found is None:
                 mine = (InboxUpdate.channel == who.channel) & (InboxUpdate.update_id == (update_id or -1))
                 await tx.conn.execute(update(InboxUpdate).where(mine).values(payload_enc=b""))

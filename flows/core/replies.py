@@ -69,4 +69,7 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     notice: str | None = None  # a short answer to a button press (Telegram's answerCallbackQuery)
     duplicate: bool = False
+    # Not handled (nothing done, nothing to send): an earlier update of the user's, this one, is still
+    # unhandled in the inbox (another instance stored it); it goes first, then this one again.
+    behind: int | None = None
     pressed: str = ""  # for a button: "replace" its message with the first reply, or "clear" its buttons

@@ -72,31 +72,43 @@ class Where:
     parked_progress: str | None
 
 
+@dataclass(frozen=True)
+class Begun:
+    """How an event began (``SessionStore.begin_event``)."""
+
+    duplicate: bool = False  # its update was handled already
+    behind: int | None = None  # not handled: the user's earlier update (this one) is unhandled in the inbox
+    found: tuple[User, Stored | None] | None = None  # the user and their conversation (None: no such user)
+
+
 class SessionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def begin_event(
-        self, tx: Tx, who: Identity, update_id: int | None, *, new: bool
-    ) -> tuple[bool, tuple[User, Stored | None] | None]:
+    async def begin_event(self, tx: Tx, who: Identity, update_id: int | None, *, new: bool) -> Begun:
         """The start of an event: whether its update was handled already (a duplicate), else the user
         (locked, stored if ``new``; see ``load``) and their conversation, with the update claimed. On
         PostgreSQL the user's row is locked first, then one statement claims the update and reads the
-        conversation; on SQLite (whose transaction holds the database) the claim comes first."""
+        conversation; it claims a stored update only if none of the user's earlier ones is unhandled in the
+        inbox, and if one is, the event is not handled (``Begun.behind``: that one goes first). On SQLite
+        (one process, whose inbox hands each user's updates over in order) the claim comes first."""
         if update_id is None or self.engine.tx.single_writer:
             if update_id is not None and not await self.claim(tx, who, update_id):
-                return True, None
-            return False, await self.load(tx, who, create=True, new=new)
+                return Begun(duplicate=True)
+            return Begun(found=await self.load(tx, who, create=True, new=new))
         found = await self.load(tx, who, create=True, new=new, session=False)
         if found is None:
-            return not await self.claim(tx, who, update_id), None
+            return Begun(duplicate=not await self.claim(tx, who, update_id))
         user = found[0]
-        key = {"b_channel": who.channel, "b_update_id": update_id}
+        key = {"b_channel": who.channel, "b_update_id": update_id, "b_key": who.external_id}
         got = await tx.first(CLAIM_AND_STORED, {**key, "b_now": self.engine.clock(), "b_user_id": user.id})
         assert got is not None  # one row, whatever there is
-        if got[0] == 0 and not await self._unstored(tx, who, update_id):
-            return True, None
-        return False, (user, stored(got[1:]))
+        claimed, earlier, pending = got[:3]
+        if claimed == 0 and earlier is not None and pending:
+            return Begun(behind=int(earlier))
+        if claimed == 0 and not await self._unstored(tx, who, update_id):
+            return Begun(duplicate=True)
+        return Begun(found=(user, stored(got[3:])))
 
     async def claim(self, tx: Tx, who: Identity, update_id: int) -> bool:
         """Mark the update handled in this transaction; False if it was handled already."""

@@ -17,21 +17,22 @@ the transaction's connection only when a handler asks for it, and the user's obj
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, literal_column, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.orm import ColumnProperty, make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql import Delete, Insert, Select, Update
+from sqlalchemy.sql import ClauseElement, Delete, Insert, Select, Update
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from flows.store.models import ConversationSession, InboxUpdate, User
@@ -120,12 +121,32 @@ CLAIM = Prepared(update(INBOX).where(_UPDATE, INBOX.c.done_at.is_(None)).values(
 SEEN = Prepared(select(INBOX.c.update_id).where(_UPDATE))
 # PostgreSQL, once the user's row is locked: the update claimed and their conversation read in one
 # statement (one round trip less an event). Read after the lock, so it sees what a transaction that
-# held the lock before committed. One row: how many rows the claim took (0 or 1), then the conversation
-# (NULLs if there is none).
-_CLAIMED = CLAIM.statement.returning(INBOX.c.update_id).cte("claimed")  # type: ignore[union-attr]
+# held the lock before committed. The claim takes the update only if none of the user's earlier ones is
+# unhandled in the inbox (whichever instance stored it): updates are handled in update order per user
+# however the instances sharing the database received them. One row: how many rows the claim took (0 or
+# 1), the user's earliest unhandled update before this one (NULL if none), whether this one is stored
+# and unhandled (NULL: not stored), then the conversation (NULLs if there is none).
+_EARLIER = (
+    (INBOX.c.user_key == bindparam("b_key"))
+    & INBOX.c.done_at.is_(None)
+    & (INBOX.c.update_id < bindparam("b_update_id"))
+    & (INBOX.c.channel == bindparam("b_channel"))
+)
+_CLAIMED = (
+    CLAIM.statement.where(~exists().where(_EARLIER))  # type: ignore[union-attr]
+    .returning(INBOX.c.update_id)
+    .cte("claimed")
+)
+_FIRST = select(func.min(INBOX.c.update_id)).where(_EARLIER).scalar_subquery()
+_PENDING = select(INBOX.c.done_at.is_(None)).where(_UPDATE).scalar_subquery()
 _ONE = select(literal_column("1").label("one")).subquery("one")
 CLAIM_AND_STORED = Prepared(
-    select(select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"), *_STORED_COLUMNS)
+    select(
+        select(func.count()).select_from(_CLAIMED).scalar_subquery().label("claimed"),
+        _FIRST.label("earlier"),
+        _PENDING.label("pending"),
+        *_STORED_COLUMNS,
+    )
     .select_from(_ONE)
     .outerjoin(SESSIONS, SESSIONS.c.user_id == bindparam("b_user_id"))
 )
@@ -327,17 +348,82 @@ class Tx:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
     async def flush(self) -> None:
-        """Before the commit: what handlers changed in the session, or in the user's object. (The session
-        began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
+        """Before the commit: what handlers changed in the session, or in the user's object. Changes to
+        loaded rows' columns only (a rating, the user's last visit) are written by UPDATEs compiled once,
+        as the engine's own statements are (``updates``); anything else by the session's flush. (The
+        session began SQLAlchemy's side of the transaction if it was used; it is ended by ``commit``.)"""
         if self.session is not None:
-            await self.session.flush()
-            return
-        if self.user is None:
-            return
-        state = inspect(self.user)
-        if state.modified and state.committed_state:
-            changed = {key: state.dict[key] for key in state.committed_state}
-            await self.conn.execute(update(USERS).where(USERS.c.id == self.user.id).values(changed))
+            sync = self.session.sync_session
+            events = sync.dispatch.before_flush or sync.dispatch.after_flush
+            writes = None if sync.new or sync.deleted or events else updates(sync.dirty)
+            if writes is None:
+                await self.session.flush()
+                return
+        else:
+            writes = updates([self.user] if self.user is not None else [])
+            assert writes is not None  # (a user row has no events, versions or relationships)
+        for obj, statement, params in writes:
+            if await self.run(statement, params) != 1:
+                raise StaleDataError(f"UPDATE of {statement.columns} on a row the database no longer has")
+            state = inspect(obj)
+            for key in list(state.committed_state):
+                set_committed_value(obj, key, state.dict[key])  # written: nothing left for the session
+
+
+_UPDATES: dict[tuple[Table, tuple[str, ...]], Prepared] = {}
+
+
+def _plain(mapper: Any, table: Table) -> bool:
+    """Whether a mapped class's rows are updated by a plain UPDATE of their changed columns by their key."""
+    return (
+        mapper.inherits is None
+        and mapper.version_id_col is None
+        and not mapper.dispatch.before_update
+        and not mapper.dispatch.after_update
+        and len(table.primary_key.columns) == 1
+        and not any(c.onupdate is not None or c.server_onupdate is not None for c in table.c)
+    )
+
+
+def updates(objects: Iterable[object]) -> list[tuple[object, Prepared, dict[str, Any]]] | None:
+    """For loaded rows whose columns changed: each row's UPDATE of its changed columns by its key (compiled
+    once per table and set of columns) and its parameters, as the ORM's flush would write them; None if
+    any of them needs the ORM's flush (a relationship or primary key changed, a SQL expression assigned,
+    a version counter, update defaults, mapper events, a table of its own per subclass)."""
+    writes = []
+    for obj in objects:
+        state = inspect(obj)
+        if not state.modified or not state.committed_state:
+            continue
+        mapper = state.mapper
+        table = mapper.local_table
+        if state.key is None or not isinstance(table, Table) or not _plain(mapper, table):
+            return None
+        params: dict[str, Any] = {}
+        for key, before in state.committed_state.items():
+            prop = mapper.attrs.get(key)
+            value = state.dict.get(key)
+            if (
+                not isinstance(prop, ColumnProperty)
+                or len(prop.columns) != 1
+                or prop.columns[0].table is not table
+                or prop.columns[0].primary_key
+                or isinstance(value, ClauseElement)
+                or hasattr(value, "__clause_element__")
+            ):
+                return None
+            if state.manager[key].impl.is_equal(value, before) is not True:  # as the flush decides
+                params[prop.columns[0].key] = value
+        if not params:
+            continue
+        columns = tuple(sorted(params))
+        statement = _UPDATES.get((table, columns))
+        if statement is None:
+            key_column = next(iter(table.primary_key.columns))
+            where = update(table).where(key_column == bindparam("b_key"))
+            statement = _UPDATES[(table, columns)] = Prepared(where, columns)
+        writes.append((obj, statement, {**params, "b_key": mapper.primary_key_from_instance(obj)[0]}))
+    return writes
 
 
 def inline_driver(driver: Any) -> InlineDriver | None:
