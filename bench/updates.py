@@ -27,7 +27,8 @@ asks for updates before it has finished starting: bot/early.py); resident memory
 measured window opens once that reply has come, so it holds no start-up work. The harness's own CPU
 per update is printed too (it shares the two cores: when it is as busy as the bot, updates/s is the
 harness's figure, CPU per update the bot's).
-Replies are not rate limited here (``LEADCOACH_TELEGRAM_RATE`` lifted), as the bare bot has no limiter;
+Replies are not rate limited here (``LEADCOACH_TELEGRAM_RATE`` and ``_CHAT_RATE`` lifted: scripted users
+answer in milliseconds), as the bare bot has no limiter;
 bench/instances.py measures the production limits."""
 
 from __future__ import annotations
@@ -427,6 +428,7 @@ async def main(users: int, rounds: int, postgres: bool, modes: list[str]) -> Non
                         "LEADCOACH_ENCRYPTION_KEY": Cipher.generate_key(),
                         "LEADCOACH_NUDGE_INTERVAL": "0",
                         "LEADCOACH_TELEGRAM_RATE": "100000",  # the bare bot has no limiter either
+                        "LEADCOACH_TELEGRAM_CHAT_RATE": "100000",
                         "LEADCOACH_LOG_LEVEL": "WARNING",
                     }
                     if url:

@@ -164,7 +164,7 @@ class Budget:
     taken until a second after Telegram answered it: Telegram counts it somewhere in between, so
     however requests bunch on the way, no second of Telegram's sees more than the share."""
 
-    def __init__(self, total: float = TOTAL) -> None:
+    def __init__(self, total: float = TOTAL, chat_rate: float | None = None) -> None:
         self.total = total
         self.share = max(1, int(total))  # alone until a heartbeat says otherwise
         self.good_until = math.inf  # (time.monotonic()) the share holds until then: set by each heartbeat
@@ -174,7 +174,7 @@ class Budget:
         self.paused_until = 0.0
         self.wanted: dict[bool, deque[float]] = {True: deque(), False: deque()}  # reply? -> when asked
         self.waiting: dict[bool, int] = {True: 0, False: 0}
-        self.chats = Chats()  # and each chat's own limit
+        self.chats = Chats(rate=chat_rate)  # and each chat's own limit
 
     @property
     def per_second(self) -> int:

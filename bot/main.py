@@ -132,7 +132,7 @@ async def telegram_client(settings: Settings) -> AsyncIterator[tuple[Bot, BotApi
     from bot.transport import SessionRequest
 
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    api = BotApi(f"{settings.telegram_api_url}{token}", Budget(settings.telegram_rate))
+    api = BotApi(f"{settings.telegram_api_url}{token}", Budget(settings.telegram_rate, settings.telegram_chat_rate))
     bot = Bot(
         token,
         base_url=settings.telegram_api_url,

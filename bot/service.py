@@ -66,7 +66,7 @@ class Service:
 
     def __init__(self, settings: Settings, *, rate_limit: bool = True) -> None:
         self.settings = settings
-        self.budget = Budget(settings.telegram_rate)
+        self.budget = Budget(settings.telegram_rate, settings.telegram_chat_rate)
         # The one send path for replies, button answers, edits, nudges and getUpdates; PTB's own calls go
         # over its session too.
         token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""

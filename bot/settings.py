@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     telegram_rate: float = Field(
         default=30.0, gt=0, description="messages a second for the bot, all instances together (Telegram: ~30)"
     )
+    telegram_chat_rate: float = Field(
+        default=1.0, gt=0, description="messages a second to one chat after a burst of 3 (Telegram: about 1)"
+    )
     nudge_rate: float = Field(
         default=20.0, gt=0, le=30, description="nudges a second, all instances together (Telegram allows ~30 in all)"
     )

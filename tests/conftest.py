@@ -50,6 +50,7 @@ def _scripted_users_write_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     per-chat limit unless a test asks for one: the bot's own (bot/budget.py ``Chats``, a burst then a
     message a second) is lifted here, and set back by the tests of it (tests/test_chat_pace.py)."""
     monkeypatch.setattr(budget, "CHAT_RATE", 1_000_000.0)
+    monkeypatch.setenv("LEADCOACH_TELEGRAM_CHAT_RATE", "1000000")  # (Settings made in the tests read it)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ KEYBOARD = {"inline_keyboard": [[{"text": "Yes", "callback_data": "y"}]]}
 def _telegrams_chat_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """The production limit per chat (tests elsewhere lift it: their scripted users write in milliseconds)."""
     monkeypatch.setattr(budget, "CHAT_RATE", 1.0)
+    monkeypatch.delenv("LEADCOACH_TELEGRAM_CHAT_RATE")
 
 
 class Clock:
