@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.runtime import Runtime
-from flows.core.storage import updates
+from flows.core.flush import updates
 from flows.store.models import Assessment, User
 from tests.client import FakeClient
 from tests.test_flows import onboard

@@ -17,7 +17,7 @@ the transaction's connection only when a handler asks for it, and the user's obj
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
@@ -25,16 +25,19 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 from sqlalchemy import Table, bindparam, exists, func, insert, inspect, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import ColumnProperty, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql import ClauseElement, Delete, Insert, Select, Update
+from sqlalchemy.sql import Select
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from flows.core.flush import updates
+from flows.core.prepared import Prepared as Prepared  # (where the flows import it from)
+from flows.core.prepared import Processor, bound
 from flows.store.models import ConversationSession, InboxUpdate, User
 
 
@@ -67,40 +70,6 @@ class InlineDriver(Protocol):
     async def commit(self) -> None: ...
 
     def rollback_now(self) -> None: ...
-
-
-_Processor = Callable[[Any], Any] | None
-_T = TypeVar("_T")
-
-
-class Prepared:
-    """One of the engine's statements. ``columns``: for an INSERT or UPDATE, the columns it sets."""
-
-    def __init__(
-        self, statement: Select[*tuple[Any, ...]] | Insert | Update | Delete, columns: Sequence[str] = ()
-    ) -> None:
-        self.statement = statement
-        self.columns = list(columns)
-        self._sql: dict[str, tuple[str, list[tuple[str, _Processor]], list[_Processor]]] = {}
-
-    def compiled(self, dialect: Dialect) -> tuple[str, list[tuple[str, _Processor]], list[_Processor]]:
-        """The SQL with positional parameters, with SQLAlchemy's own conversions of each parameter and
-        result column (dates, booleans) for this dialect; compiled on first use."""
-        done = self._sql.get(dialect.name)
-        if done is None:
-            compiled = self.statement.compile(dialect=dialect, column_keys=self.columns or None)
-            names = compiled.positiontup or []
-            binds: list[tuple[str, _Processor]] = [
-                (n, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
-            ]
-            results: list[_Processor] = []
-            if isinstance(self.statement, Select):
-                results = [
-                    c.type.dialect_impl(dialect).result_processor(dialect, None)
-                    for c in self.statement.selected_columns
-                ]
-            done = self._sql[dialect.name] = (str(compiled), binds, results)
-        return done
 
 
 # The user and their conversation: one query on SQLite, whose transactions already hold the database
@@ -187,7 +156,7 @@ class Direct:
     async def first(self, statement: Prepared, params: dict[str, Any]) -> Sequence[Any] | None:
         """The first row of a query compiled once (``Prepared``), with SQLAlchemy's result conversions."""
         sql, binds, results = statement.compiled(self._conn.dialect)
-        row = await self.fetchrow(sql, _bound(binds, params))
+        row = await self.fetchrow(sql, bound(binds, params))
         if row is None:
             return None
         return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
@@ -196,7 +165,7 @@ class Direct:
         """An INSERT for each of ``rows``, in one round trip; in autocommit, atomic (asyncpg's
         ``executemany`` runs them in one implicit transaction)."""
         sql, binds, _ = statement.compiled(self._conn.dialect)
-        values = [_bound(binds, row) for row in rows]
+        values = [bound(binds, row) for row in rows]
         self._seen(sql, values[0] if values else [])
         try:
             await self._begun()
@@ -309,7 +278,7 @@ class Tx:
         """The first row the query returns, or None."""
         if self._direct is not None:
             sql, binds, results = statement.compiled(self.conn.dialect)
-            row = await self._direct.fetchrow(sql, _bound(binds, params))
+            row = await self._direct.fetchrow(sql, bound(binds, params))
         elif self._driver is None:
             results = statement.compiled(self.conn.dialect)[2]
             row = (await self._through(statement, params)).first()
@@ -324,7 +293,7 @@ class Tx:
         """Run an INSERT or UPDATE; how many rows it changed."""
         if self._direct is not None:
             sql, binds, _ = statement.compiled(self.conn.dialect)
-            return await self._direct.execute(sql, _bound(binds, params))
+            return await self._direct.execute(sql, bound(binds, params))
         if self._driver is None:
             return int((await self._through(statement, params)).rowcount)
         cursor, _ = self._now(self._driver, statement, params)
@@ -335,13 +304,13 @@ class Tx:
         cache looked up, per statement (errors, the pool's handling of a dropped connection, and the
         logging without values are SQLAlchemy's as for any statement)."""
         sql, binds, _ = statement.compiled(self.conn.dialect)
-        return await self.conn.exec_driver_sql(sql, tuple(_bound(binds, params)))
+        return await self.conn.exec_driver_sql(sql, tuple(bound(binds, params)))
 
-    def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[_Processor]]:
+    def _now(self, driver: InlineDriver, statement: Prepared, params: dict[str, Any]) -> tuple[Any, list[Processor]]:
         """Run on the driver; its errors raised as SQLAlchemy raises them (IntegrityError, OperationalError...)."""
         dialect = self.conn.dialect
         sql, binds, results = statement.compiled(dialect)
-        values = _bound(binds, params)
+        values = bound(binds, params)
         try:
             return driver.execute_now(sql, values), results
         except dialect.loaded_dbapi.Error as exc:
@@ -370,62 +339,6 @@ class Tx:
                 set_committed_value(obj, key, state.dict[key])  # written: nothing left for the session
 
 
-_UPDATES: dict[tuple[Table, tuple[str, ...]], Prepared] = {}
-
-
-def _plain(mapper: Any, table: Table) -> bool:
-    """Whether a mapped class's rows are updated by a plain UPDATE of their changed columns by their key."""
-    return (
-        mapper.inherits is None
-        and mapper.version_id_col is None
-        and not mapper.dispatch.before_update
-        and not mapper.dispatch.after_update
-        and len(table.primary_key.columns) == 1
-        and not any(c.onupdate is not None or c.server_onupdate is not None for c in table.c)
-    )
-
-
-def updates(objects: Iterable[object]) -> list[tuple[object, Prepared, dict[str, Any]]] | None:
-    """For loaded rows whose columns changed: each row's UPDATE of its changed columns by its key (compiled
-    once per table and set of columns) and its parameters, as the ORM's flush would write them; None if
-    any of them needs the ORM's flush (a relationship or primary key changed, a SQL expression assigned,
-    a version counter, update defaults, mapper events, a table of its own per subclass)."""
-    writes = []
-    for obj in objects:
-        state = inspect(obj)
-        if not state.modified or not state.committed_state:
-            continue
-        mapper = state.mapper
-        table = mapper.local_table
-        if state.key is None or not isinstance(table, Table) or not _plain(mapper, table):
-            return None
-        params: dict[str, Any] = {}
-        for key, before in state.committed_state.items():
-            prop = mapper.attrs.get(key)
-            value = state.dict.get(key)
-            if (
-                not isinstance(prop, ColumnProperty)
-                or len(prop.columns) != 1
-                or prop.columns[0].table is not table
-                or prop.columns[0].primary_key
-                or isinstance(value, ClauseElement)
-                or hasattr(value, "__clause_element__")
-            ):
-                return None
-            if state.manager[key].impl.is_equal(value, before) is not True:  # as the flush decides
-                params[prop.columns[0].key] = value
-        if not params:
-            continue
-        columns = tuple(sorted(params))
-        statement = _UPDATES.get((table, columns))
-        if statement is None:
-            key_column = next(iter(table.primary_key.columns))
-            where = update(table).where(key_column == bindparam("b_key"))
-            statement = _UPDATES[(table, columns)] = Prepared(where, columns)
-        writes.append((obj, statement, {**params, "b_key": mapper.primary_key_from_instance(obj)[0]}))
-    return writes
-
-
 def inline_driver(driver: Any) -> InlineDriver | None:
     """The connection's driver connection if it runs statements inline (checked once per connection)."""
     return driver if isinstance(driver, InlineDriver) else None
@@ -448,24 +361,19 @@ async def first_on(conn: AsyncConnection, statement: Prepared, params: dict[str,
     if fast is not None:
         return await fast.first(statement, params)
     sql, binds, results = statement.compiled(conn.dialect)
-    row = (await conn.exec_driver_sql(sql, tuple(_bound(binds, params)))).first()
+    row = (await conn.exec_driver_sql(sql, tuple(bound(binds, params)))).first()
     if row is None:
         return None
     return [value if p is None or value is None else p(value) for p, value in zip(results, row, strict=True)]
-
-
-def _bound(binds: list[tuple[str, _Processor]], params: dict[str, Any]) -> list[Any]:
-    values = []
-    for name, process in binds:
-        value = params[name]
-        values.append(value if process is None or value is None else process(value))
-    return values
 
 
 def user_object(values: Sequence[Any]) -> User:
     """The user's row as an ORM object, not in any session yet (see ``Tx.db``): made as the ORM makes the
     objects it loads (no constructor, no attribute events), then given its identity."""
     return _loaded(User, USER_KEYS, values)
+
+
+_T = TypeVar("_T")
 
 
 def _loaded(cls: type[_T], keys: Sequence[str], values: Sequence[Any]) -> _T:
