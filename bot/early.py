@@ -41,7 +41,7 @@ class FirstPoll:
                 self.sending.set()
                 async with http.post(self.url, json=payload) as response:
                     answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except Exception as exc:  # (aiohttp's errors, a timeout, a body that is not JSON, ...)
             log.debug("the first getUpdates failed (%s); polling asks again", exc.__class__.__name__)
             return None
         finally:

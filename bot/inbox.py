@@ -327,8 +327,9 @@ class Pump:
         await self._idle.wait()
 
     async def cancel(self) -> None:
-        """Stop the workers still running (their updates stay in the inbox for the next start)."""
-        tasks = list(self._workers.values())
+        """Stop the workers still running, and a write in hand (their updates stay in the inbox for the next
+        start; a batch being written is not confirmed yet)."""
+        tasks = [*self._workers.values(), *([self._storing] if self._storing is not None else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -36,8 +36,9 @@ async def poll(api: BotApi, receive: Receive, *, timeout: int = LONG_POLL, first
     backoff = Backoff(most=30.0)
     while True:
         try:
-            if first is not None:  # (if storing its batch fails, the next getUpdates asks for it again)
-                raw, first = await first.batch(), None
+            if first is not None:  # (if it or storing its batch fails, the next getUpdates asks again)
+                pending, first = first, None
+                raw = await pending.batch()
             else:
                 raw = await updates(api, offset, timeout)
             if isinstance(raw, list) and raw:

@@ -90,7 +90,16 @@ class Service:
             raise
 
     async def _abandon(self) -> None:
-        """A start that failed: close what it opened."""
+        """A start that failed: close what it opened (its tasks first: they use the runtime and the session)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.heartbeat is not None:
+            with contextlib.suppress(Exception):
+                await self.heartbeat.leave()
+        if self.scheduler is not None:
+            with contextlib.suppress(Exception):
+                await self.scheduler.stop(0)
         if self._web is not None:
             await self._web.cleanup()
             self._web = None

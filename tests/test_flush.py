@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import JSON, delete, event, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.runtime import Runtime
 from flows.core.flush import updates
+from flows.core.prepared import bound
 from flows.store.models import Assessment, User
 from tests.client import FakeClient
 from tests.test_flows import onboard
@@ -113,3 +115,15 @@ async def test_what_the_flush_would_not_write_is_left_alone(runtime: Runtime) ->
     assert seen == [1]
     async with runtime.coach.sessionmaker() as db:
         assert (await db.execute(select(User.first_name))).scalars().all() == ["Bea"]
+
+
+def test_a_none_is_converted_by_its_column_type_as_sqlalchemys_own_statements_convert_it() -> None:
+    """A JSON column set to None is JSON's null, as the ORM's flush writes it, not SQL's NULL (which a NOT
+    NULL column refuses)."""
+    dialect = sqlite.dialect()
+    as_json = JSON().dialect_impl(dialect).bind_processor(dialect)
+    assert bound([("a", as_json), ("b", None), ("c", as_json)], {"a": None, "b": None, "c": [1]}) == [
+        "null",
+        None,
+        "[1]",
+    ]

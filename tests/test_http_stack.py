@@ -3,13 +3,16 @@ replies use, with the Bot API's errors raised as PTB's, and polling still never 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import cast
 
 import pytest
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 from bot import polling
-from bot.botapi import _error
+from bot.botapi import BotApi, _error
+from bot.early import FirstPoll
 from tests.test_e2e import ALICE, Bot
 
 
@@ -87,3 +90,35 @@ def test_bot_api_errors_are_ptbs() -> None:
     assert isinstance(error(400), BadRequest)
     assert isinstance(error(429, parameters={"retry_after": 3}), RetryAfter)
     assert isinstance(error(502), NetworkError)
+
+
+async def test_polling_goes_on_when_the_first_getupdates_fails_in_any_way() -> None:
+    """The getUpdates sent at start (bot/early.py) failing with anything at all: polling asks again."""
+
+    class Broken:
+        async def batch(self) -> list[object]:
+            raise RuntimeError("not an error aiohttp raises")
+
+    class Api:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+            self.asked = asyncio.Event()
+
+        async def request(self, method: str, data: dict[str, object], *, timeout: float | None = None) -> object:
+            self.calls.append(method)
+            if method == "getUpdates":
+                self.asked.set()
+            await asyncio.sleep(0.01)  # (a long poll with nothing to say)
+            return []
+
+    async def receive(raw: object) -> None:
+        raise AssertionError("nothing to receive")
+
+    api = Api()
+    task = asyncio.create_task(polling.poll(cast(BotApi, api), receive, timeout=0, first=cast(FirstPoll, Broken())))
+    try:
+        await asyncio.wait_for(api.asked.wait(), 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert api.calls[:2] == ["deleteWebhook", "getUpdates"]

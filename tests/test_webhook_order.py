@@ -12,18 +12,21 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, select
+from telegram.error import NetworkError
 
 from bot import inbox_store
+from bot.db import create_engine
 from bot.service import Service
+from bot.settings import Settings
 from flows.core.crypto import Cipher
-from flows.store.models import InboxUpdate, Reflection
+from flows.store.models import InboxUpdate, Instance, Reflection
 from tests.conftest import TEST_KEY
 from tests.fakebot import FakeTelegram
 from tests.test_e2e import ALICE, Bot, make_settings
 from tests.test_e2e_faults import ANSWERS, SECRET, extras_shown, free_port, rows
 
 
-async def webhook_service(fake: FakeTelegram, database_url: str, tmp_path: Path) -> tuple[Service, int]:
+def webhook_settings(fake: FakeTelegram, database_url: str, tmp_path: Path) -> tuple[Settings, int]:
     port = free_port()
     settings = make_settings(fake, database_url, tmp_path).model_copy(
         update={
@@ -34,6 +37,11 @@ async def webhook_service(fake: FakeTelegram, database_url: str, tmp_path: Path)
             "nudge_interval": 0,
         }
     )
+    return settings, port
+
+
+async def webhook_service(fake: FakeTelegram, database_url: str, tmp_path: Path) -> tuple[Service, int]:
+    settings, port = webhook_settings(fake, database_url, tmp_path)
     service = Service(settings)
     await service.start()
     return service, port
@@ -160,3 +168,23 @@ async def test_a_users_earlier_update_another_instance_stored_is_handled_first(
     privacy = [i for i, text in enumerate(shown) if text.startswith("<b>What I store about you")]
     help_ = [i for i, text in enumerate(shown) if text.startswith("<b>What I can do")]
     assert len(privacy) == len(help_) == 1 and privacy[0] < help_[0], shown
+
+
+async def test_a_start_that_fails_at_its_last_step_stops_what_it_had_started(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """setWebhook refused, after the heartbeat, the inbox rescan and the scheduler had started: all of them
+    stop, and the instance gives back its share of the budget as at a clean stop."""
+    fake.fail_next["setWebhook"] = 1
+    service = Service(webhook_settings(fake, database_url, tmp_path)[0])
+    with pytest.raises(NetworkError):
+        await service.start()
+    assert service._tasks and all(task.done() for task in service._tasks)
+    assert service.scheduler is not None and not service.scheduler._scheduler.running
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            held = (await conn.execute(select(Instance.share, Instance.seen_at))).all()
+    finally:
+        await engine.dispose()
+    assert [(share, seen.year) for share, seen in held] == [(0, 2000)]  # (gone, as at a clean stop)

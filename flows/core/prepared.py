@@ -43,8 +43,6 @@ class Prepared:
 
 
 def bound(binds: list[tuple[str, Processor]], params: dict[str, Any]) -> list[Any]:
-    values = []
-    for name, process in binds:
-        value = params[name]
-        values.append(value if process is None or value is None else process(value))
-    return values
+    """The parameters in order, each converted by its column type as SQLAlchemy converts it: None too (a
+    JSON column writes None as JSON's null, not SQL's NULL)."""
+    return [params[name] if process is None else process(params[name]) for name, process in binds]
