@@ -21,6 +21,14 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"
 LONG_POLL = 30  # seconds a getUpdates waits for an update
 
 
+def params(offset: int | None, timeout: int) -> dict[str, Any]:
+    """getUpdates's parameters: a long poll of ``timeout`` seconds, confirming what is before ``offset``."""
+    data: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+    if offset is not None:
+        data["offset"] = offset
+    return data
+
+
 class FirstPoll:
     """One getUpdates (a long poll of ``timeout`` seconds) with no offset, sent straight away."""
 
@@ -35,7 +43,7 @@ class FirstPoll:
         return await self._task
 
     async def _fetch(self) -> list[Any] | None:
-        payload = {"timeout": self.timeout, "allowed_updates": ALLOWED_UPDATES}
+        payload = params(None, self.timeout)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout + 10)) as http:
                 self.sending.set()

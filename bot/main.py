@@ -131,10 +131,9 @@ async def telegram_client(settings: Settings) -> AsyncIterator[tuple[Bot, BotApi
     from bot.startup import StartupError
     from bot.transport import SessionRequest
 
-    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    api = BotApi(f"{settings.telegram_api_url}{token}", Budget(settings.telegram_rate, settings.telegram_chat_rate))
+    api = BotApi(settings.bot_url, Budget(*settings.budget))
     bot = Bot(
-        token,
+        settings.token,
         base_url=settings.telegram_api_url,
         base_file_url=settings.telegram_file_url,
         request=SessionRequest(api),
@@ -242,8 +241,7 @@ async def _serve(settings: Settings) -> None:
 
     first = None
     if not settings.webhook_url:  # long polling: the first batch is asked for now, while the rest loads
-        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-        first = FirstPoll(f"{settings.telegram_api_url}{token}")
+        first = FirstPoll(settings.bot_url)
         await first.sending.wait()
     try:
         # In a thread, so the event loop carries that getUpdates meanwhile.

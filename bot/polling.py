@@ -12,7 +12,7 @@ from typing import Any
 from telegram.error import Conflict
 
 from bot.botapi import BotApi
-from bot.early import ALLOWED_UPDATES, LONG_POLL, FirstPoll
+from bot.early import LONG_POLL, FirstPoll, params
 from bot.faults import Backoff, describe, retrying, transient
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,7 @@ Receive = Callable[[Sequence[object]], Awaitable[None]]
 
 async def updates(api: BotApi, offset: int | None, timeout: int) -> Any:
     """The next batch, as Telegram sent it (JSON, not parsed)."""
-    data: dict[str, Any] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
-    if offset is not None:
-        data["offset"] = offset
-    return await api.request("getUpdates", data, timeout=timeout + 10)
+    return await api.request("getUpdates", params(offset, timeout), timeout=timeout + 10)
 
 
 async def poll(api: BotApi, receive: Receive, *, timeout: int = LONG_POLL, first: FirstPoll | None = None) -> None:

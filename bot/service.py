@@ -66,11 +66,10 @@ class Service:
 
     def __init__(self, settings: Settings, *, rate_limit: bool = True) -> None:
         self.settings = settings
-        self.budget = Budget(settings.telegram_rate, settings.telegram_chat_rate)
+        self.budget = Budget(*settings.budget)
         # The one send path for replies, button answers, edits, nudges and getUpdates; PTB's own calls go
         # over its session too.
-        token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-        self.api = BotApi(f"{settings.telegram_api_url}{token}", self.budget if rate_limit else None)
+        self.api = BotApi(settings.bot_url, self.budget if rate_limit else None)
         self.app = build_application(settings, self.api, rate_limit=rate_limit, budget=self.budget)
         self.app.bot_data["api"] = self.api
         self.heartbeat: Heartbeat | None = None

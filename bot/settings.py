@@ -112,6 +112,20 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def token(self) -> str:
+        return self.telegram_token.get_secret_value() if self.telegram_token else ""
+
+    @property
+    def bot_url(self) -> str:
+        """The Bot API's address for this bot's methods (``<bot_url>/<method>``)."""
+        return f"{self.telegram_api_url}{self.token}"
+
+    @property
+    def budget(self) -> tuple[float, float]:
+        """The rate budget's arguments: messages a second for the bot, and to one chat."""
+        return self.telegram_rate, self.telegram_chat_rate
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

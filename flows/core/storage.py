@@ -17,7 +17,7 @@ the transaction's connection only when a handler asks for it, and the user's obj
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
@@ -166,31 +166,26 @@ class Direct:
         ``executemany`` runs them in one implicit transaction)."""
         sql, binds, _ = statement.compiled(self._conn.dialect)
         values = [bound(binds, row) for row in rows]
-        self._seen(sql, values[0] if values else [])
-        try:
-            await self._begun()
-            await self._driver.executemany(sql, values)
-        except Exception as exc:
-            raise await self._failed(exc, sql, values[0] if values else []) from exc
+        await self._call(sql, values[0] if values else [], lambda: self._driver.executemany(sql, values))
 
     async def fetchrow(self, sql: str, values: list[Any]) -> Sequence[Any] | None:
-        self._seen(sql, values)
-        try:
-            await self._begun()
-            row = await self._driver.fetchrow(sql, *values)
-        except Exception as exc:
-            raise await self._failed(exc, sql, values) from exc
+        row = await self._call(sql, values, lambda: self._driver.fetchrow(sql, *values))
         return None if row is None else tuple(row)
 
     async def execute(self, sql: str, values: list[Any]) -> int:
         """Run an INSERT or UPDATE; how many rows it changed."""
-        self._seen(sql, values)
+        status = await self._call(sql, values, lambda: self._driver.execute(sql, *values))
+        return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
+
+    async def _call(self, sql: str, shown: list[Any], call: Callable[[], Awaitable[Any]]) -> Any:
+        """One driver call, as SQLAlchemy makes its own: listeners told, the transaction begun, errors
+        translated (``shown``: the parameters they see)."""
+        self._seen(sql, shown)
         try:
             await self._begun()
-            status = await self._driver.execute(sql, *values)
+            return await call()
         except Exception as exc:
-            raise await self._failed(exc, sql, values) from exc
-        return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
+            raise await self._failed(exc, sql, shown) from exc
 
     async def _begun(self) -> None:
         if (
